@@ -1,0 +1,151 @@
+"""Data types shared by readers, encoders, datasets and networks.
+
+Three things flow through ``stimuli``:
+
+* a **clip**: ``numpy.ndarray`` of shape ``(frames, height, width)``, ``float32``
+  grey levels in ``[0, 1]``;
+* an **event array**: a structured array with fields ``x, y, t, p`` (``EVENT_DTYPE``;
+  ``t`` in microseconds, ``p`` in ``{0, 1}`` for OFF/ON), time-sorted;
+* a :class:`SpikeStimulus`: what an encoder produces and a network consumes.
+
+Datasets yield :class:`Sample` objects holding either a clip or an event array.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+#: Structured dtype of an event array: pixel column ``x``, pixel row ``y``,
+#: timestamp ``t`` (microseconds) and polarity ``p`` (1 = ON, 0 = OFF).
+EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "u1")])
+
+
+class StimulusError(ValueError):
+    """Bad input data: an unreadable, empty or malformed file, or an invalid spike train.
+
+    The message always names the file (or the offending argument).
+    """
+
+
+def make_events(x, y, t, p) -> np.ndarray:
+    """Build a time-sorted event array (``EVENT_DTYPE``) from four equal-length sequences."""
+    x, y, t, p = (np.asarray(a) for a in (x, y, t, p))
+    if not (x.shape == y.shape == t.shape == p.shape) or x.ndim != 1:
+        raise StimulusError("make_events: x, y, t and p must be 1-D arrays of equal length")
+    ev = np.empty(x.shape[0], dtype=EVENT_DTYPE)
+    ev["x"], ev["y"], ev["t"], ev["p"] = x, y, t, p
+    order = np.argsort(ev["t"], kind="stable")
+    return ev[order]
+
+
+@dataclass
+class Sample:
+    """One labelled item of a dataset.
+
+    Attributes
+    ----------
+    data : ndarray
+        A clip ``(frames, height, width)`` float32 in ``[0, 1]`` or an event array
+        (``EVENT_DTYPE``).
+    label : int
+        Class index into the dataset's ``classes``.
+    meta : dict
+        At least ``"path"`` (source file or folder) and ``"id"`` (a stable string id);
+        datasets add ``"subject"``, ``"group"``, ``"scenario"``, ``"sensor_size"``
+        (``(width, height, polarities)`` for events), ``"fps"`` where known.
+    """
+
+    data: np.ndarray
+    label: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_events(self) -> bool:
+        return self.data.dtype.names is not None
+
+
+@dataclass(frozen=True, eq=False)
+class SpikeStimulus:
+    """A spike train on ``n_channels`` input neurons, on a time grid of step ``dt``.
+
+    Attributes
+    ----------
+    indices : ndarray, shape (n_spikes,), int32
+        Input channel of each spike, in ``[0, n_channels)``.
+    steps : ndarray, shape (n_spikes,), int64
+        Time step of each spike, in ``[0, n_steps)``; spike time is ``steps * dt``.
+        Sorted by time; no ``(index, step)`` pair occurs twice.
+    n_channels : int
+        Number of input neurons.
+    n_steps : int
+        Duration in time steps.
+    dt : float
+        Time step in seconds.
+    label : int or None
+        Class index of the source sample, if known.
+    meta : dict
+        Free-form provenance (encoder name and parameters, sample id, ...).
+    """
+
+    indices: np.ndarray
+    steps: np.ndarray
+    n_channels: int
+    n_steps: int
+    dt: float
+    label: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        idx = np.ascontiguousarray(self.indices, dtype=np.int32)
+        stp = np.ascontiguousarray(self.steps, dtype=np.int64)
+        object.__setattr__(self, "indices", idx)
+        object.__setattr__(self, "steps", stp)
+        self.validate()
+
+    # -- derived ------------------------------------------------------------------
+    @property
+    def times(self) -> np.ndarray:
+        """Spike times in seconds, shape ``(n_spikes,)``."""
+        return self.steps * self.dt
+
+    @property
+    def duration(self) -> float:
+        """Duration in seconds (``n_steps * dt``)."""
+        return self.n_steps * self.dt
+
+    @property
+    def n_spikes(self) -> int:
+        return int(self.indices.shape[0])
+
+    def counts(self) -> np.ndarray:
+        """Spike count per channel, shape ``(n_channels,)``."""
+        return np.bincount(self.indices, minlength=self.n_channels)
+
+    def validate(self) -> None:
+        """Raise :class:`StimulusError` unless the invariants in the class docstring hold."""
+        name = self.meta.get("id", "stimulus")
+        if self.indices.shape != self.steps.shape or self.indices.ndim != 1:
+            raise StimulusError(f"{name}: indices and steps must be 1-D arrays of equal length")
+        if self.dt <= 0:
+            raise StimulusError(f"{name}: dt must be positive, got {self.dt}")
+        if self.n_channels <= 0 or self.n_steps <= 0:
+            raise StimulusError(f"{name}: n_channels and n_steps must be positive")
+        if self.n_spikes == 0:
+            return
+        if self.indices.min() < 0 or self.indices.max() >= self.n_channels:
+            raise StimulusError(
+                f"{name}: spike channel out of range [0, {self.n_channels}): "
+                f"min {self.indices.min()}, max {self.indices.max()}")
+        if self.steps.min() < 0 or self.steps.max() >= self.n_steps:
+            raise StimulusError(
+                f"{name}: spike step out of the window [0, {self.n_steps}): "
+                f"min {self.steps.min()}, max {self.steps.max()}")
+        if np.any(np.diff(self.steps) < 0):
+            raise StimulusError(f"{name}: spikes must be sorted by time step")
+        key = self.steps * self.n_channels + self.indices
+        if np.unique(key).shape[0] != key.shape[0]:
+            raise StimulusError(
+                f"{name}: duplicate (channel, step) pairs; Brian2's SpikeGeneratorGroup "
+                "rejects them (deduplicate with stimuli.encoders.unique_spikes)")
