@@ -1,0 +1,214 @@
+"""Heterogeneity as data: a parameter given by its mean, CV and distribution.
+
+A :class:`ParamSpec` describes how one model parameter (``tau_m``, ``A_plus``, ...)
+varies across neurons or synapses.  The homogeneous variant of a spec is the same
+spec with ``cv=0`` and the **same mean**, so that ablations (HoN vs HeN, HoS vs HeS)
+compare like with like: only the spread changes.
+
+Distributions, all parametrised by ``mean`` and ``cv = std / |mean|``:
+
+``gamma``
+    shape ``k = 1/cv**2``, scale ``mean*cv**2`` (positive means only).
+``lognormal``
+    ``sigma**2 = log(1 + cv**2)``, ``mu = log(mean) - sigma**2/2`` (positive means only).
+``truncnorm``
+    a normal truncated symmetrically about the mean (so the mean is exact), at
+    ``mean +/- min(3*sigma, |mean|)`` for positive-valued parameters so samples
+    never change sign; sigma is solved so that the *truncated* CV equals ``cv``.
+``uniform``
+    on ``mean*(1 +/- sqrt(3)*cv)``.
+``normal``
+    plain normal; allowed for signed parameters (voltages).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Union
+
+import numpy as np
+from scipy import optimize, stats
+
+from brian2 import Quantity
+
+__all__ = ["ParamSpec", "as_spec", "make_rng", "DISTRIBUTIONS"]
+
+DISTRIBUTIONS = ("gamma", "lognormal", "truncnorm", "uniform", "normal")
+_POSITIVE_ONLY = ("gamma", "lognormal")
+
+SeedLike = Union[int, np.random.Generator, None]
+
+
+def make_rng(seed: SeedLike) -> np.random.Generator:
+    """Return a ``numpy.random.Generator`` from an int, a Generator or None."""
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None or isinstance(seed, (int, np.integer)):
+        return np.random.default_rng(seed)
+    raise TypeError(f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}")
+
+
+def _truncnorm_sigma(mean: float, cv: float, half_width_factor: float = 3.0):
+    """Underlying sigma and half-width of a symmetric truncated normal with target CV.
+
+    Returns ``(sigma, half_width)`` such that ``N(mean, sigma)`` truncated to
+    ``mean +/- half_width`` has standard deviation ``cv*|mean|``.
+    """
+    target = cv * abs(mean)
+    cap = abs(mean)  # truncate before the value can change sign
+
+    def trunc_std(sigma):
+        h = min(half_width_factor * sigma, cap)
+        a = h / sigma
+        return sigma * np.sqrt(max(1.0 - 2.0 * a * stats.norm.pdf(a) / (2.0 * stats.norm.cdf(a) - 1.0), 0.0))
+
+    # the largest std reachable is that of a uniform on mean +/- cap
+    max_std = cap / np.sqrt(3.0)
+    if target >= max_std * 0.999:
+        raise ValueError(f"cv={cv} is too large for a sign-preserving truncated normal "
+                         f"(at most {max_std / abs(mean):.3f}); use 'gamma' or 'lognormal'")
+    sigma = optimize.brentq(lambda s: trunc_std(s) - target, target * 1e-3, target * 1e3)
+    return sigma, min(half_width_factor * sigma, cap)
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """Distribution of one parameter over a population.
+
+    Parameters
+    ----------
+    mean : float or brian2.Quantity
+        Population mean, with the parameter's unit (e.g. ``20*ms``).
+    cv : float, optional
+        Coefficient of variation ``std/|mean|``; ``0`` (default) is homogeneous.
+    dist : str, optional
+        One of ``DISTRIBUTIONS``; default ``"gamma"``.
+    name : str, optional
+        Parameter name used in error messages (builders fill it in).
+
+    Examples
+    --------
+    >>> from brian2 import ms
+    >>> tau = ParamSpec(20*ms, cv=0.5, dist="gamma")
+    >>> tau.homogeneous()
+    ParamSpec(mean=20. * msecond, cv=0.0, dist='gamma', name=None)
+    """
+
+    mean: Union[float, Quantity]
+    cv: float = 0.0
+    dist: str = "gamma"
+    name: str | None = None
+
+    def __post_init__(self):
+        self.validate()
+
+    # ------------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return self.name or "parameter"
+
+    @property
+    def unit(self):
+        """Brian2 unit of the mean (``1`` for dimensionless)."""
+        return Quantity(1.0, dim=self.mean.dim) if isinstance(self.mean, Quantity) else 1
+
+    @property
+    def mean_value(self) -> float:
+        """Mean as a float in SI units."""
+        return float(np.asarray(self.mean))
+
+    @property
+    def is_homogeneous(self) -> bool:
+        return self.cv == 0
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the parameter if the spec is impossible."""
+        if self.dist not in DISTRIBUTIONS:
+            raise ValueError(f"{self.label}: unknown distribution {self.dist!r}; "
+                             f"choose one of {', '.join(DISTRIBUTIONS)}")
+        m = np.asarray(self.mean)
+        if m.ndim != 0 or not np.isfinite(m):
+            raise ValueError(f"{self.label}: mean must be a finite scalar, got {self.mean!r}")
+        if not np.isfinite(self.cv) or self.cv < 0:
+            raise ValueError(f"{self.label}: cv must be >= 0, got {self.cv}")
+        if self.cv > 0 and self.dist in _POSITIVE_ONLY and self.mean_value <= 0:
+            raise ValueError(f"{self.label}: a {self.dist} distribution needs a positive mean, "
+                             f"got {self.mean!r}")
+        if self.cv > 0 and self.mean_value == 0:
+            raise ValueError(f"{self.label}: cv is undefined for a zero mean")
+        if self.dist == "uniform" and self.cv > 0 and self.mean_value > 0 and np.sqrt(3) * self.cv > 1:
+            raise ValueError(f"{self.label}: a uniform distribution with cv={self.cv} "
+                             "would include negative values (cv must be <= 0.577)")
+        if self.dist == "truncnorm" and self.cv > 0:
+            try:
+                _truncnorm_sigma(self.mean_value, self.cv)
+            except ValueError as exc:
+                raise ValueError(f"{self.label}: {exc}") from None
+
+    def homogeneous(self) -> "ParamSpec":
+        """The same spec with zero spread (same mean, same distribution name)."""
+        return replace(self, cv=0.0)
+
+    def with_name(self, name: str) -> "ParamSpec":
+        return replace(self, name=name)
+
+    def sample(self, n: int, seed: SeedLike = None):
+        """Draw ``n`` values.
+
+        Parameters
+        ----------
+        n : int
+            Number of values (neurons or synapses).
+        seed : int, numpy.random.Generator or None
+
+        Returns
+        -------
+        ndarray or brian2.Quantity, shape (n,)
+            Values carrying the mean's unit.
+        """
+        m, cv = self.mean_value, self.cv
+        if cv == 0:
+            values = np.full(n, m, dtype=float)
+        else:
+            rng = make_rng(seed)
+            if self.dist == "gamma":
+                k = 1.0 / cv**2
+                values = rng.gamma(k, m / k, size=n)
+            elif self.dist == "lognormal":
+                s2 = np.log1p(cv**2)
+                values = rng.lognormal(np.log(m) - s2 / 2, np.sqrt(s2), size=n)
+            elif self.dist == "truncnorm":
+                sigma, h = _truncnorm_sigma(m, cv)
+                a = h / sigma
+                values = stats.truncnorm.rvs(-a, a, loc=m, scale=sigma, size=n, random_state=rng)
+            elif self.dist == "uniform":
+                w = np.sqrt(3.0) * cv * abs(m)
+                values = rng.uniform(m - w, m + w, size=n)
+            else:  # normal
+                values = rng.normal(m, cv * abs(m), size=n)
+        return values * self.unit if isinstance(self.mean, Quantity) else values
+
+    def describe(self) -> str:
+        if self.cv == 0:
+            return f"{self.label} = {self.mean!s} (homogeneous)"
+        return f"{self.label} ~ {self.dist}(mean={self.mean!s}, cv={self.cv:g})"
+
+
+def as_spec(value, name: str) -> ParamSpec:
+    """Coerce a number, Quantity, ``ParamSpec`` or mapping to a named ``ParamSpec``.
+
+    A mapping takes the keys ``mean``, ``cv``, ``dist`` (as a config file would give).
+    """
+    if isinstance(value, ParamSpec):
+        spec = value
+    elif isinstance(value, dict):
+        unknown = set(value) - {"mean", "cv", "dist"}
+        if unknown:
+            raise ValueError(f"{name}: unknown key(s) {sorted(unknown)}; expected mean, cv, dist")
+        if "mean" not in value:
+            raise ValueError(f"{name}: a parameter spec needs a 'mean'")
+        spec = ParamSpec(value["mean"], value.get("cv", 0.0), value.get("dist", "gamma"), name=name)
+    else:
+        spec = ParamSpec(value, 0.0, name=name)
+    if spec.name != name:
+        spec = spec.with_name(name)
+    return spec

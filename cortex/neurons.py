@@ -1,0 +1,288 @@
+"""Leaky integrate-and-fire populations with per-neuron (heterogeneous) parameters.
+
+The models are Brian2 equation strings kept as module constants.  Every parameter
+is a per-neuron ``(constant)`` variable, so a homogeneous population is simply one
+whose values are all equal: the same code runs both variants of an ablation.
+
+Current-based (``synapse="current"``), synaptic currents in amperes::
+
+    dv/dt   = (v_rest - v + R_m*(I_e - I_i + I_ext)) / tau_m   (unless refractory)
+    dI_e/dt = -I_e / tau_e
+    dI_i/dt = -I_i / tau_i
+
+Conductance-based (``synapse="conductance"``), conductances relative to the leak
+(dimensionless)::
+
+    dv/dt   = (v_rest - v + g_e*(E_e - v) + g_i*(E_i - v) + R_m*I_ext) / tau_m
+    dg_e/dt = -g_e / tau_e
+    dg_i/dt = -g_i / tau_i
+
+Spike when ``v > v_th (+ theta)``, then ``v = v_reset`` and the neuron is
+refractory for ``tau_ref``.  With ``adaptive_threshold=True`` each spike raises a
+threshold offset ``theta`` by ``theta_plus`` which decays with ``tau_theta``
+(homeostasis as in Diehl & Cook 2015, used by the cortical-column layer).
+
+Integration is exponential Euler, which is exact for the membrane under a
+constant input current (``I_e = I_i = 0``), so the analytic solution
+``v(t) = v_inf + (v0 - v_inf) exp(-t/tau_m)`` with ``v_inf = v_rest + R_m I_ext``
+holds to float precision.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Mapping
+
+import numpy as np
+from brian2 import Mohm, NeuronGroup, Quantity, mV, ms, second, volt
+from brian2.units.fundamentalunits import have_same_dimensions
+
+from .heterogeneity import ParamSpec, SeedLike, as_spec, make_rng
+
+__all__ = [
+    "LIF_CURRENT_EQS", "LIF_CONDUCTANCE_EQS", "LIF_PARAMETER_EQS", "ADAPTIVE_THRESHOLD_EQS",
+    "LIFParams", "lif_equations", "lif_group", "lif_rate", "lif_membrane",
+]
+
+#: Membrane and synaptic dynamics, current-based synapses (currents in A).
+LIF_CURRENT_EQS = """
+dv/dt = (v_rest - v + R_m*(I_e - I_i + I_ext)) / tau_m : volt (unless refractory)
+dI_e/dt = -I_e / tau_e : amp
+dI_i/dt = -I_i / tau_i : amp
+I_ext : amp
+"""
+
+#: Membrane and synaptic dynamics, conductance-based synapses (g relative to leak).
+LIF_CONDUCTANCE_EQS = """
+dv/dt = (v_rest - v + g_e*(E_e - v) + g_i*(E_i - v) + R_m*I_ext) / tau_m : volt (unless refractory)
+dg_e/dt = -g_e / tau_e : 1
+dg_i/dt = -g_i / tau_i : 1
+I_ext : amp
+"""
+
+#: Per-neuron parameters shared by both models.
+LIF_PARAMETER_EQS = """
+tau_m : second (constant)
+v_rest : volt (constant)
+v_th : volt (constant)
+v_reset : volt (constant)
+tau_ref : second (constant)
+R_m : ohm (constant)
+tau_e : second (constant)
+tau_i : second (constant)
+"""
+
+#: Reversal potentials (conductance-based model only).
+LIF_REVERSAL_EQS = """
+E_e : volt (constant)
+E_i : volt (constant)
+"""
+
+#: Homeostatic threshold offset.
+ADAPTIVE_THRESHOLD_EQS = """
+dtheta/dt = -theta / tau_theta : volt
+theta_plus : volt (constant)
+tau_theta : second (constant)
+"""
+
+_TIME_CONSTANTS = ("tau_m", "tau_e", "tau_i", "tau_theta")
+
+
+def _default(value):
+    """Dataclass default for an (unhashable) Quantity."""
+    return field(default_factory=lambda: value)
+
+
+@dataclass(frozen=True)
+class LIFParams:
+    """Parameters of a LIF population; each field a value or a :class:`ParamSpec`.
+
+    Defaults follow common cortical values.  ``tau_m`` is the parameter made
+    heterogeneous in HRSNN (gamma-distributed); any other field may be too.
+
+    Attributes
+    ----------
+    tau_m : membrane time constant (default 20 ms)
+    v_rest, v_th, v_reset : resting, threshold and reset potentials
+        (-65, -50, -65 mV)
+    tau_ref : refractory period (2 ms)
+    R_m : membrane resistance for current inputs (100 MOhm)
+    tau_e, tau_i : excitatory / inhibitory synaptic time constants (5, 10 ms)
+    E_e, E_i : reversal potentials, conductance model only (0, -80 mV)
+    theta_plus, tau_theta : adaptive threshold step and decay (0.05 mV, 1e4 ms),
+        used only with ``adaptive_threshold=True``
+    """
+
+    tau_m: Any = _default(20 * ms)
+    v_rest: Any = _default(-65 * mV)
+    v_th: Any = _default(-50 * mV)
+    v_reset: Any = _default(-65 * mV)
+    tau_ref: Any = _default(2 * ms)
+    R_m: Any = _default(100 * Mohm)
+    tau_e: Any = _default(5 * ms)
+    tau_i: Any = _default(10 * ms)
+    E_e: Any = _default(0 * mV)
+    E_i: Any = _default(-80 * mV)
+    theta_plus: Any = _default(0.05 * mV)
+    tau_theta: Any = _default(1e4 * ms)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> "LIFParams":
+        """Build from a mapping; unknown keys raise ``ValueError`` naming the key."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown LIF parameter(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def specs(self) -> dict[str, ParamSpec]:
+        """Every field as a named :class:`ParamSpec` (validated)."""
+        return {f.name: as_spec(getattr(self, f.name), f.name) for f in fields(self)}
+
+    def homogeneous(self) -> "LIFParams":
+        """Same means, zero spread in every parameter."""
+        return replace(self, **{k: s.homogeneous() for k, s in self.specs().items()})
+
+    def validate(self, dt=None) -> dict[str, ParamSpec]:
+        """Check units and physical sense; return the specs.
+
+        Raises
+        ------
+        ValueError
+            Naming the parameter: a non-positive time constant, a negative
+            refractory period, a time constant shorter than ``dt``, a reset at or
+            above threshold, a non-positive resistance, or a wrong unit.
+        """
+        specs = self.specs()
+        defaults = LIFParams()
+        for name, spec in specs.items():
+            ref = getattr(defaults, name)
+            if not have_same_dimensions(spec.mean, ref):
+                raise ValueError(f"{name}: expected a value in units of {ref.get_best_unit() if isinstance(ref, Quantity) else 1}, "
+                                 f"got {spec.mean!r}")
+        for name in _TIME_CONSTANTS:
+            m = specs[name].mean_value
+            if m <= 0:
+                raise ValueError(f"{name}: a time constant must be positive, got {specs[name].mean!r}")
+            if dt is not None and m < float(dt):
+                raise ValueError(f"{name}: mean {specs[name].mean!s} is shorter than the time step "
+                                 f"dt = {dt!s}; reduce dt or lengthen {name}")
+        if specs["tau_ref"].mean_value < 0:
+            raise ValueError(f"tau_ref: the refractory period must be >= 0, got {specs['tau_ref'].mean!r}")
+        if specs["R_m"].mean_value <= 0:
+            raise ValueError(f"R_m: the membrane resistance must be positive, got {specs['R_m'].mean!r}")
+        if specs["v_reset"].mean_value >= specs["v_th"].mean_value:
+            raise ValueError(f"v_reset: must lie below v_th ({specs['v_reset'].mean!s} >= {specs['v_th'].mean!s})")
+        return specs
+
+
+def lif_equations(synapse: str = "current", adaptive_threshold: bool = False) -> str:
+    """The full equation string for a LIF model variant."""
+    if synapse == "current":
+        eqs = LIF_CURRENT_EQS + LIF_PARAMETER_EQS
+    elif synapse == "conductance":
+        eqs = LIF_CONDUCTANCE_EQS + LIF_PARAMETER_EQS + LIF_REVERSAL_EQS
+    else:
+        raise ValueError(f"synapse: expected 'current' or 'conductance', got {synapse!r}")
+    if adaptive_threshold:
+        eqs += ADAPTIVE_THRESHOLD_EQS
+    return eqs
+
+
+def lif_group(n: int, params: LIFParams | Mapping | None = None, *, synapse: str = "current",
+              adaptive_threshold: bool = False, v_init: str = "rest", name: str = "lif",
+              seed: SeedLike = None, dt=None, method: str = "exponential_euler") -> NeuronGroup:
+    """Build a named LIF ``NeuronGroup`` with parameters drawn from their specs.
+
+    Parameters
+    ----------
+    n : int
+        Number of neurons.
+    params : LIFParams or mapping, optional
+        Parameter values or :class:`ParamSpec` distributions; defaults of
+        :class:`LIFParams` otherwise.
+    synapse : {"current", "conductance"}
+        Synaptic input model (see module docstring).
+    adaptive_threshold : bool
+        Add the homeostatic threshold ``theta``.
+    v_init : {"rest", "random"}
+        Initial membrane potential: ``v_rest``, or uniform in ``[v_reset, v_th)``.
+    name : str
+        Brian2 object name (explicit names keep ``store``/``restore`` working).
+    seed : int, numpy.random.Generator or None
+        Draws the heterogeneous parameters (in NumPy, so every device gets the
+        same values).
+    dt : brian2.Quantity, optional
+        Simulation step the group will use; checked against the time constants.
+    method : str
+        Brian2 integration method.
+
+    Returns
+    -------
+    brian2.NeuronGroup
+        With state variables ``v``, the synaptic variables, and every parameter of
+        :class:`LIFParams` as a per-neuron constant.
+    """
+    if not isinstance(n, (int, np.integer)) or n <= 0:
+        raise ValueError(f"n: the number of neurons must be a positive integer, got {n!r}")
+    if v_init not in ("rest", "random"):
+        raise ValueError(f"v_init: expected 'rest' or 'random', got {v_init!r}")
+    if params is None:
+        params = LIFParams()
+    elif not isinstance(params, LIFParams):
+        params = LIFParams.from_dict(params)
+    specs = params.validate(dt)
+    eqs = lif_equations(synapse, adaptive_threshold)
+    threshold = "v > v_th + theta" if adaptive_threshold else "v > v_th"
+    reset = "v = v_reset\ntheta += theta_plus" if adaptive_threshold else "v = v_reset"
+    group = NeuronGroup(int(n), eqs, threshold=threshold, reset=reset, refractory="tau_ref",
+                        method=method, name=name, **({"dt": dt} if dt is not None else {}))
+    rng = make_rng(seed)
+    used = set(group.variables)
+    for pname, spec in specs.items():  # fixed order: reproducible draws
+        if pname not in used:
+            continue
+        values = spec.sample(int(n), rng)
+        if pname in ("tau_m", "tau_e", "tau_i", "tau_theta", "tau_ref", "R_m"):
+            values = _keep_positive(values, spec)
+        setattr(group, pname, values)
+    if v_init == "rest":
+        group.v = group.v_rest[:]
+    else:
+        lo, hi = np.asarray(group.v_reset[:]), np.asarray(group.v_th[:])
+        group.v = (lo + rng.random(int(n)) * (hi - lo)) * volt
+    return group
+
+
+def _keep_positive(values, spec: ParamSpec):
+    """Guard against a (vanishingly rare) non-positive draw of a positive parameter."""
+    arr = np.asarray(values)
+    if np.any(arr <= 0) and spec.name != "tau_ref":
+        raise ValueError(f"{spec.name}: drew a non-positive value from {spec.describe()}; "
+                         "lower cv or use a gamma/lognormal distribution")
+    return values
+
+
+# -- analytic reference solutions (used by tests and users checking a model) -------
+
+def lif_membrane(t, *, I_ext, tau_m=20 * ms, R_m=100 * Mohm, v_rest=-65 * mV, v0=None):
+    """Sub-threshold membrane potential under a constant current.
+
+    ``v(t) = v_inf + (v0 - v_inf) * exp(-t / tau_m)``, ``v_inf = v_rest + R_m * I_ext``.
+    """
+    v_inf = v_rest + R_m * I_ext
+    v0 = v_rest if v0 is None else v0
+    return v_inf + (v0 - v_inf) * np.exp(-np.asarray(t / second) / float(tau_m / second))
+
+
+def lif_rate(I_ext, *, tau_m=20 * ms, R_m=100 * Mohm, v_rest=-65 * mV, v_th=-50 * mV,
+             v_reset=-65 * mV, tau_ref=2 * ms):
+    """Analytic f-I curve of the LIF neuron (Hz); 0 below rheobase.
+
+    ``f = 1 / (tau_ref + tau_m * ln((v_inf - v_reset) / (v_inf - v_th)))``.
+    """
+    v_inf = v_rest + R_m * I_ext
+    if v_inf <= v_th:
+        return 0.0
+    period = tau_ref + tau_m * np.log(float((v_inf - v_reset) / (v_inf - v_th)))
+    return float(1.0 / (period / second))

@@ -1,0 +1,69 @@
+"""Parameter specs: samplers hit their mean and CV; invalid specs name the parameter."""
+import numpy as np
+import pytest
+from brian2 import ms, mV
+
+from cortex.heterogeneity import DISTRIBUTIONS, ParamSpec, as_spec, make_rng
+
+N = 200_000
+
+
+@pytest.mark.parametrize("dist", ["gamma", "lognormal", "truncnorm", "uniform", "normal"])
+@pytest.mark.parametrize("cv", [0.1, 0.3, 0.5])
+def test_sample_mean_and_cv(dist, cv):
+    spec = ParamSpec(20 * ms, cv=cv, dist=dist, name="tau_m")
+    x = np.asarray(spec.sample(N, seed=0)) / float(ms)
+    assert x.shape == (N,)
+    assert x.mean() == pytest.approx(20.0, rel=0.01)
+    assert x.std() / x.mean() == pytest.approx(cv, rel=0.03)
+    if dist != "normal":
+        assert x.min() > 0, "positive parameters must stay positive"
+
+
+@pytest.mark.parametrize("dist", DISTRIBUTIONS)
+def test_homogeneous_variant_keeps_the_mean(dist):
+    spec = ParamSpec(20 * ms, cv=0.4, dist=dist, name="tau_m")
+    homo = spec.homogeneous()
+    assert homo.mean == spec.mean and homo.cv == 0
+    x = np.asarray(homo.sample(1000, seed=1))
+    assert np.all(x == x[0]) and x[0] == pytest.approx(0.020)
+
+
+def test_units_are_kept_and_signed_parameters_work():
+    v = ParamSpec(-50 * mV, cv=0.05, dist="normal", name="v_th").sample(5000, seed=3)
+    assert v.dim == mV.dim
+    assert float(np.mean(v / mV)) == pytest.approx(-50, rel=0.01)
+
+
+def test_seed_reproducibility_int_and_generator():
+    spec = ParamSpec(20 * ms, cv=0.5)
+    a = spec.sample(100, seed=7)
+    b = spec.sample(100, seed=7)
+    c = spec.sample(100, seed=np.random.default_rng(7))
+    assert np.array_equal(a, b) and np.array_equal(a, c)
+    assert not np.array_equal(a, spec.sample(100, seed=8))
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(mean=20 * ms, cv=-0.1), "cv must be >= 0"),
+    (dict(mean=20 * ms, cv=0.2, dist="cauchy"), "unknown distribution"),
+    (dict(mean=-20 * ms, cv=0.2, dist="gamma"), "positive mean"),
+    (dict(mean=20 * ms, cv=0.9, dist="uniform"), "negative values"),
+    (dict(mean=20 * ms, cv=0.9, dist="truncnorm"), "too large"),
+])
+def test_invalid_specs_raise_naming_the_parameter(kwargs, msg):
+    with pytest.raises(ValueError, match=f"tau_m: .*{msg}"):
+        ParamSpec(**kwargs, name="tau_m")
+
+
+def test_as_spec_from_config_mapping():
+    spec = as_spec({"mean": 0.01, "cv": 0.5, "dist": "lognormal"}, "A_plus")
+    assert spec == ParamSpec(0.01, 0.5, "lognormal", name="A_plus")
+    with pytest.raises(ValueError, match="A_plus: unknown key"):
+        as_spec({"mean": 1, "sd": 2}, "A_plus")
+    assert as_spec(3.0, "x").is_homogeneous
+
+
+def test_make_rng_rejects_other_types():
+    with pytest.raises(TypeError, match="seed"):
+        make_rng("42")
