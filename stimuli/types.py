@@ -144,8 +144,8 @@ class SpikeStimulus:
                 f"min {self.steps.min()}, max {self.steps.max()}")
         if np.any(np.diff(self.steps) < 0):
             raise StimulusError(f"{name}: spikes must be sorted by time step")
-        key = self.steps * self.n_channels + self.indices
-        if np.unique(key).shape[0] != key.shape[0]:
+        key = np.sort(self.steps * self.n_channels + self.indices)  # sort: much faster than np.unique
+        if np.any(key[1:] == key[:-1]):
             raise StimulusError(
                 f"{name}: duplicate (channel, step) pairs; Brian2's SpikeGeneratorGroup "
                 "rejects them (deduplicate with stimuli.encoders.unique_spikes)")
