@@ -1,0 +1,143 @@
+"""Figures of one encoded sample: a spike raster beside the sample's first and last frame."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from stimuli.types import Sample, SpikeStimulus
+
+#: Rasters with more spikes than this are thinned (uniformly, seeded) for drawing.
+MAX_DRAWN_SPIKES = 200_000
+
+
+def event_frame(events: np.ndarray, sensor_size=None, *, window=(0.0, 0.1)) -> np.ndarray:
+    """Accumulate the events of a fraction of the recording into one image.
+
+    Parameters
+    ----------
+    events : ndarray, EVENT_DTYPE
+        Time-sorted events.
+    sensor_size : (width, height, polarities), optional
+        Default: ``max x + 1, max y + 1``.
+    window : (float, float)
+        Start and end of the window as fractions of the recording's time span.
+
+    Returns
+    -------
+    ndarray, shape (height, width), float
+        ON minus OFF event counts per pixel.
+    """
+    ev = np.asarray(events)
+    if sensor_size is None:
+        w = int(ev["x"].max()) + 1 if ev.size else 1
+        h = int(ev["y"].max()) + 1 if ev.size else 1
+    else:
+        w, h = int(sensor_size[0]), int(sensor_size[1])
+    img = np.zeros((h, w))
+    if ev.size == 0:
+        return img
+    t0, t1 = int(ev["t"][0]), int(ev["t"][-1])
+    lo, hi = (t0 + f * (t1 - t0) for f in window)
+    sel = ev[(ev["t"] >= lo) & (ev["t"] <= hi)]
+    sel = sel[(sel["x"] < w) & (sel["y"] < h)]
+    sign = np.where(sel["p"] > 0, 1.0, -1.0)
+    np.add.at(img, (sel["y"].astype(np.int64), sel["x"].astype(np.int64)), sign)
+    return img
+
+
+def sample_frames(sample: Sample) -> tuple[np.ndarray, np.ndarray, str]:
+    """First and last image of a sample and what they show (for display).
+
+    Clips give their first and last frame; event recordings the ON-minus-OFF counts
+    of their first and last 10 % of time.
+    """
+    if sample.is_events:
+        size = sample.meta.get("sensor_size")
+        return (event_frame(sample.data, size, window=(0.0, 0.1)),
+                event_frame(sample.data, size, window=(0.9, 1.0)), "events (ON - OFF)")
+    clip = np.asarray(sample.data)
+    return clip[0], clip[-1], "frame"
+
+
+def plot_spike_raster(stimulus: SpikeStimulus, ax=None, *, max_spikes: int = MAX_DRAWN_SPIKES,
+                      title: str | None = None):
+    """Draw a spike raster: time (ms) against input channel.
+
+    Parameters
+    ----------
+    stimulus : SpikeStimulus
+    ax : matplotlib Axes, optional
+        Created if not given.
+    max_spikes : int
+        Draw a seeded random subset of at most this many spikes (the title says so).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    import matplotlib.pyplot as plt
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 4))
+    t_ms = stimulus.times * 1e3
+    ch = stimulus.indices
+    shown = stimulus.n_spikes
+    if shown > max_spikes:
+        keep = np.sort(np.random.default_rng(0).choice(shown, size=max_spikes, replace=False))
+        t_ms, ch, shown = t_ms[keep], ch[keep], max_spikes
+    size = float(np.clip(2e4 / max(shown, 1), 0.3, 6.0))
+    ax.scatter(t_ms, ch, s=size, marker="|", linewidths=0.6, color="k", rasterized=True)
+    ax.set_xlim(0, stimulus.duration * 1e3)
+    ax.set_ylim(-0.5, stimulus.n_channels - 0.5)
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("input channel")
+    note = "" if shown == stimulus.n_spikes else f" ({shown:,} drawn)"
+    ax.set_title(title or f"{stimulus.n_spikes:,} spikes{note}, {stimulus.n_channels:,} channels, "
+                          f"dt {stimulus.dt * 1e3:g} ms", fontsize=9)
+    return ax
+
+
+def plot_stimulus(sample: Sample, stimulus: SpikeStimulus, *, class_name: str | None = None):
+    """Figure with the sample's first and last image (left) and its spike raster (right).
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+    first, last, what = sample_frames(sample)
+    fig = plt.figure(figsize=(10, 4.2), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[1, 3.2])
+    events = sample.is_events
+    lim = max(float(np.abs(first).max()), float(np.abs(last).max()), 1.0) if events else None
+    for row, (img, label) in enumerate(((first, "first"), (last, "last"))):
+        ax = fig.add_subplot(grid[row, 0])
+        if events:
+            ax.imshow(img, cmap="bwr", vmin=-lim, vmax=lim, interpolation="nearest")
+        else:
+            ax.imshow(img, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+        ax.set_title(f"{label} {what}", fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    raster = fig.add_subplot(grid[:, 1])
+    plot_spike_raster(stimulus, raster)
+    sid = sample.meta.get("id", "sample")
+    cname = class_name or sample.meta.get("class_name", sample.label)
+    enc = stimulus.meta.get("encoder", "encoder")
+    fig.suptitle(f"{sid} (class {cname}) encoded by {enc}", fontsize=10)
+    return fig
+
+
+def save_stimulus_figure(sample: Sample, stimulus: SpikeStimulus, path, *, dpi: int = 120,
+                         class_name: str | None = None) -> Path:
+    """Write :func:`plot_stimulus` to ``path`` (PNG, PDF, ... by suffix); returns the path."""
+    import matplotlib.pyplot as plt
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = plot_stimulus(sample, stimulus, class_name=class_name)
+    try:
+        fig.savefig(path, dpi=dpi)
+    finally:
+        plt.close(fig)
+    return path

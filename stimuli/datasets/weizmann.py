@@ -1,0 +1,122 @@
+"""Weizmann "Actions as Space-Time Shapes" as frame folders (Blank et al., ICCV 2005).
+
+Layout (the shared ``data/weizmann`` folder): ``grayscale/<class>/<sequence>/imageN.jpg``
+(N from 1, sorted numerically), ``index.csv`` (``class,sequence,n_frames,split,frames_dir``)
+and ``split_by_sequence.json`` (``{class: {sequence: "train" | "test"}}``; the last two
+sequences of each class are test).  Without ``index.csv`` the frame folders are
+scanned.  Ten classes, 93 sequences, 180x144 frames at about 5.9 fps.
+
+Sequence numbers are probably actors in alphabetical order (not verified), so the
+``subject`` of an item is its sequence number and leave-one-subject-out is approximate.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from stimuli.types import StimulusError
+
+from .base import ClipDataset, Item, check_root, frame_folder_images
+
+#: The ten Weizmann actions.
+WEIZMANN_CLASSES = ("bend", "jack", "jump", "pjump", "run", "side", "skip", "walk",
+                    "wave1", "wave2")
+#: Approximate frame rate of the shared frames (one frame every 0.17 s).
+WEIZMANN_FPS = 1.0 / 0.17
+
+
+class Weizmann(ClipDataset):
+    """Weizmann actions, one item per sequence (a frame folder).
+
+    Parameters
+    ----------
+    root : path
+        Folder holding ``grayscale/`` (and ideally ``index.csv``, ``split_by_sequence.json``).
+    size, crop, step, max_frames, skip_bad, progress
+        See :class:`~stimuli.datasets.base.ClipDataset`.
+
+    Notes
+    -----
+    ``split(name)``: the split of ``split_by_sequence.json`` (else the ``split``
+    column of ``index.csv``).  ``split(name, subject="03")``: leave-one-subject-out,
+    ``test`` holds sequence 03 of every class and ``train`` all others.
+    """
+
+    name = "weizmann"
+    split_names = ("train", "test")
+    fps = WEIZMANN_FPS
+
+    def __init__(self, root, *, size=None, crop=None, step: int = 1,
+                 max_frames: int | None = None, skip_bad: bool = False,
+                 progress: bool | None = None):
+        root = check_root(root, self.name)
+        gdir = root / "grayscale"
+        if not gdir.is_dir():
+            raise StimulusError(f"{self.name}: {gdir} not found; expected "
+                                "<root>/grayscale/<class>/<sequence>/imageN.jpg")
+        rows = self._index_rows(root, gdir)
+        split_json = root / "split_by_sequence.json"
+        official = {}
+        if split_json.is_file():
+            try:
+                data = json.loads(split_json.read_text())
+                official = {(c, str(s)): v for c, d in data.items() for s, v in d.items()}
+            except (ValueError, AttributeError) as exc:
+                raise StimulusError(f"{split_json}: not a {{class: {{sequence: split}}}} "
+                                    f"json ({exc})") from None
+        classes = sorted({r["class"] for r in rows},
+                         key=lambda c: (WEIZMANN_CLASSES.index(c) if c in WEIZMANN_CLASSES
+                                        else len(WEIZMANN_CLASSES), c))
+        items = []
+        for r in rows:
+            cls, seq = r["class"], r["sequence"]
+            split = official.get((cls, seq), r.get("split") or None)
+            meta = dict(id=f"{cls}_{seq}", subject=seq, sequence=seq, group=seq,
+                        official_split=split, fps=WEIZMANN_FPS)
+            if r.get("n_frames"):
+                meta["n_frames"] = int(r["n_frames"])
+            items.append(Item(r["path"], classes.index(cls), meta))
+        super().__init__(items, classes, root=root, size=size, crop=crop, step=step,
+                         max_frames=max_frames, skip_bad=skip_bad, progress=progress)
+
+    def _index_rows(self, root: Path, gdir: Path) -> list[dict]:
+        index = root / "index.csv"
+        rows = []
+        if index.is_file():
+            with open(index, newline="") as fh:
+                reader = csv.DictReader(fh)
+                need = {"class", "sequence", "frames_dir"}
+                if not need <= set(reader.fieldnames or ()):
+                    raise StimulusError(f"{index}: needs columns {sorted(need)}, "
+                                        f"has {reader.fieldnames}")
+                for r in reader:
+                    r["path"] = root / r["frames_dir"]
+                    rows.append(r)
+            if not rows:
+                raise StimulusError(f"{index}: no sequences listed")
+            return rows
+        for cdir in sorted(p for p in gdir.iterdir() if p.is_dir()):
+            for sdir in sorted(p for p in cdir.iterdir() if p.is_dir()):
+                if frame_folder_images(sdir):
+                    rows.append({"class": cdir.name, "sequence": sdir.name, "path": sdir})
+        if not rows:
+            raise StimulusError(f"{self.name}: no frame folders under {gdir}; expected "
+                                "<class>/<sequence>/imageN.jpg")
+        return rows
+
+    def _split_indices(self, name, subject=None):
+        if subject is not None:
+            subj = str(subject)
+            subjects = set(self.meta_values("subject"))
+            if subj not in subjects and subj.isdigit():
+                subj = f"{int(subj):02d}"
+            if subj not in subjects:
+                raise ValueError(f"{self.name}: subject {subject!r} not present "
+                                 f"(subjects: {', '.join(sorted(subjects))})")
+            return self._indices_where("subject", {subj} if name == "test" else subjects - {subj})
+        if any(v is None for v in self.meta_values("official_split")):
+            raise StimulusError(f"{self.name}: no official split for some sequences; "
+                                f"split_by_sequence.json or index.csv 'split' column needed "
+                                f"(or use split(name, subject=...))")
+        return self._indices_where("official_split", {name})
