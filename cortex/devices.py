@@ -6,8 +6,8 @@ preference changed here.
 
 Compiled code is cached under ``$SPIKEVID_CACHE_DIR`` (the Makefile sets it to
 ``<repo>/.brian_cache``): Brian2's Cython extensions go to ``<cache>/cython`` and
-standalone projects to ``<cache>/<device name>``, so rebuilding unchanged code
-recompiles nothing.
+standalone projects to ``<cache>/<device name>`` (``~/.cache/spikevid/<device name>``
+when the variable is unset), so rebuilding unchanged code recompiles nothing.
 
 Examples
 --------
@@ -245,7 +245,7 @@ def _use_runtime(name: str) -> None:
                 f"Cython cannot compile here ({reason}); falling back to numpy code "
                 "generation, which is several times slower.",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,  # the caller of use_device
             )
     _set_pref("codegen.target", target)  # reset_device() already activated runtime
 
@@ -279,6 +279,9 @@ def _prepare_cuda(compile_only: bool, compute_capability: float | None) -> str |
     backend = "devices.cuda_standalone.cuda_backend"
     _set_pref(f"{backend}.cuda_path", str(cuda_root))
     _add_to_list_pref(f"{backend}.extra_compile_args_nvcc", NVCC_STD_FLAG)
+    # the host compiler sees Brian2's gcc flags (with -std=c++11) through -Xcompiler
+    gcc_args = [a for a in prefs["codegen.cpp.extra_compile_args_gcc"] if not a.startswith("-std=")]
+    _set_pref("codegen.cpp.extra_compile_args_gcc", gcc_args + [NVCC_STD_FLAG])
     if curand is not None:
         include, lib = curand
         # nvcc compiles the device code itself, so the include dir goes to it directly
@@ -366,27 +369,36 @@ def use_device(
         raise ValueError("threads applies to cpp_standalone only")
 
     reset_device()
-    if name in RUNTIME_DEVICES:
-        _use_runtime(name)
-    else:
-        compute_capability = options.pop("compute_capability", None)
-        if name == "cuda_standalone":
-            _prepare_cuda(compile_only, compute_capability)
-        elif compute_capability is not None:
-            raise ValueError("compute_capability applies to cuda_standalone only")
-        else:
-            _set_pref("devices.cpp_standalone.openmp_threads", int(threads or 0))
-        project = Path(directory) if directory is not None else _build_root() / name
-        project.mkdir(parents=True, exist_ok=True)
-        _standalone.update(name=name, directory=str(project), compile_only=compile_only)
-        build_options = dict(options)
-        if build_on_run:
-            build_options.update(directory=str(project), run=not compile_only)
-        brian2.set_device(name, build_on_run=build_on_run, **build_options)
-        _standalone["options"] = dict(options)
+    try:
+        _activate(name, directory, build_on_run, compile_only, threads, options)
+    except BaseException:
+        reset_device()  # leave nothing half-configured
+        raise
     if seed is not None:
         brian2.seed(seed)
     return current_device()
+
+
+def _activate(name, directory, build_on_run, compile_only, threads, options) -> None:
+    """Configure prefs and set the Brian2 device (checks done in :func:`use_device`)."""
+    if name in RUNTIME_DEVICES:
+        _use_runtime(name)
+        return
+    options = dict(options)
+    compute_capability = options.pop("compute_capability", None)
+    if name == "cuda_standalone":
+        _prepare_cuda(compile_only, compute_capability)
+    elif compute_capability is not None:
+        raise ValueError("compute_capability applies to cuda_standalone only")
+    else:
+        _set_pref("devices.cpp_standalone.openmp_threads", int(threads or 0))
+    project = Path(directory) if directory is not None else _build_root() / name
+    project.mkdir(parents=True, exist_ok=True)
+    _standalone.update(name=name, directory=project, compile_only=compile_only, options=options)
+    build_options = dict(options)
+    if build_on_run:
+        build_options.update(directory=str(project), run=not compile_only)
+    brian2.set_device(name, build_on_run=build_on_run, **build_options)
 
 
 def build(directory: str | os.PathLike | None = None, run: bool = True, **options) -> Path:
@@ -410,7 +422,7 @@ def build(directory: str | os.PathLike | None = None, run: bool = True, **option
         raise RuntimeError("build() needs a standalone device: call use_device() first")
     project = Path(directory or _standalone["directory"])
     run = run and not _standalone["compile_only"]
-    kwargs = {**_standalone.get("options", {}), **options}
+    kwargs = {**_standalone["options"], **options}
     brian2.get_device().build(directory=str(project), run=run, **kwargs)
     return project
 

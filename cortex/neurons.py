@@ -239,6 +239,7 @@ def lif_group(n: int, params: LIFParams | Mapping | None = None, *, synapse: str
                         method=method, name=name, **({"dt": dt} if dt is not None else {}))
     rng = make_rng(seed)
     used = set(group.variables)
+    drawn = {}
     for pname, spec in specs.items():  # fixed order: reproducible draws
         if pname not in used:
             continue
@@ -246,10 +247,12 @@ def lif_group(n: int, params: LIFParams | Mapping | None = None, *, synapse: str
         if pname in ("tau_m", "tau_e", "tau_i", "tau_theta", "tau_ref", "R_m"):
             values = _keep_positive(values, spec)
         setattr(group, pname, values)
+        drawn[pname] = values
+    # initial state from the drawn arrays (standalone devices cannot read values before a run)
     if v_init == "rest":
-        group.v = group.v_rest[:]
+        group.v = drawn["v_rest"]
     else:
-        lo, hi = np.asarray(group.v_reset[:]), np.asarray(group.v_th[:])
+        lo, hi = np.asarray(drawn["v_reset"]), np.asarray(drawn["v_th"])
         group.v = (lo + rng.random(int(n)) * (hi - lo)) * volt
     return group
 

@@ -1,0 +1,26 @@
+"""``spikevid run CONFIG --out DIR [--set key.sub=value ...]``."""
+from __future__ import annotations
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("run", help="run an experiment from a YAML config (resumable)",
+                              description="Encode a dataset, train the reservoir without labels, "
+                                          "read it out, and write metrics into DIR.")
+    p.add_argument("config", help="YAML config file (see configs/)")
+    p.add_argument("--out", required=True, help="result directory (resumed if it holds the same run)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config entry, e.g. --set model.n=500 (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=_run)
+
+
+def _run(args) -> int:
+    from networks.config import load_config
+    from networks.experiment import run_experiment
+
+    overrides = list(args.overrides)
+    if args.no_progress:
+        overrides.append("run.progress=false")
+    cfg = load_config(args.config, overrides)
+    run_experiment(cfg, args.out)
+    return 0

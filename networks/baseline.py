@@ -1,0 +1,52 @@
+"""Non-spiking baseline: the encoded input itself, reduced like reservoir spikes.
+
+:class:`InputCounts` turns each :class:`~stimuli.types.SpikeStimulus` into the
+same binned counts the reservoir features use (:mod:`networks.features`), but of
+the input channels.  The same readout on these features says how much the
+reservoir adds over its input.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils.validation import check_is_fitted
+
+from .features import REDUCTIONS, reduce_spikes
+from .hrsnn import _check_stimuli
+
+__all__ = ["InputCounts"]
+
+
+class InputCounts(TransformerMixin, BaseEstimator):
+    """Binned input spike counts per clip (no simulation).
+
+    Parameters
+    ----------
+    bins : int
+        Time bins per clip.
+    reduction : {"binned_counts", "binned_rates"}
+    """
+
+    def __init__(self, bins=4, reduction="binned_counts"):
+        self.bins = bins
+        self.reduction = reduction
+
+    def fit(self, X, y=None):
+        if self.reduction not in REDUCTIONS:
+            raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {self.reduction!r}")
+        X = _check_stimuli(X)
+        self.n_input_ = X[0].n_channels
+        self.n_features_out_ = self.n_input_ * int(self.bins)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self, "n_input_")
+        X = _check_stimuli(X, self.n_input_)
+        return np.vstack([reduce_spikes(s.indices, s.steps, [[0, s.n_steps]], self.n_input_,
+                                        reduction=self.reduction, bins=int(self.bins), dt=s.dt)
+                          for s in X])
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.two_d_array = False
+        return tags

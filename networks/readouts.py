@@ -1,0 +1,85 @@
+"""Linear readouts trained in scikit-learn on reservoir (or baseline) features.
+
+``make_readout(kind, **params)`` returns a ``Pipeline`` of feature scaling and a
+linear classifier:
+
+``logistic``  multinomial logistic regression (``C``: inverse L2 strength)
+``ridge``     ridge classifier (``alpha``: L2 strength)
+``svm``       linear support-vector machine (``C``)
+
+Scaling (``scale``): ``"standard"`` (zero mean, unit variance), ``"log"``
+(``log1p`` of counts, then standard), or ``"none"``.
+"""
+from __future__ import annotations
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression, RidgeClassifier
+from sklearn.metrics import accuracy_score, confusion_matrix
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from sklearn.svm import LinearSVC
+
+__all__ = ["READOUTS", "make_readout", "evaluate"]
+
+READOUTS = ("logistic", "ridge", "svm")
+_SCALES = ("standard", "log", "none")
+
+
+def make_readout(kind: str = "logistic", *, scale: str = "standard", C: float = 1.0, alpha: float = 1.0,
+                 max_iter: int = 5000, seed=0) -> Pipeline:
+    """Scaling + linear classifier as an sklearn ``Pipeline``.
+
+    Parameters
+    ----------
+    kind : {"logistic", "ridge", "svm"}
+    scale : {"standard", "log", "none"}
+    C : float
+        Inverse regularisation strength (logistic, svm).
+    alpha : float
+        Regularisation strength (ridge).
+    max_iter : int
+        Solver iterations (logistic, svm).
+    seed : int
+        ``random_state`` of solvers that use one.
+    """
+    if kind not in READOUTS:
+        raise ValueError(f"readout.kind: expected one of {READOUTS}, got {kind!r}")
+    if scale not in _SCALES:
+        raise ValueError(f"readout.scale: expected one of {_SCALES}, got {scale!r}")
+    if C <= 0 or alpha < 0:
+        raise ValueError(f"readout: C must be > 0 and alpha >= 0 (C={C}, alpha={alpha})")
+    steps = []
+    if scale == "log":
+        steps.append(("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")))
+    if scale in ("standard", "log"):
+        steps.append(("scale", StandardScaler()))
+    if kind == "logistic":
+        clf = LogisticRegression(C=C, max_iter=max_iter, random_state=seed)
+    elif kind == "ridge":
+        clf = RidgeClassifier(alpha=alpha)
+    else:
+        clf = LinearSVC(C=C, max_iter=max_iter, random_state=seed)
+    steps.append(("clf", clf))
+    return Pipeline(steps)
+
+
+def evaluate(model, X, y, classes) -> dict:
+    """Accuracy, per-class accuracy and confusion matrix of a fitted readout.
+
+    Returns
+    -------
+    dict
+        ``accuracy`` (float), ``per_class_accuracy`` (class name -> float or None
+        when the class is absent), ``confusion_matrix`` (list of lists; rows =
+        true class, columns = predicted, in the order of ``classes``).
+    """
+    y = np.asarray(y)
+    pred = model.predict(X)
+    labels = np.arange(len(classes))
+    cm = confusion_matrix(y, pred, labels=labels)
+    per_class = {}
+    for k, name in enumerate(classes):
+        n = cm[k].sum()
+        per_class[str(name)] = float(cm[k, k] / n) if n else None
+    return {"accuracy": float(accuracy_score(y, pred)), "per_class_accuracy": per_class,
+            "confusion_matrix": cm.tolist(), "predictions": pred.tolist()}

@@ -1,0 +1,80 @@
+"""Where reservoir neurons sit and whom they connect to.
+
+Two connection schemes for recurrent pathways:
+
+``random``
+    each ordered pair connects with probability ``p`` (Erdos-Renyi).
+``distance``
+    neurons sit on a 3-D integer grid (as in Maass, Natschlaeger & Markram 2002);
+    a pair at Euclidean distance ``d`` connects with probability
+    ``C * exp(-(d / lam)**2)``, so ``lam`` sets the connection length scale.
+
+Both draw with NumPy from the given seed, so every device gets the same network.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from cortex.heterogeneity import SeedLike, make_rng
+
+__all__ = ["grid_shape", "grid_positions", "distance_connectivity"]
+
+
+def grid_shape(n: int) -> tuple[int, int, int]:
+    """Smallest near-cubic 3-D grid ``(nx, ny, nz)`` holding ``n`` points."""
+    side = int(np.ceil(n ** (1 / 3)))
+    nx = ny = side
+    nz = int(np.ceil(n / (nx * ny)))
+    return nx, ny, nz
+
+
+def grid_positions(n: int, seed: SeedLike = None) -> np.ndarray:
+    """Positions of ``n`` neurons on a 3-D grid, shape ``(n, 3)`` (grid units).
+
+    Grid points are assigned in a random order (seeded) so that excitatory and
+    inhibitory neurons are interleaved in space.
+    """
+    nx, ny, nz = grid_shape(n)
+    pts = np.stack(np.meshgrid(np.arange(nx), np.arange(ny), np.arange(nz), indexing="ij"), -1).reshape(-1, 3)
+    rng = make_rng(seed)
+    return pts[rng.permutation(len(pts))[:n]].astype(float)
+
+
+def distance_connectivity(pos_pre: np.ndarray, pos_post: np.ndarray, C: float, lam: float, *,
+                          seed: SeedLike = None, autapses: bool = False,
+                          chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Draw connections with probability ``C * exp(-(d/lam)**2)``.
+
+    Parameters
+    ----------
+    pos_pre, pos_post : ndarray, shape (n_pre, 3), (n_post, 3)
+        Positions in grid units.
+    C : float
+        Connection probability at distance 0, in [0, 1].
+    lam : float
+        Length constant in grid units (> 0).
+    autapses : bool
+        Allow ``i == j`` (only meaningful when pre and post are the same group).
+
+    Returns
+    -------
+    i, j : ndarray of int32
+    """
+    if not 0.0 <= C <= 1.0:
+        raise ValueError(f"C: a connection probability must lie in [0, 1], got {C}")
+    if lam <= 0:
+        raise ValueError(f"lam: the connection length constant must be positive, got {lam}")
+    rng = make_rng(seed)
+    ii, jj = [], []
+    for a in range(0, len(pos_pre), chunk):  # memory O(chunk * n_post)
+        d2 = ((pos_pre[a:a + chunk, None, :] - pos_post[None, :, :]) ** 2).sum(-1)
+        p = C * np.exp(-d2 / lam**2)
+        i, j = np.nonzero(rng.random(p.shape) < p)
+        ii.append(i + a)
+        jj.append(j)
+    i = np.concatenate(ii) if ii else np.zeros(0, int)
+    j = np.concatenate(jj) if jj else np.zeros(0, int)
+    if not autapses:
+        keep = i != j
+        i, j = i[keep], j[keep]
+    return i.astype(np.int32), j.astype(np.int32)
