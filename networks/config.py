@@ -4,13 +4,15 @@ A config has five sections; any key not listed here is an error that names it
 (``model.tau_mem``), so a typo never silently falls back to a default::
 
     dataset:   name, root, split {train, test}, split_options {..}, options {..},
-               max_per_class
+               max_per_class, train_fraction (stratified subset of the training
+               split, drawn with fraction_seed), fraction_seed
     encoder:   name, params {..}
     model:     kind (hrsnn | input), and every HRSNN hyperparameter
                (n, variant, tau_m, ..., device, dt, seed)
     readout:   kind (logistic | ridge | svm), scale, C, alpha
     baseline:  enabled, bins
-    run:       chunk, cache, progress
+    run:       chunk, cache (true: DIR/cache, false: none, or a folder to share),
+               progress
 
 ``--set key.sub=value`` overrides use the same dotted paths; values are parsed
 as YAML (``--set model.n=200``, ``--set dataset.options.size=[45,36]``).
@@ -34,7 +36,8 @@ class ConfigError(ValueError):
 #: hyperparameters in addition (checked against ``HRSNN().get_params()``).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "dataset": {"name": None, "root": None, "split": {"train": "train", "test": "test"},
-                "split_options": {}, "options": {}, "max_per_class": None},
+                "split_options": {}, "options": {}, "max_per_class": None, "train_fraction": 1.0,
+                "fraction_seed": 0},
     "encoder": {"name": "delta", "params": {}},
     "model": {"kind": "hrsnn"},
     "readout": {"kind": "logistic", "scale": "standard", "C": 1.0, "alpha": 1.0},
@@ -120,6 +123,9 @@ def resolve_config(cfg: dict, overrides: list[str] | None = None) -> dict:
     split = out["dataset"]["split"]
     if set(split) != {"train", "test"}:
         raise ConfigError(f"'dataset.split' needs exactly the keys train and test, got {sorted(split)}")
+    frac = out["dataset"]["train_fraction"]
+    if not isinstance(frac, (int, float)) or not 0 < frac <= 1:
+        raise ConfigError(f"'dataset.train_fraction' must lie in (0, 1], got {frac!r}")
     if int(out["run"]["chunk"]) < 1:
         raise ConfigError(f"'run.chunk' must be >= 1, got {out['run']['chunk']}")
     return out

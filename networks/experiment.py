@@ -37,7 +37,7 @@ from .readouts import evaluate, make_readout
 __all__ = ["run_experiment", "load_split", "encode_all", "summary_table"]
 
 #: Config entries that may change between a run and its resumption.
-_VOLATILE = (("run", "progress"),)
+_VOLATILE = (("run", "progress"), ("model", "build_dir"))
 RASTER_CLIPS = 3
 
 
@@ -89,9 +89,23 @@ def load_split(cfg: dict):
     train, test = ds.split(d["split"]["train"], **opts), ds.split(d["split"]["test"], **opts)
     if d["max_per_class"]:
         train, test = (_per_class(s, int(d["max_per_class"])) for s in (train, test))
+    if float(d["train_fraction"]) < 1.0:
+        train = _fraction(train, float(d["train_fraction"]), d["fraction_seed"])
     if len(train) == 0 or len(test) == 0:
         raise ConfigError(f"dataset '{d['name']}': empty split (train {len(train)}, test {len(test)})")
     return ds, train, test
+
+
+def _fraction(ds, fraction: float, seed):
+    """Stratified subset: ``ceil(fraction * n_c)`` items of each class c (at least one)."""
+    rng = np.random.default_rng(seed)
+    labels = ds.labels
+    keep = []
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        k = max(1, int(np.ceil(fraction * len(idx))))
+        keep.append(rng.choice(idx, size=k, replace=False))
+    return ds.subset(np.sort(np.concatenate(keep)))
 
 
 def _per_class(ds, n):
@@ -213,7 +227,9 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
     with _timed(seconds, "encode", log):
         ds, train_ds, test_ds = load_split(cfg)
         encoder = get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
-        cache = StimulusCache(out / "cache") if cfg["run"]["cache"] else None
+        where = cfg["run"]["cache"]
+        cache = (StimulusCache(out / "cache") if where is True else
+                 StimulusCache(Path(where)) if where else None)
         train = encode_all(train_ds, encoder, cache, desc="encode train", progress=progress)
         test = encode_all(test_ds, encoder, cache, desc="encode test", progress=progress)
         y_tr = np.array([s.label for s in train])

@@ -428,9 +428,9 @@ class HRSNN(TransformerMixin, BaseEstimator):
         n_in = self.n_input_
         params = self.neuron_params()
         objs = {}
-        # neuron parameters are drawn first, from their own child stream, so that
+        # independent child streams (exc, inh, structure, weights, STDP parameters):
         # all variants share connectivity and initial weights for a given seed
-        seeds = rng.spawn(4)
+        seeds = rng.spawn(5)
         objs["exc"] = lif_group(self.n_exc, params, name="exc", seed=seeds[0], dt=dt)
         objs["inh"] = lif_group(self.n_inh, params, name="inh", seed=seeds[1], dt=dt)
         objs["input"] = SpikeGeneratorGroup(n_in, timeline.indices, timeline.steps * dt, name="input",
@@ -456,7 +456,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
             J = (self.J_in if src == "input" else self.J_e if excitatory else self.J_i) * nA
             w0 = np.minimum(syn_rng.uniform(0, 2 * w_means[name], size=len(i)), self.w_max)
             common = dict(target="e" if excitatory else "i", J=J, connect=(i, j), w_init=w0, name=name,
-                          seed=syn_rng)
+                          seed=seeds[4])
             if name in plastic:
                 objs["_weights_init"][name] = w0
                 objs[name] = stdp_synapses(objs[src], objs[tgt], stdp, rule=self.rule, dt=dt, **common)

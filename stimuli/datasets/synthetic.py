@@ -115,17 +115,28 @@ class SubjectStyle:
     texture_seed: int
 
     @classmethod
-    def sample(cls, rng: np.random.Generator) -> "SubjectStyle":
-        """Draw a random subject."""
-        leg = rng.uniform(0.44, 0.52)
+    def sample(cls, rng: np.random.Generator, variation: float = 1.0) -> "SubjectStyle":
+        """Draw a random subject; ``variation`` scales every range about its centre."""
+        leg = _spread(rng, 0.44, 0.52, variation)
         return cls(
-            height=rng.uniform(0.50, 0.70), leg=leg, torso=rng.uniform(0.27, 0.33),
-            upper_arm=rng.uniform(0.16, 0.20), forearm=rng.uniform(0.15, 0.19),
-            head=rng.uniform(0.055, 0.08), tempo=rng.uniform(0.8, 1.25),
-            amplitude=rng.uniform(0.8, 1.2), thickness=int(rng.integers(1, 3)),
-            contrast=float(rng.choice([-1.0, 1.0]) * rng.uniform(0.25, 0.5)),
-            background=rng.uniform(0.3, 0.7), texture=rng.uniform(0.02, 0.08),
+            height=_spread(rng, 0.50, 0.70, variation), leg=leg, torso=_spread(rng, 0.27, 0.33, variation),
+            upper_arm=_spread(rng, 0.16, 0.20, variation), forearm=_spread(rng, 0.15, 0.19, variation),
+            head=_spread(rng, 0.055, 0.08, variation), tempo=_spread(rng, 0.8, 1.25, variation),
+            amplitude=_spread(rng, 0.8, 1.2, variation), thickness=int(rng.integers(1, 3)),
+            contrast=float(rng.choice([-1.0, 1.0]) * _spread(rng, 0.25, 0.5, variation)),
+            background=_spread(rng, 0.3, 0.7, variation), texture=_spread(rng, 0.02, 0.08, variation),
             texture_seed=int(rng.integers(2**31)))
+
+
+def _spread(rng: np.random.Generator, low: float, high: float, variation: float) -> float:
+    """A uniform draw on ``[low, high]`` shrunk towards the centre by ``variation``.
+
+    The draw consumes the generator exactly as ``rng.uniform(low, high)`` does, so
+    changing ``variation`` changes how far values lie from the centre, not which
+    random numbers later draws see.
+    """
+    centre = 0.5 * (low + high)
+    return float(centre + variation * (rng.uniform(low, high) - centre))
 
 
 def _seed_int(seed) -> int:
@@ -136,9 +147,10 @@ def _seed_int(seed) -> int:
     return int(seed)
 
 
-def subject_style(seed, subject: int) -> SubjectStyle:
+def subject_style(seed, subject: int, variation: float = 1.0) -> SubjectStyle:
     """The :class:`SubjectStyle` of ``subject`` under integer ``seed``."""
-    return SubjectStyle.sample(np.random.default_rng(np.random.SeedSequence([seed, 7, subject])))
+    return SubjectStyle.sample(np.random.default_rng(np.random.SeedSequence([seed, 7, subject])),
+                               variation)
 
 
 def _texture(shape, seed: int, cells: int = 6) -> np.ndarray:
@@ -250,7 +262,7 @@ def _pose(action: str, st: SubjectStyle, phase: float, amp: float):
 
 def render_action(action: str, *, n_frames: int = 24, frame_shape=(48, 48),
                   style: SubjectStyle | None = None, scenario: int = 1, noise: float = 0.05,
-                  distractor_prob: float = 0.3, rng=0) -> np.ndarray:
+                  distractor_prob: float = 0.3, variation: float = 1.0, rng=0) -> np.ndarray:
     """Render one clip of a stick figure performing ``action``.
 
     Parameters
@@ -287,19 +299,19 @@ def render_action(action: str, *, n_frames: int = 24, frame_shape=(48, 48),
         raise ValueError(f"synthetic: need n_frames >= 1 and frames of at least 8x8, "
                          f"got {T} x {H} x {W}")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-    st = style if style is not None else SubjectStyle.sample(rng)
+    st = style if style is not None else SubjectStyle.sample(rng, variation)
 
     # -- per-clip and per-scenario variation --
     direction = rng.choice([-1.0, 1.0])
     phase0 = rng.uniform(0, 2 * np.pi)
     tempo = _GAITS[action]["f"] if action in _GAITS else _TEMPO[action]
-    freq = tempo * st.tempo * rng.uniform(0.9, 1.1)
-    amp = st.amplitude * rng.uniform(0.9, 1.1)
+    freq = tempo * st.tempo * _spread(rng, 0.9, 1.1, variation)
+    amp = st.amplitude * _spread(rng, 0.9, 1.1, variation)
     contrast, thick = st.contrast, st.thickness
     background, texture = st.background, st.texture
     zoom_end = 1.0
     if scenario == 2:
-        zoom_end = rng.uniform(0.75, 1.3)
+        zoom_end = _spread(rng, 0.75, 1.3, variation)
     elif scenario == 3:
         contrast, thick = -contrast, 3 - thick
     elif scenario == 4:
@@ -307,16 +319,16 @@ def render_action(action: str, *, n_frames: int = 24, frame_shape=(48, 48),
         texture, contrast = 2.0 * texture, 0.75 * contrast
     zoom = np.linspace(1.0, zoom_end, T)
     scale0 = st.height * H
-    ground = rng.uniform(0.84, 0.96) * H
+    ground = _spread(rng, 0.84, 0.96, variation) * H
     if action in _GAITS:
         g = _GAITS[action]
         # natural speed: two steps of length ~2 L sin A per cycle; a panning camera
         # keeps a random fraction of it
         natural = freq * 4 * st.leg * np.sin(g["A"] * amp) * scale0
-        speed = natural * rng.uniform(0.15, 0.3)
+        speed = natural * _spread(rng, 0.15, 0.3, variation)
     else:
-        speed = rng.uniform(-0.08, 0.08)
-    x_mid = W / 2 + rng.uniform(-0.12, 0.12) * W
+        speed = _spread(rng, -0.08, 0.08, variation)
+    x_mid = W / 2 + _spread(rng, -0.12, 0.12, variation) * W
     x_hip = x_mid + direction * speed * (np.arange(T) - (T - 1) / 2)
 
     bg = (background + texture * _texture((H, W), st.texture_seed)).astype(np.float32)
@@ -377,6 +389,11 @@ class SyntheticActions(ClipDataset):
         Pixel noise standard deviation (grey levels).
     distractor_prob : float
         Probability of a moving distractor blob per clip.
+    variation : float
+        In ``[0, 1]``: scales the spread of every subject and clip parameter
+        (size, proportions, tempo, amplitude, contrast, position, speed, zoom)
+        about its centre; 1 (default) is the full range, lower values make
+        subjects more alike and the classes easier to tell apart.
     test_subjects, val_subjects : iterable of int, optional
         Subjects of the ``test`` and ``val`` splits (default: the last third of the
         subjects are test, none are val); all other subjects are ``train``.
@@ -399,7 +416,7 @@ class SyntheticActions(ClipDataset):
     def __init__(self, root=None, *, n_subjects: int = 12, actions=SYNTHETIC_ACTIONS,
                  scenarios=(1, 2), repeats: int = 1, n_frames: int = 24,
                  frame_shape=(48, 48), noise: float = 0.05, distractor_prob: float = 0.3,
-                 test_subjects=None, val_subjects=None, seed=0, step: int = 1,
+                 test_subjects=None, val_subjects=None, variation: float = 1.0, seed=0, step: int = 1,
                  max_frames: int | None = None, skip_bad: bool = False,
                  progress: bool | None = None):
         if root is not None:
@@ -436,7 +453,10 @@ class SyntheticActions(ClipDataset):
                 raise ValueError(f"{self.name}: subject {s} not in 1..{self.n_subjects}")
         self.train_subjects = [s for s in subjects
                                if s not in self.test_subjects + self.val_subjects]
-        self.styles = {s: subject_style(self.seed, s) for s in subjects}
+        if not 0 <= float(variation) <= 1:
+            raise ValueError(f"{self.name}: variation must lie in [0, 1], got {variation}")
+        self.variation = float(variation)
+        self.styles = {s: subject_style(self.seed, s, self.variation) for s in subjects}
         items = []
         for s in subjects:
             for k, a in enumerate(actions):
@@ -460,7 +480,7 @@ class SyntheticActions(ClipDataset):
         return render_action(m["action"], n_frames=self.n_frames, frame_shape=self.frame_shape,
                              style=self.styles[m["subject"]], scenario=m["scenario"],
                              noise=self.noise, distractor_prob=self.distractor_prob,
-                             rng=np.random.default_rng(ss))
+                             variation=self.variation, rng=np.random.default_rng(ss))
 
     def _read(self, item: Item) -> np.ndarray:
         clip = self.render(item)[::self.step]

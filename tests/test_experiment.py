@@ -1,0 +1,140 @@
+"""The experiment runner and its config: end to end, resume, clear errors."""
+import json
+
+import numpy as np
+import pytest
+import yaml
+
+from analysis.cli import main as cli_main
+from networks.config import ConfigError, load_config, resolve_config
+from networks.experiment import run_experiment
+from networks.hrsnn import HRSNN
+
+TINY = {
+    "dataset": {"name": "synthetic", "options": {"n_subjects": 3, "scenarios": [1], "seed": 0,
+                                                 "n_frames": 12}},
+    "encoder": {"name": "delta", "params": {"threshold": 0.25, "pool": 8, "frame_duration": 0.01, "dt": 0.001}},
+    "model": {"kind": "hrsnn", "n": 30, "device": "numpy", "seed": 1, "J_in": 3.0, "p_in": 0.3,
+              "gap": 10.0, "snapshots": 3},
+    "readout": {"kind": "logistic", "scale": "log"},
+    "run": {"chunk": 4, "progress": False},
+}
+STABLE = ("test_accuracy", "train_accuracy", "n_train", "n_test", "classes", "confusion_matrix",
+          "spikes_per_neuron_per_sample", "synaptic_events_per_sample", "baseline", "test_predictions")
+
+
+def _stable(m):
+    return {k: m[k] for k in STABLE}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ref")
+    return out, run_experiment(resolve_config(TINY), out)
+
+
+def test_end_to_end_outputs(reference):
+    out, m = reference
+    for name in ("config.yaml", "log.txt", "metrics.json", "model.npz", "features.npz", "raster.npz"):
+        assert (out / name).is_file(), name
+    assert m["n_train"] == 12 and m["n_test"] == 6 and len(m["classes"]) == 6
+    assert 0 <= m["test_accuracy"] <= 1 and np.sum(m["confusion_matrix"]) == 6
+    assert set(m["seconds"]) == {"encode", "train", "extract", "readout"}
+    assert m["spikes_per_neuron_per_sample"] > 0
+    assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(m))
+    z = np.load(out / "features.npz")
+    assert z["X_train_reservoir"].shape == (12, 30 * 4) and z["X_test_input"].shape[0] == 6
+    assert yaml.safe_load((out / "config.yaml").read_text())["model"]["n"] == 30
+    model = HRSNN(**{k: v for k, v in TINY["model"].items() if k != "kind"}).load_state(out / "model.npz")
+    assert set(model.weights_) == {"in_exc", "ee"} and model.snapshots_["ee"].shape[0] >= 2
+
+
+def test_resume_after_interruption_gives_the_same_metrics(reference, tmp_path, monkeypatch):
+    _, ref = reference
+    calls = {"n": 0}
+    real = HRSNN.transform
+
+    def flaky(self, X):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyboardInterrupt("simulated interruption")
+        return real(self, X)
+
+    monkeypatch.setattr(HRSNN, "transform", flaky)
+    with pytest.raises(KeyboardInterrupt):
+        run_experiment(resolve_config(TINY), tmp_path)
+    assert not (tmp_path / "metrics.json").exists()
+    done = sorted(p.name for p in (tmp_path / "features").glob("*.npz"))
+    assert done == ["train_0000.npz", "train_0001.npz"]
+    mtimes = {p: (tmp_path / "features" / p).stat().st_mtime_ns for p in done}
+    monkeypatch.setattr(HRSNN, "transform", real)
+    calls["n"] = 0
+    counted = {"n": 0}
+
+    def counting(self, X):
+        counted["n"] += 1
+        return real(self, X)
+
+    monkeypatch.setattr(HRSNN, "transform", counting)
+    m = run_experiment(resolve_config(TINY), tmp_path)
+    assert counted["n"] == 3  # train chunk 3 and both test chunks; nothing finished is redone
+    assert {p: (tmp_path / "features" / p).stat().st_mtime_ns for p in done} == mtimes
+    assert "reused the trained model" in (tmp_path / "log.txt").read_text()
+    assert _stable(m) == _stable(ref)
+
+
+def test_a_different_config_is_refused_on_the_same_dir(reference):
+    out, _ = reference
+    with pytest.raises(ConfigError, match="model.n"):
+        run_experiment(resolve_config(TINY, ["model.n=31"]), out)
+
+
+def test_input_baseline_model_kind(tmp_path):
+    m = run_experiment(resolve_config(TINY, ["model.kind=input"]), tmp_path)
+    assert m["model"]["kind"] == "input" and "baseline" not in m
+    assert not (tmp_path / "model.npz").exists()
+
+
+def test_train_fraction_is_stratified(tmp_path):
+    m = run_experiment(resolve_config(TINY, ["model.kind=input", "dataset.train_fraction=0.5"]), tmp_path)
+    assert m["n_train"] == 6  # one of the two clips of each of the six classes
+
+
+@pytest.mark.parametrize("override, msg", [
+    ("model.tau_mem=3", "unknown config key 'model.tau_mem'"),
+    ("dataset.nmae=x", "unknown config key 'dataset.nmae'"),
+    ("readout.kind=forest", None),
+    ("run.chunk=0", "'run.chunk' must be >= 1"),
+    ("dataset.train_fraction=0", "train_fraction"),
+    ("bogus.x=1", "unknown config key 'bogus'"),
+])
+def test_config_errors_name_the_key(override, msg, tmp_path):
+    if msg is None:
+        with pytest.raises(ValueError, match="readout.kind"):
+            run_experiment(resolve_config(TINY, [override]), tmp_path)
+    else:
+        with pytest.raises(ConfigError, match=msg):
+            resolve_config(TINY, [override])
+
+
+def test_cli_run_and_errors(tmp_path, capsys):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(yaml.safe_dump(TINY))
+    assert cli_main(["run", str(cfg), "--out", str(tmp_path / "out"), "--set", "model.kind=input"]) == 0
+    assert (tmp_path / "out" / "metrics.json").exists()
+    assert "test acc" in capsys.readouterr().err
+    assert cli_main(["run", str(cfg), "--out", str(tmp_path / "o2"), "--set", "model.nn=3"]) == 2
+    assert "unknown config key 'model.nn'" in capsys.readouterr().err
+    bad = dict(TINY, dataset={"name": "weizmann", "root": str(tmp_path / "missing")})
+    cfg.write_text(yaml.safe_dump(bad))
+    assert cli_main(["run", str(cfg), "--out", str(tmp_path / "o3")]) == 2
+    assert "missing" in capsys.readouterr().err
+    assert cli_main(["run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o4")]) == 2
+    assert "config file not found" in capsys.readouterr().err
+
+
+def test_shipped_configs_resolve():
+    from pathlib import Path
+    for path in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
+        cfg = load_config(path)
+        assert cfg["dataset"]["name"]

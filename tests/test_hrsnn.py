@@ -1,0 +1,160 @@
+"""The HRSNN reservoir: learning, freezing, features, variants, sklearn conventions."""
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.model_selection import cross_val_score
+from sklearn.pipeline import make_pipeline
+
+from networks.baseline import InputCounts
+from networks.features import binned_counts, reduce_spikes
+from networks.hrsnn import HRSNN, VARIANTS
+from networks.readouts import evaluate, make_readout
+from stimuli.types import SpikeStimulus
+
+N_CH = 24
+
+
+def _stimulus(label, rng, n_steps=120):
+    """Class ``label`` drives its own block of channels harder (deterministic rng)."""
+    rate = np.full(N_CH, 0.01)
+    rate[label * 8:(label + 1) * 8] = 0.12
+    st, idx = np.nonzero(rng.random((n_steps, N_CH)) < rate)
+    return SpikeStimulus(idx, st, N_CH, n_steps, 1e-3, label=label)
+
+
+@pytest.fixture(scope="module")
+def clips():
+    rng = np.random.default_rng(0)
+    return [_stimulus(k % 3, rng) for k in range(12)]
+
+
+def tiny(**kw):
+    params = dict(n=40, device="numpy", seed=3, progress=False, J_in=3.0, p_in=0.3, a_plus=0.05,
+                  bins=2, snapshots=4, gap=20.0, dt=0.5)
+    params.update(kw)
+    return HRSNN(**params)
+
+
+def test_weights_change_while_learning_and_not_after_freezing(clips):
+    model = tiny().fit(clips)
+    for name in ("in_exc", "ee"):
+        w0, w1 = model.weights_init_[name], model.weights_[name]
+        assert w0.shape == w1.shape and len(w1) > 0
+        assert np.abs(w1 - w0).max() > 1e-4, f"{name} did not learn"
+        assert w1.min() >= 0 and w1.max() <= model.w_max
+    snaps = model.snapshots_["in_exc"]
+    assert snaps.shape[1] == len(model.weights_["in_exc"]) and snaps.shape[0] >= 3
+    assert np.all(np.diff(model.snapshot_times_) > 0)
+    # feature phase: frozen weights, so the learned weights stay as they are
+    before = {k: v.copy() for k, v in model.weights_.items()}
+    model.transform(clips)
+    res = model.last_result_
+    for name in before:
+        np.testing.assert_array_equal(res.weights[name], before[name])
+
+
+def test_feature_shape_and_definition(clips):
+    model = tiny()
+    F = model.fit_transform(clips)
+    assert F.shape == (len(clips), model.n * model.bins) == (len(clips), model.n_features_out_)
+    assert len(model.get_feature_names_out()) == F.shape[1]
+    res = model.last_result_
+    # features are exactly the binned spike counts of the recorded spikes
+    idx = np.concatenate([res.spikes["exc"][0], res.spikes["inh"][0] + model.n_exc])
+    stp = np.concatenate([res.spikes["exc"][1], res.spikes["inh"][1]])
+    np.testing.assert_array_equal(F, binned_counts(idx, stp, res.windows[-1], model.n, model.bins))
+    assert F.sum() > 0
+
+
+def test_same_seed_same_features_and_transform_matches_fit_transform(clips):
+    a = tiny().fit_transform(clips)
+    model = tiny()
+    b = model.fit_transform(clips)
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(model.transform(clips), b)  # clips are independent: reset + gap
+    np.testing.assert_array_equal(model.transform(clips[5:8]), b[5:8])
+    c = tiny(seed=4).fit_transform(clips)
+    assert not np.array_equal(a, c)
+
+
+def test_seed_accepts_generator(clips):
+    m = tiny(seed=np.random.default_rng(1)).fit(clips[:3])
+    assert isinstance(m.seed_, int)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_variants_differ_only_where_they_should(variant, clips):
+    het_n, het_s = VARIANTS[variant]
+    m = tiny(variant=variant, cv_neuron=0.5, cv_synapse=0.5, n=200).fit(clips[:2])
+    tau = np.concatenate([m.neuron_params_["exc"]["tau_m"], m.neuron_params_["inh"]["tau_m"]])
+    assert (np.ptp(tau) > 0) == het_n  # homogeneous: every value identical
+    assert np.mean(tau) == pytest.approx(m.tau_m * 1e-3, rel=0.15 if het_n else 1e-12)
+    # everything that is not heterogeneous is identical across variants: structure, weights
+    ref = tiny(variant="HoNHoS", n=200).fit(clips[:2])
+    for name in ref.structure_:
+        np.testing.assert_array_equal(m.structure_[name][0], ref.structure_[name][0])
+    np.testing.assert_array_equal(m.weights_init_["ee"], ref.weights_init_["ee"])
+    sp = m.stdp_params().specs()
+    for p in ("A_plus", "A_minus", "tau_pre", "tau_post"):
+        assert (sp[p].cv > 0) == het_s
+        assert sp[p].mean == ref.stdp_params().specs()[p].mean
+
+
+def test_distance_dependent_connectivity(clips):
+    m = tiny(connect="distance", lam=1.5, p_ee=0.5, n=64).fit(clips[:2])
+    assert len(m.structure_["ee"][0]) > 0
+    r = tiny(connect="distance", lam=3.0, p_ee=0.5, n=64).fit(clips[:2])
+    assert len(r.structure_["ee"][0]) > len(m.structure_["ee"][0])  # longer reach, more synapses
+
+
+def test_sklearn_conventions(clips):
+    m = tiny()
+    params = m.get_params()
+    assert params["n"] == 40 and params["variant"] == "HeNHeS"
+    c = clone(m)
+    assert c.get_params() == params and not hasattr(c, "weights_")
+    assert m.fit(clips) is m
+    y = np.array([s.label for s in clips])
+    pipe = make_pipeline(tiny(), make_readout("logistic", scale="log"))
+    scores = cross_val_score(pipe, clips, y, cv=2)
+    assert scores.shape == (2,) and np.all((scores >= 0) & (scores <= 1))
+
+
+def test_reservoir_and_baseline_learn_the_toy_task(clips):
+    y = np.array([s.label for s in clips])
+    F = tiny().fit_transform(clips)
+    clf = make_readout("logistic", scale="log").fit(F[:9], y[:9])
+    res = evaluate(clf, F, y, ["a", "b", "c"])
+    assert res["accuracy"] > 0.5 and np.array(res["confusion_matrix"]).sum() == len(clips)
+    B = InputCounts(bins=2).fit(clips).transform(clips)
+    assert B.shape == (len(clips), 2 * N_CH)
+    assert B.sum() == sum(s.n_spikes for s in clips)
+
+
+@pytest.mark.parametrize("kwargs, msg", [
+    (dict(variant="HeNHeX"), "variant: "), (dict(tau_m=-1.0), "tau_m: a time constant must be positive"),
+    (dict(tau_m=0.2, dt=0.5), "tau_m: 0.2 ms is shorter than the time step"),
+    (dict(p_ee=1.5), "p_ee: "), (dict(plastic="ii"), "plastic: "), (dict(exc=1.0), "exc: "),
+    (dict(cv_neuron=-0.1), "cv_neuron: "), (dict(reduction="max"), "reduction: "),
+])
+def test_invalid_hyperparameters(kwargs, msg, clips):
+    with pytest.raises(ValueError, match=msg):
+        tiny(**kwargs).fit(clips[:1])
+
+
+def test_mismatched_channels_rejected(clips):
+    model = tiny().fit(clips[:2])
+    other = SpikeStimulus([0], [0], N_CH + 1, 10, 1e-3)
+    with pytest.raises(ValueError, match="different number of input channels"):
+        model.transform([other])
+
+
+def test_reduce_spikes_bins_and_rates():
+    idx = np.array([0, 1, 1, 0])
+    steps = np.array([0, 4, 5, 9])
+    F = binned_counts(idx, steps, [[0, 10]], 2, bins=2)
+    np.testing.assert_array_equal(F, [[1, 1, 1, 1]])  # bin0: n0@0, n1@4; bin1: n1@5, n0@9
+    R = reduce_spikes(idx, steps, [[0, 10]], 2, reduction="binned_rates", bins=2, dt=1e-3)
+    np.testing.assert_allclose(R, F / 5e-3)
+    with pytest.raises(ValueError, match="reduction: "):
+        reduce_spikes(idx, steps, [[0, 10]], 2, reduction="mean")
