@@ -1,0 +1,138 @@
+"""Accuracy figures: confusion matrix, heterogeneity ablation, accuracy against training fraction."""
+from __future__ import annotations
+
+import numpy as np
+
+from .figures import PAPER_WIDTH, VARIANT_COLORS, paper_style
+
+__all__ = ["plot_confusion", "plot_ablation", "plot_accuracy_vs_fraction"]
+
+
+def plot_confusion(confusion, classes):
+    """Confusion matrix: counts written in each cell, colour = row-normalised fraction.
+
+    Parameters
+    ----------
+    confusion : array-like, shape (n_classes, n_classes)
+        Rows: true class; columns: predicted class.
+    classes : sequence of str
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    data : dict
+        ``counts`` (int array) and ``normalised`` (each non-empty row sums to 1).
+    """
+    import matplotlib.pyplot as plt
+    cm = np.asarray(confusion, dtype=np.int64)
+    rows = cm.sum(axis=1, keepdims=True)
+    norm = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
+    n = len(classes)
+    size = min(max(2.6, 0.45 * n + 1.6), PAPER_WIDTH)
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(size + 0.8, size), layout="constrained")
+        im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+        for (r, c), v in np.ndenumerate(cm):
+            if v or r == c:
+                ax.text(c, r, str(v), ha="center", va="center", fontsize=7,
+                        color="white" if norm[r, c] > 0.6 else "black")
+        ax.set_xticks(range(n), classes, rotation=40, ha="right", rotation_mode="anchor")
+        ax.set_yticks(range(n), classes)
+        ax.set_xlabel("predicted class")
+        ax.set_ylabel("true class")
+        acc = np.trace(cm) / max(cm.sum(), 1)
+        ax.set_title(f"test accuracy {acc:.1%} ({np.trace(cm)}/{cm.sum()} clips)", loc="left")
+        ax.spines[["top", "right"]].set_visible(True)
+        fig.colorbar(im, ax=ax, label="fraction of true class", shrink=0.85)
+    return fig, {"counts": cm, "normalised": norm}
+
+
+def plot_ablation(summary: dict):
+    """Accuracy of each heterogeneity variant: bar = mean, whisker = 95 % CI, dots = seeds.
+
+    Parameters
+    ----------
+    summary : dict
+        ``ablation.json`` content (:func:`analysis.studies.summarize_ablation`).
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    data : dict
+        ``variants``, ``mean``, ``ci`` ((low, high) or None), ``seeds`` (accuracies per variant),
+        ``baseline``.
+    """
+    import matplotlib.pyplot as plt
+    variants = [v for v in summary["variants"] if summary["variants"][v]["n_seeds"]]
+    means = [summary["variants"][v]["accuracy_mean"] for v in variants]
+    cis = [summary["variants"][v]["accuracy_ci95"] for v in variants]
+    seeds = [summary["variants"][v]["accuracy_per_seed"] for v in variants]
+    base = summary.get("baseline", {}).get("accuracy_mean")
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(3.4, 2.9), layout="constrained")
+        x = np.arange(len(variants))
+        colors = [VARIANT_COLORS.get(v, "0.5") for v in variants]
+        ax.bar(x, means, color=colors, width=0.6, alpha=0.85, zorder=1)
+        for k, (m, ci) in enumerate(zip(means, cis)):
+            if ci is not None:
+                ax.errorbar(k, m, yerr=[[m - ci[0]], [ci[1] - m]], color="black", capsize=3, lw=1, zorder=3)
+        rng = np.random.default_rng(0)
+        for k, acc in enumerate(seeds):
+            ax.scatter(k + rng.uniform(-0.12, 0.12, len(acc)), acc, s=9, color="black", zorder=4,
+                       label="seed" if k == 0 else None)
+        if base is not None:
+            ax.axhline(base, color="#c0392b", ls="--", lw=1, label="input counts (no SNN)", zorder=2)
+        ax.set_xticks(x, variants)
+        ax.set_ylabel("test accuracy")
+        ax.set_ylim(0, 1.08)
+        n_seeds = max((len(s) for s in seeds), default=0)
+        ax.set_title(f"heterogeneity ablation, {n_seeds} seed{'s' if n_seeds != 1 else ''}\n"
+                     f"bars: mean; whiskers: 95 % CI", loc="left", fontsize=8)
+        fig.legend(loc="outside lower center", ncols=2)
+    return fig, {"variants": variants, "mean": means, "ci": cis, "seeds": seeds, "baseline": base}
+
+
+def plot_accuracy_vs_fraction(summary: dict):
+    """Test accuracy against the fraction of training clips, one line (mean, 95 % CI band) per variant.
+
+    Parameters
+    ----------
+    summary : dict
+        ``train_fraction.json`` content (:func:`analysis.studies.summarize_train_fraction`).
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    data : dict of str -> dict
+        Per variant (and ``baseline``): ``fraction``, ``mean``, ``low``, ``high``.
+    """
+    import matplotlib.pyplot as plt
+    data = {}
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(3.4, 2.9), layout="constrained")
+        markers = ["o", "s", "^", "D", "v"]
+        series = dict(summary["variants"])
+        if summary.get("baseline"):
+            series["input counts (no SNN)"] = summary["baseline"]
+        for n, (name, rows) in enumerate(series.items()):
+            rows = sorted((r for r in rows if r["n_seeds"]), key=lambda r: r["fraction"])
+            if not rows:
+                continue
+            f = np.array([r["fraction"] for r in rows])
+            m = np.array([r["accuracy_mean"] for r in rows])
+            lo = np.array([r["accuracy_ci95"][0] if r["accuracy_ci95"] else r["accuracy_mean"] for r in rows])
+            hi = np.array([r["accuracy_ci95"][1] if r["accuracy_ci95"] else r["accuracy_mean"] for r in rows])
+            is_base = name not in summary["variants"]
+            color = "#c0392b" if is_base else VARIANT_COLORS.get(name)
+            ax.plot(f, m, marker="x" if is_base else markers[n % len(markers)], ms=4 if is_base else 7 - 1.5 * n,
+                    mfc="none" if n == 0 and not is_base else color, color=color, ls="--" if is_base else "-",
+                    lw=0.8 if is_base else 1.2, label=name, zorder=1 if is_base else 3 - 0.1 * n)
+            ax.fill_between(f, lo, hi, color=color, alpha=0.15, lw=0)
+            data[name] = {"fraction": f, "mean": m, "low": lo, "high": hi}
+        ax.set_xlabel("fraction of training clips")
+        ax.set_ylabel("test accuracy")
+        ax.set_ylim(0, 1.08)
+        ax.set_xlim(0, 1.03)
+        ax.set_title("accuracy vs training data\nlines: mean; bands: 95 % CI", loc="left", fontsize=8)
+        fig.legend(loc="outside lower center", ncols=min(len(data), 3))
+    return fig, data

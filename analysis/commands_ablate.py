@@ -1,0 +1,120 @@
+"""``spikevid ablate``: multi-run studies of a config (parallel, resumable).
+
+* ``spikevid ablate heterogeneity CONFIG --out DIR --seeds N [--jobs J]`` runs the
+  variants HoNHoS, HeNHoS, HoNHeS and HeNHeS with seeds 0..N-1 into
+  ``DIR/<variant>/seed<k>/`` and writes ``ablation.json``, ``ablation.md``,
+  ``ablation.png`` and ``report.md``;
+* ``spikevid ablate train-fraction CONFIG --out DIR --fractions 0.1,0.25,0.5,1.0
+  --seeds N [--variants HeNHeS,HoNHoS]`` trains on stratified subsets of the
+  training split (unsupervised phase and readout) into ``DIR/<variant>/frac<f>/seed<k>/``
+  and writes ``train_fraction.json``, ``.md``, ``.png`` and ``report.md``.
+
+Run the same command again to resume: finished cells are kept, interrupted ones
+resume from their saved model and feature chunks.  ``--set key.sub=value``
+overrides the config for every cell.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def _csv(text: str, cast=str) -> list:
+    items = [x.strip() for x in str(text).split(",") if x.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("expected a comma-separated list")
+    try:
+        return [cast(x) for x in items]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"cannot read {text!r} as a list of {cast.__name__}") from None
+
+
+def _variants(text: str) -> list[str]:
+    from networks.hrsnn import VARIANTS
+    names = _csv(text)
+    bad = [v for v in names if v not in VARIANTS]
+    if bad:
+        raise argparse.ArgumentTypeError(f"unknown variant(s) {bad}; choose from {sorted(VARIANTS)}")
+    return names
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _config(args) -> dict:
+    from networks.config import load_config
+    cfg = load_config(args.config, args.overrides)
+    if cfg["model"].get("kind", "hrsnn") != "hrsnn":
+        raise ValueError("ablate: the config must use model.kind: hrsnn")
+    return cfg
+
+
+def _finish(summary: dict, out, stem: str) -> int:
+    run = summary["run"]
+    print(f"{len(run['executed'])} cell(s) run, {len(run['skipped'])} reused, {len(run['failed'])} failed")
+    print((out / f"{stem}.md").read_text())
+    print(f"results in {out}/ ({stem}.json, {stem}.md, {stem}.png, report.md)")
+    for name, msg in run["failed"].items():
+        print(f"FAILED {name}: {msg} (see {out / name / 'log.txt'})")
+    return 1 if run["failed"] else 0
+
+
+def _heterogeneity(args) -> int:
+    from pathlib import Path
+
+    from .studies import heterogeneity_ablation
+    out = Path(args.out)
+    summary = heterogeneity_ablation(_config(args), out, seeds=args.seeds, jobs=args.jobs,
+                                     variants=args.variants, progress=not args.no_progress)
+    return _finish(summary, out, "ablation")
+
+
+def _train_fraction(args) -> int:
+    from pathlib import Path
+
+    from .studies import train_fraction_study
+    bad = [f for f in args.fractions if not 0 < f <= 1]
+    if bad:
+        raise ValueError(f"--fractions: each fraction must lie in (0, 1], got {bad}")
+    out = Path(args.out)
+    summary = train_fraction_study(_config(args), out, fractions=args.fractions, seeds=args.seeds,
+                                   variants=args.variants, jobs=args.jobs, progress=not args.no_progress)
+    return _finish(summary, out, "train_fraction")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG", help="YAML config file (see configs/)")
+    p.add_argument("--out", required=True, help="study folder (resumed if it exists)")
+    p.add_argument("--seeds", type=_positive, default=3, help="seeds 0..N-1 per cell (default 3)")
+    p.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1,
+                   help="parallel worker processes (default: CPU cores)")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a config entry for every cell (repeatable)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def register(subparsers) -> None:
+    """Add the ``ablate`` command group to the ``spikevid`` parser."""
+    from .studies import ABLATION_VARIANTS, FRACTION_VARIANTS
+    group = subparsers.add_parser("ablate", help="heterogeneity ablation and training-fraction study",
+                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = group.add_subparsers(dest="ablate_command", metavar="SUBCOMMAND")
+    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+
+    p = sub.add_parser("heterogeneity", help="HoNHoS, HeNHoS, HoNHeS, HeNHeS x seeds")
+    _common(p)
+    p.add_argument("--variants", type=_variants, default=list(ABLATION_VARIANTS),
+                   help="comma-separated subset of the variants (default: all four)")
+    p.set_defaults(func=_heterogeneity)
+
+    p = sub.add_parser("train-fraction", help="accuracy against the fraction of training clips")
+    _common(p)
+    p.add_argument("--fractions", type=lambda s: _csv(s, float), default=[0.1, 0.25, 0.5, 1.0],
+                   help="comma-separated fractions in (0, 1] (default 0.1,0.25,0.5,1.0)")
+    p.add_argument("--variants", type=_variants, default=list(FRACTION_VARIANTS),
+                   help="comma-separated variants (default HeNHeS,HoNHoS)")
+    p.set_defaults(func=_train_fraction)

@@ -1,0 +1,44 @@
+"""``spikevid plot``: figures of a finished run.
+
+* ``spikevid plot raster RUN_DIR``  input and reservoir spikes with the population rate;
+* ``spikevid plot weights RUN_DIR`` weight dynamics of every plastic pathway and the
+  weight matrices before and after learning;
+* ``spikevid plot all RUN_DIR``     every figure plus ``RUN_DIR/report.md``.
+
+Figures go to ``RUN_DIR/figures/`` as PNG and PDF (``--out`` to choose another folder).
+"""
+from __future__ import annotations
+
+import argparse
+
+_WHICH = {"raster": ("raster",), "weights": ("weights",), "activity": ("activity",),
+          "confusion": ("confusion",)}
+
+
+def _plot(args) -> int:
+    from .report import FIGURES, run_figures, write_run_report
+    which = FIGURES if args.plot_command == "all" else _WHICH[args.plot_command]
+    made = run_figures(args.run_dir, which, out=args.out, strict=args.plot_command != "all")
+    for name, (paths, _) in made.items():
+        print(f"{name}: " + ", ".join(str(p) for p in paths))
+    if args.plot_command == "all":
+        print(f"report: {write_run_report(args.run_dir, made)}")
+    return 0
+
+
+def register(subparsers) -> None:
+    """Add the ``plot`` command group to the ``spikevid`` parser."""
+    group = subparsers.add_parser("plot", help="figures of a run directory (PNG and PDF)", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = group.add_subparsers(dest="plot_command", metavar="SUBCOMMAND")
+    group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
+    helps = {"raster": "spike raster of the first test clips with the population rate",
+             "weights": "weight dynamics during learning and weight matrices before/after",
+             "activity": "firing-rate, ISI-CV and tau_m distributions",
+             "confusion": "confusion matrix of the test clips",
+             "all": "every figure and RUN_DIR/report.md"}
+    for name, text in helps.items():
+        p = sub.add_parser(name, help=text, description=text)
+        p.add_argument("run_dir", metavar="RUN_DIR", help="directory written by 'spikevid run'")
+        p.add_argument("--out", default=None, help="figure folder (default RUN_DIR/figures)")
+        p.set_defaults(func=_plot)

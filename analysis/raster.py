@@ -1,0 +1,132 @@
+"""Spike raster of a run: input on top, reservoir (E blue, I red) below, population rate underneath."""
+from __future__ import annotations
+
+import numpy as np
+
+from .figures import COLORS, PAPER_WIDTH, paper_style, raster_marker_size, thin
+from .stimulus_plots import MAX_DRAWN_SPIKES
+
+__all__ = ["population_rate", "plot_run_raster"]
+
+
+def population_rate(steps: np.ndarray, n_neurons: int, dt: float, n_steps: int,
+                    bin_width: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
+    """Population firing rate in Hz, in bins of ``bin_width`` seconds.
+
+    Parameters
+    ----------
+    steps : ndarray of int
+        Spike times in steps of ``dt``.
+    n_neurons : int
+    dt : float
+        Step, seconds.
+    n_steps : int
+        Length of the recording in steps.
+    bin_width : float
+        Seconds.
+
+    Returns
+    -------
+    centres : ndarray
+        Bin centres, seconds.
+    rate : ndarray
+        Spikes per neuron per second in each bin.
+    """
+    per_bin = max(int(round(bin_width / dt)), 1)
+    n_bins = max(int(np.ceil(n_steps / per_bin)), 1)
+    counts = np.bincount(np.asarray(steps, dtype=np.int64) // per_bin, minlength=n_bins)[:n_bins]
+    edges = np.arange(n_bins + 1) * per_bin
+    widths = (np.minimum(edges[1:], n_steps) - edges[:-1]) * dt
+    rate = counts / (max(n_neurons, 1) * widths)
+    return (edges[:-1] * dt + widths / 2), rate
+
+
+def _draw(ax, t_ms, idx, color, n_shown_total):
+    ax.scatter(t_ms, idx, s=raster_marker_size(n_shown_total), marker="|", linewidths=0.5,
+               color=color, rasterized=True)
+
+
+def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_width: float = 0.01,
+                    max_spikes: int = MAX_DRAWN_SPIKES):
+    """Raster of input and reservoir spikes of a run's first test clips, rate underneath.
+
+    Parameters
+    ----------
+    raster : dict
+        Content of ``raster.npz`` (see :func:`analysis.rundata.load_raster`).
+    class_names : list of str, optional
+        Name of each clip's class (default: the label numbers).
+    bin_width : float
+        Bin of the population rate, seconds.
+    max_spikes : int
+        Each panel draws a seeded subset of at most this many spikes.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    data : dict
+        ``spike_counts`` per population (all spikes inside the plotted range),
+        ``drawn`` per population, ``rate_t`` (s), ``rate_exc``/``rate_inh``/``rate_all`` (Hz),
+        ``windows`` (s).
+    """
+    import matplotlib.pyplot as plt
+    dt = float(raster["dt"])
+    win = np.asarray(raster["windows"], dtype=np.int64)
+    n_steps = int(win[-1, 1])
+    n_exc, n_inh, n_in = int(raster["n_exc"]), int(raster["n_inh"]), int(raster["n_input"])
+    names = class_names or [str(int(x)) for x in raster["labels"]]
+    data = {"spike_counts": {}, "drawn": {}, "windows": win * dt}
+    sel = {}
+    for pop in ("input", "exc", "inh"):
+        i, t = np.asarray(raster[f"{pop}_i"]), np.asarray(raster[f"{pop}_t"])
+        keep = (t >= 0) & (t < n_steps)
+        sel[pop] = (i[keep], t[keep])
+        data["spike_counts"][pop] = int(keep.sum())
+    with paper_style():
+        fig, axes = plt.subplots(3, 1, figsize=(PAPER_WIDTH, 5.2), sharex=True, layout="constrained",
+                                 gridspec_kw={"height_ratios": [1.0, 1.3, 0.7]})
+        ax_in, ax_res, ax_rate = axes
+        for ax, pops in ((ax_in, ("input",)), (ax_res, ("exc", "inh"))):
+            total = sum(len(sel[p][0]) for p in pops)
+            for p in pops:
+                i, t = sel[p]
+                k = thin(len(i), max_spikes)
+                data["drawn"][p] = int(len(k))
+                offset = n_exc if p == "inh" else 0
+                label = {"input": "input", "exc": f"E ({n_exc})", "inh": f"I ({n_inh})"}[p]
+                _draw(ax, t[k] * dt * 1e3, i[k] + offset, COLORS[p], min(total, max_spikes))
+                if p != "input":
+                    ax.plot([], [], "s", color=COLORS[p], label=label, markersize=4)
+        ax_in.set_ylim(-0.5, n_in - 0.5)
+        ax_in.set_ylabel("input channel")
+        ax_in.set_title(f"input: {data['spike_counts']['input']:,} spikes on {n_in} channels", loc="left")
+        ax_res.set_ylim(-0.5, n_exc + n_inh - 0.5)
+        ax_res.axhline(n_exc - 0.5, color="0.6", lw=0.5)
+        ax_res.set_ylabel("reservoir neuron")
+        ax_res.set_title(f"reservoir: {data['spike_counts']['exc']:,} E and {data['spike_counts']['inh']:,} "
+                         f"I spikes", loc="left")
+        ax_res.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, handlelength=1,
+                      borderaxespad=0.1)
+        t_c, r_e = population_rate(sel["exc"][1], n_exc, dt, n_steps, bin_width)
+        _, r_i = population_rate(sel["inh"][1], n_inh, dt, n_steps, bin_width)
+        _, r_a = population_rate(np.concatenate([sel["exc"][1], sel["inh"][1]]), n_exc + n_inh, dt,
+                                 n_steps, bin_width)
+        ax_rate.plot(t_c * 1e3, r_e, color=COLORS["exc"], label="E")
+        ax_rate.plot(t_c * 1e3, r_i, color=COLORS["inh"], label="I")
+        ax_rate.set_ylabel(f"rate (Hz)\n{bin_width * 1e3:g} ms bins")
+        ax_rate.set_xlabel("time (ms)")
+        ax_rate.set_ylim(bottom=0)
+        ax_rate.set_title(f"population rate (mean {r_a.mean():.1f} Hz over the shown time)", loc="left")
+        ax_rate.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, borderaxespad=0.1)
+        data.update(rate_t=t_c, rate_exc=r_e, rate_inh=r_i, rate_all=r_a)
+        for ax in axes:
+            for a, b in win * dt * 1e3:
+                ax.axvspan(a, b, color="0.93", zorder=-1, lw=0)
+                ax.axvline(a, color="0.45", lw=0.6, ls="--")
+                ax.axvline(b, color="0.45", lw=0.6, ls=":")
+        for (a, b), name in zip(win * dt * 1e3, names):
+            ax_in.annotate(name, xy=((a + b) / 2, 1.0), xycoords=("data", "axes fraction"),
+                           xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7)
+        ax_rate.set_xlim(0, n_steps * dt * 1e3)
+        ax_in.set_title(ax_in.get_title(loc="left"), loc="left", pad=12)
+    return fig, data

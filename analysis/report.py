@@ -1,0 +1,213 @@
+"""Markdown reports with the figures embedded: one per run, one per study.
+
+``spikevid plot all RUN_DIR`` writes ``RUN_DIR/figures/*.png|pdf`` and
+``RUN_DIR/report.md``; the studies of :mod:`analysis.studies` write ``DIR/report.md``.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from networks.io import atomic_write_text
+
+from .figures import save_figure
+
+__all__ = ["FIGURES", "run_figures", "write_run_report", "write_ablation_report", "write_fraction_report"]
+
+#: Figures of ``spikevid plot all`` (in this order).
+FIGURES = ("raster", "weights", "activity", "confusion")
+
+
+def _tau_m(model) -> np.ndarray:
+    return np.concatenate([model.neuron_params_[p]["tau_m"] for p in ("exc", "inh") if p in model.neuron_params_])
+
+
+def run_figures(run_dir, which=FIGURES, *, out=None, strict: bool = True) -> dict:
+    """Draw the figures of a run into ``run_dir/figures`` (PNG and PDF).
+
+    Parameters
+    ----------
+    run_dir : path
+        A finished run directory.
+    which : sequence of {"raster", "weights", "activity", "confusion"}
+    out : path, optional
+        Figure folder (default ``run_dir/figures``).
+    strict : bool
+        Raise when a requested figure's input file is missing; otherwise skip it
+        (a run without a reservoir has no raster and no model).
+
+    Returns
+    -------
+    dict of str -> (list of Path, dict)
+        Figure name -> (written files, the data it plotted).  Weight figures are
+        named ``weights_<pathway>`` and ``weight_matrices``; ``membrane`` appears
+        when the run recorded membrane traces.
+    """
+    from .accuracy import plot_confusion
+    from .activity import plot_activity, plot_membrane_traces
+    from .raster import plot_run_raster
+    from .rundata import class_names, load_metrics, load_model, load_raster
+    from .weights import plot_weight_dynamics, plot_weight_matrices
+    run_dir = Path(run_dir)
+    out = Path(out) if out else run_dir / "figures"
+    unknown = set(which) - set(FIGURES)
+    if unknown:
+        raise ValueError(f"unknown figure(s) {sorted(unknown)}; choose from {FIGURES}")
+    metrics = load_metrics(run_dir)
+    if not strict:
+        has_model = (run_dir / "model.npz").is_file()
+        which = [w for w in which if (w != "raster" or (run_dir / "raster.npz").is_file())
+                 and (w not in ("weights", "activity") or has_model)]
+    raster = load_raster(run_dir) if {"raster", "activity"} & set(which) else None
+    model = load_model(run_dir) if {"weights", "activity"} & set(which) else None
+    made = {}
+
+    def keep(name, fig_data):
+        fig, data = fig_data
+        made[name] = (save_figure(fig, out / name), data)
+
+    if "raster" in which:
+        if raster is None:
+            raise FileNotFoundError(f"raster.npz not found in {run_dir}")
+        keep("raster", plot_run_raster(raster, class_names=class_names(metrics, raster["labels"])))
+    if "weights" in which:
+        for p, snaps in model.snapshots_.items():
+            if snaps.size:
+                keep(f"weights_{p}", plot_weight_dynamics(snaps, model.snapshot_times_, pathway=p,
+                                                          w_max=model.w_max))
+        if model.weights_:
+            keep("weight_matrices", plot_weight_matrices(model, [p for p in ("ee", "in_exc", "in_inh")
+                                                                 if p in model.weights_]))
+    if "activity" in which and raster is not None:
+        label = metrics["model"].get("variant", "reservoir")
+        keep("activity", plot_activity({label: {"raster": raster, "tau_m": _tau_m(model)}}))
+        if "v" in raster:
+            v_th = model.neuron_params_["exc"]["v_th"][np.asarray(raster["v_i"], dtype=int)]
+            keep("membrane", plot_membrane_traces(np.arange(raster["v"].shape[1]) * raster["dt"], raster["v"],
+                                                  neurons=raster["v_i"], v_th=v_th,
+                                                  windows=np.asarray(raster["windows"]) * raster["dt"]))
+    if "confusion" in which:
+        keep("confusion", plot_confusion(metrics["confusion_matrix"], metrics["classes"]))
+    return made
+
+
+def _img(rel: str, caption: str) -> str:
+    return f"![{Path(rel).stem}]({rel})\n\n*{caption}*\n"
+
+
+def write_run_report(run_dir, made: dict | None = None) -> Path:
+    """Write ``run_dir/report.md``: what was run, accuracies, activity, energy and figures.
+
+    Parameters
+    ----------
+    run_dir : path
+    made : dict, optional
+        Output of :func:`run_figures` (drawn here if not given).
+    """
+    from .energy import format_energy, run_energy
+    from .rundata import load_config_file, load_metrics
+    run_dir = Path(run_dir)
+    made = run_figures(run_dir, strict=False) if made is None else made
+    m, cfg = load_metrics(run_dir), load_config_file(run_dir)
+    model = m["model"]
+    rel = {k: Path(os.path.relpath(p[0], run_dir)).as_posix() for k, (p, _) in made.items()}
+    lines = [f"# Run report: {run_dir.name}", "",
+             f"Dataset **{m.get('dataset')}** ({m['n_train']} training / {m['n_test']} test clips, "
+             f"{len(m['classes'])} classes), encoder **{m.get('encoder')}** ({m.get('n_input', '?')} input channels), "
+             + (f"reservoir **HRSNN {model.get('variant')}** with {model.get('n')} neurons "
+                f"(device {model.get('device')}, dt {model.get('dt')} ms, seed {model.get('seed')})."
+                if model.get("kind") == "hrsnn" else "no reservoir (input counts)."), "",
+             "## Accuracy", "", "| model | train | test | features |", "|---|---|---|---|",
+             f"| {'HRSNN ' + str(model.get('variant')) if model.get('kind') == 'hrsnn' else 'input counts'} | "
+             f"{m['train_accuracy']:.1%} | {m['test_accuracy']:.1%} | {m['n_features']} |"]
+    if "baseline" in m:
+        b = m["baseline"]
+        lines.append(f"| input counts (no SNN) | {b['train_accuracy']:.1%} | {b['test_accuracy']:.1%} | "
+                     f"{b['n_features']} |")
+    lines += ["", "Per-class test accuracy: " + ", ".join(f"{c} {a:.0%}" for c, a in m["per_class_accuracy"].items())
+              + ".", ""]
+    if "confusion" in rel:
+        lines.append(_img(rel["confusion"], "Confusion matrix of the test clips (numbers: counts; colour: "
+                                            "fraction of the true class)."))
+    if "spikes_per_neuron_per_sample" in m:
+        lines += ["## Activity and energy (estimate)", "", format_energy(run_energy(run_dir)), ""]
+    if "raster" in rel:
+        lines.append(_img(rel["raster"], "First test clips: input spikes (top), reservoir spikes (E blue, I red) "
+                                         "and the population rate (bottom); shaded: clip windows."))
+    if "activity" in rel:
+        d = next(iter(made["activity"][1].values()))
+        rate = d["stats"]["rate"]
+        lines.append(f"Firing rate over these clips: median {np.median(rate):.1f} Hz (range {rate.min():.1f}-"
+                     f"{rate.max():.1f} Hz); ISI CV defined for {d['n_cv']} of {len(rate)} neurons; "
+                     f"\u03c4_m {d['tau_m_ms'].mean():.1f} \u00b1 {d['tau_m_ms'].std():.1f} ms (mean \u00b1 std).\n")
+        lines.append(_img(rel["activity"], "Firing-rate and ISI-CV distributions over the raster clips, and the "
+                                           "membrane time constants of all reservoir neurons."))
+    if "membrane" in rel:
+        lines.append(_img(rel["membrane"], "Membrane potential of a few excitatory neurons."))
+    weights = [k for k in rel if k.startswith("weights_")]
+    if weights or "weight_matrices" in rel:
+        lines += ["## Weights (unsupervised STDP phase)", ""]
+        for k in weights:
+            d = made[k][1]
+            lines.append(f"`{k[8:]}`: mean weight {d['mean'][0]:.3f} \u2192 {d['mean'][-1]:.3f}, std "
+                         f"{d['std'][0]:.3f} \u2192 {d['std'][-1]:.3f} over {d['times'][-1]:.2f} s.\n")
+            lines.append(_img(rel[k], f"Pathway {k[8:]}: weight distribution over training, mean \u00b1 std, "
+                                      f"sample trajectories, before/after."))
+        if "weight_matrices" in rel:
+            lines.append(_img(rel["weight_matrices"], "Weight matrices before and after learning."))
+    lines += ["## Configuration", "", "```yaml", (run_dir / "config.yaml").read_text().rstrip()
+              if (run_dir / "config.yaml").is_file() else str(cfg), "```", ""]
+    return atomic_write_text(run_dir / "report.md", "\n".join(lines))
+
+
+def _run_note(summary: dict) -> str:
+    r = summary.get("run") or {}
+    text = (f"{summary['n_finished']} of {summary['n_cells']} cells finished "
+            f"({len(r.get('executed', []))} run now, {len(r.get('skipped', []))} reused).")
+    if r.get("failed"):
+        text += "\n\nFailed cells:\n\n" + "\n".join(f"- `{k}`: {v}" for k, v in r["failed"].items())
+    return text
+
+
+def write_ablation_report(out, summary: dict, table: str) -> Path:
+    """``out/report.md`` of the heterogeneity ablation."""
+    from .energy import format_nj
+    out = Path(out)
+    lines = ["# Heterogeneity ablation", "",
+             "Four reservoirs that differ only in heterogeneity: homogeneous or heterogeneous neurons "
+             "(membrane time constants, `N`) and synapses (STDP parameters, `S`). For a given seed all "
+             "variants share connectivity and initial weights. Accuracy: test set; CI: 95 % "
+             "(t-distribution over seeds, clipped to [0, 1]).", "", _run_note(summary), "", table, ""]
+    if (out / "ablation.png").is_file():
+        lines.append(_img("ablation.png", "Test accuracy per variant: bars = mean, whiskers = 95 % CI, dots = "
+                                          "seeds, dashed line = input-count baseline without SNN."))
+    est = next((s.get("energy") for s in summary["variants"].values() if s.get("energy")), None)
+    if est:
+        lines += ["## Energy (estimate)", "", est["assumptions"], ""]
+        for v, s in summary["variants"].items():
+            e = s.get("energy")
+            if e:
+                lines.append(f"- {v}: {format_nj(e['snn_nJ'])} nJ per clip (SNN) vs {format_nj(e['ann_frame_nJ'])}"
+                             f" nJ for the rate-based reference updated once per frame, "
+                             f"{format_nj(e['ann_step_nJ'])} nJ once per step")
+        lines.append("")
+    lines += ["Files: `ablation.json` (all numbers), `ablation.md` (table), `<variant>/seed<k>/` (runs).", ""]
+    return atomic_write_text(out / "report.md", "\n".join(lines))
+
+
+def write_fraction_report(out, summary: dict, table: str) -> Path:
+    """``out/report.md`` of the training-fraction study."""
+    out = Path(out)
+    lines = ["# Accuracy against the amount of training data", "",
+             "Each cell trains on a stratified subset of the training split (the fraction of every "
+             "class, at least one clip, drawn with the cell's seed); the unsupervised STDP phase and the "
+             "readout both see only that subset; the test set is always complete. CI: 95 % "
+             "(t-distribution over seeds, clipped to [0, 1]).", "", _run_note(summary), "", table, ""]
+    if (out / "train_fraction.png").is_file():
+        lines.append(_img("train_fraction.png", "Test accuracy against the fraction of training clips "
+                                                "(lines: mean; bands: 95 % CI)."))
+    lines += ["Files: `train_fraction.json` (all numbers), `train_fraction.md` (table), "
+              "`<variant>/frac<f>/seed<k>/` (runs).", ""]
+    return atomic_write_text(out / "report.md", "\n".join(lines))

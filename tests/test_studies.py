@@ -1,0 +1,116 @@
+"""Multi-run studies (analysis.studies): ablation grid, resumption, summaries, CLI."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from analysis.cli import main
+from analysis.studies import (ABLATION_VARIANTS, ablation_cells, heterogeneity_ablation, mean_ci,
+                              train_fraction_study)
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["model.device=numpy", "model.n=20", "model.J_in=3.0", "model.snapshots=3",
+        "dataset.options.n_subjects=3", "dataset.options.scenarios=[1]", "dataset.options.n_frames=8",
+        "dataset.options.actions=[boxing,walking]", "dataset.max_per_class=2",
+        "encoder.params.pool=8", "run.progress=false"]
+
+
+@pytest.fixture(scope="module")
+def base_cfg():
+    from networks.config import resolve_config
+    return resolve_config(yaml.safe_load((REPO / "configs" / "demo.yaml").read_text()), TINY)
+
+
+@pytest.fixture(scope="module")
+def ablation(base_cfg, tmp_path_factory):
+    out = tmp_path_factory.mktemp("ablation")
+    summary = heterogeneity_ablation(base_cfg, out, seeds=1, jobs=2, progress=False)
+    return out, summary
+
+
+def test_mean_ci_t_distribution():
+    from scipy import stats
+    r = mean_ci([0.5, 0.7, 0.9])
+    assert r["n"] == 3 and r["mean"] == pytest.approx(0.7) and r["std"] == pytest.approx(0.2)
+    half = stats.t.ppf(0.975, 2) * 0.2 / np.sqrt(3)
+    assert r["ci"] == pytest.approx([0.7 - half, 0.7 + half])
+    assert mean_ci([0.4])["ci"] is None and mean_ci([0.4])["std"] == 0.0
+    assert mean_ci([])["mean"] is None
+
+
+def test_ablation_runs_every_variant(ablation):
+    out, summary = ablation
+    assert sorted(summary["run"]["executed"]) == sorted(f"{v}/seed0" for v in ABLATION_VARIANTS)
+    assert summary["run"]["failed"] == {}
+    for v in ABLATION_VARIANTS:
+        assert (out / v / "seed0" / "metrics.json").is_file()
+        assert (out / v / "seed0" / "log.txt").read_text().count("[readout] done") == 1
+        cfg = yaml.safe_load((out / v / "seed0" / "config.yaml").read_text())
+        assert cfg["model"]["variant"] == v and cfg["model"]["seed"] == 0
+        assert cfg["run"]["cache"] == str(out / "cache")  # one shared stimulus cache
+    assert any((out / "cache").iterdir())
+    for name in ("ablation.json", "ablation.md", "ablation.png", "ablation.pdf", "report.md"):
+        assert (out / name).is_file(), name
+    assert "![ablation](ablation.png)" in (out / "report.md").read_text()
+
+
+def test_ablation_table_matches_run_metrics(ablation):
+    out, _ = ablation
+    summary = json.loads((out / "ablation.json").read_text())
+    table = (out / "ablation.md").read_text()
+    for v in ABLATION_VARIANTS:
+        m = json.loads((out / v / "seed0" / "metrics.json").read_text())
+        s = summary["variants"][v]
+        assert s["accuracy_per_seed"] == [m["test_accuracy"]] and s["accuracy_mean"] == m["test_accuracy"]
+        assert s["spikes_per_neuron_per_sample"] == pytest.approx(m["spikes_per_neuron_per_sample"])
+        assert s["synaptic_events_per_sample"] == pytest.approx(m["synaptic_events_per_sample"])
+        assert s["energy"]["snn_nJ"] == pytest.approx(m["synaptic_events_per_sample"] * 0.9e-3)
+        row = next(line for line in table.splitlines() if line.startswith(f"| {v} |"))
+        assert f"{100 * m['test_accuracy']:.1f} \u00b1 0.0" in row
+        assert f"{m['spikes_per_neuron_per_sample']:.2f}" in row
+        assert summary["baseline"]["accuracy_per_seed"] == [m["baseline"]["test_accuracy"]]
+
+
+def test_ablation_resumes_without_rerunning_finished_cells(ablation, base_cfg):
+    out, _ = ablation
+    cells = ablation_cells(out, 1)
+    victim = cells[1]
+    model_mtime = (victim.out / "model.npz").stat().st_mtime_ns
+    (victim.out / "metrics.json").unlink()  # as if the cell was interrupted before its end
+    before = {c.name: (c.out / "metrics.json").stat().st_mtime_ns for c in cells if c is not victim}
+    summary = heterogeneity_ablation(base_cfg, out, seeds=1, jobs=2, progress=False)
+    assert summary["run"]["executed"] == [victim.name]
+    assert sorted(summary["run"]["skipped"]) == sorted(before)
+    after = {c.name: (c.out / "metrics.json").stat().st_mtime_ns for c in cells if c is not victim}
+    assert after == before
+    # the interrupted cell resumed through the runner: trained model reused, not retrained
+    assert (victim.out / "model.npz").stat().st_mtime_ns == model_mtime
+    assert "reused the trained model" in (victim.out / "log.txt").read_text()
+    assert summary["n_finished"] == 4
+
+
+def test_train_fraction_study(base_cfg, tmp_path):
+    summary = train_fraction_study(base_cfg, tmp_path, fractions=[0.5, 1.0], seeds=1, variants=["HeNHeS"],
+                                   jobs=1, progress=False)
+    assert len(summary["run"]["executed"]) == 2
+    rows = summary["variants"]["HeNHeS"]
+    assert [r["fraction"] for r in rows] == [0.5, 1.0]
+    assert rows[0]["n_train"][0] < rows[1]["n_train"][0]
+    for r in rows:
+        m = json.loads((tmp_path / "HeNHeS" / f"frac{r['fraction']:g}" / "seed0" / "metrics.json").read_text())
+        assert r["accuracy_per_seed"] == [m["test_accuracy"]] and r["n_train"] == [m["n_train"]]
+    for name in ("train_fraction.json", "train_fraction.md", "train_fraction.png", "report.md"):
+        assert (tmp_path / name).is_file(), name
+
+
+def test_cli_rejects_bad_arguments(tmp_path, capsys):
+    cfg = str(REPO / "configs" / "demo.yaml")
+    with pytest.raises(SystemExit):
+        main(["ablate", "heterogeneity", cfg, "--out", str(tmp_path), "--variants", "HeNHeX"])
+    assert "unknown variant" in capsys.readouterr().err
+    assert main(["ablate", "train-fraction", cfg, "--out", str(tmp_path), "--fractions", "0.5,1.5"]) == 2
+    assert "(0, 1]" in capsys.readouterr().err
