@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from networks.io import atomic_write_text
+from stimuli.io import atomic_write_text
 
 from .figures import save_figure
 

@@ -16,7 +16,6 @@ and ``report.md``) are written atomically at the end from the cells' ``metrics.j
 from __future__ import annotations
 
 import copy
-import logging
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -127,31 +126,16 @@ def _init_worker(slots, build_root):
     os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def _cell_logger(out: Path) -> logging.Logger:
-    """A logger writing only to ``out/log.txt`` (workers must not interleave on stderr)."""
-    log = logging.getLogger(f"spikevid.study.{out.resolve()}")
-    log.setLevel(logging.INFO)
-    log.propagate = False
-    for h in list(log.handlers):
-        log.removeHandler(h)
-        h.close()
-    out.mkdir(parents=True, exist_ok=True)
-    fh = logging.FileHandler(out / "log.txt")
-    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log.addHandler(fh)
-    return log
-
-
 def _run_cell(cfg: dict, out: str) -> tuple[float, float]:
     """Run one cell (in a worker or in-process); returns (test accuracy, seconds)."""
     from cortex.devices import STANDALONE_DEVICES
-    from networks.experiment import run_experiment
+    from networks.experiment import run_experiment, run_logger
     t0 = time.perf_counter()
     if cfg["model"].get("device") in STANDALONE_DEVICES and _WORKER["build_dir"]:
         cfg = copy.deepcopy(cfg)
         cfg["model"]["build_dir"] = _WORKER["build_dir"]
     out = Path(out)
-    metrics = run_experiment(cfg, out, log=_cell_logger(out))
+    metrics = run_experiment(cfg, out, log=run_logger(out, console=False))
     return float(metrics["test_accuracy"]), time.perf_counter() - t0
 
 
@@ -365,7 +349,7 @@ def _num(x, fmt) -> str:
 def _write(out: Path, stem: str, summary: dict, table: str, fig_fn, report_fn, run_report: dict,
            base_cfg: dict) -> list[Path]:
     from networks.config import dump_config
-    from networks.io import atomic_write_json, atomic_write_text
+    from stimuli.io import atomic_write_json, atomic_write_text
 
     from .figures import save_figure
     summary = {**summary, "run": run_report}

@@ -22,7 +22,7 @@ Distributions, all parametrised by ``mean`` and ``cv = std / |mean|``:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Union
 
 import numpy as np
@@ -30,7 +30,7 @@ from scipy import optimize, stats
 
 from brian2 import Quantity
 
-__all__ = ["ParamSpec", "as_spec", "make_rng", "DISTRIBUTIONS"]
+__all__ = ["ParamSpec", "SpecFields", "as_spec", "make_rng", "DISTRIBUTIONS"]
 
 DISTRIBUTIONS = ("gamma", "lognormal", "truncnorm", "uniform", "normal")
 _POSITIVE_ONLY = ("gamma", "lognormal")
@@ -212,3 +212,29 @@ def as_spec(value, name: str) -> ParamSpec:
     if spec.name != name:
         spec = spec.with_name(name)
     return spec
+
+
+class SpecFields:
+    """Mixin for frozen dataclasses whose every field is a value or a :class:`ParamSpec`.
+
+    Gives ``from_dict`` (unknown keys are an error naming them), ``specs`` (every
+    field as a named spec) and ``homogeneous`` (same means, zero spread).
+    """
+
+    @classmethod
+    def from_dict(cls, values):
+        """Build from a mapping; unknown keys raise ``ValueError`` naming the key."""
+        values = dict(values or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} parameter(s) {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    def specs(self) -> dict[str, ParamSpec]:
+        """Every field as a named, validated :class:`ParamSpec`."""
+        return {f.name: as_spec(getattr(self, f.name), f.name) for f in fields(self)}
+
+    def homogeneous(self):
+        """Same means, zero spread in every parameter."""
+        return replace(self, **{k: s.homogeneous() for k, s in self.specs().items()})

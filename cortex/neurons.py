@@ -36,7 +36,7 @@ import numpy as np
 from brian2 import Mohm, NeuronGroup, Quantity, mV, ms, second, volt
 from brian2.units.fundamentalunits import have_same_dimensions
 
-from .heterogeneity import ParamSpec, SeedLike, as_spec, make_rng
+from .heterogeneity import ParamSpec, SeedLike, SpecFields, as_spec, make_rng
 
 __all__ = [
     "LIF_CURRENT_EQS", "LIF_CONDUCTANCE_EQS", "LIF_PARAMETER_EQS", "ADAPTIVE_THRESHOLD_EQS",
@@ -93,7 +93,7 @@ def _default(value):
 
 
 @dataclass(frozen=True)
-class LIFParams:
+class LIFParams(SpecFields):
     """Parameters of a LIF population; each field a value or a :class:`ParamSpec`.
 
     Defaults follow common cortical values.  ``tau_m`` is the parameter made
@@ -124,24 +124,6 @@ class LIFParams:
     E_i: Any = _default(-80 * mV)
     theta_plus: Any = _default(0.05 * mV)
     tau_theta: Any = _default(1e4 * ms)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None) -> "LIFParams":
-        """Build from a mapping; unknown keys raise ``ValueError`` naming the key."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown LIF parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
-
-    def specs(self) -> dict[str, ParamSpec]:
-        """Every field as a named :class:`ParamSpec` (validated)."""
-        return {f.name: as_spec(getattr(self, f.name), f.name) for f in fields(self)}
-
-    def homogeneous(self) -> "LIFParams":
-        """Same means, zero spread in every parameter."""
-        return replace(self, **{k: s.homogeneous() for k, s in self.specs().items()})
 
     def validate(self, dt=None) -> dict[str, ParamSpec]:
         """Check units and physical sense; return the specs.

@@ -42,7 +42,7 @@ from typing import Any, Mapping
 import numpy as np
 from brian2 import NeuronGroup, Quantity, Synapses, TimedArray, ms, second
 
-from .heterogeneity import ParamSpec, SeedLike, as_spec, make_rng
+from .heterogeneity import ParamSpec, SeedLike, SpecFields, as_spec, make_rng
 
 __all__ = [
     "STDP_EQS", "STDP_ON_PRE", "STDP_ON_POST", "RSTDP_EQS", "RSTDP_ON_PRE", "RSTDP_ON_POST",
@@ -124,7 +124,7 @@ def _default(value):
 
 
 @dataclass(frozen=True)
-class STDPParams:
+class STDPParams(SpecFields):
     """Pair-STDP parameters; each field a value or a :class:`ParamSpec` (per synapse).
 
     Attributes
@@ -143,22 +143,6 @@ class STDPParams:
 
     _per_synapse = ("A_plus", "A_minus", "tau_pre", "tau_post")
     _time_constants = ("tau_pre", "tau_post")
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None):
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**values)
-
-    def specs(self) -> dict[str, ParamSpec]:
-        return {f.name: as_spec(getattr(self, f.name), f.name) for f in fields(self)}
-
-    def homogeneous(self):
-        """Same means, zero spread."""
-        return replace(self, **{k: s.homogeneous() for k, s in self.specs().items()})
 
     def validate(self, dt=None) -> dict[str, ParamSpec]:
         """Check signs, units and time constants against ``dt``; return the specs."""

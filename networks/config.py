@@ -123,12 +123,30 @@ def resolve_config(cfg: dict, overrides: list[str] | None = None) -> dict:
     split = out["dataset"]["split"]
     if set(split) != {"train", "test"}:
         raise ConfigError(f"'dataset.split' needs exactly the keys train and test, got {sorted(split)}")
+    _check_values(out)
     frac = out["dataset"]["train_fraction"]
     if not isinstance(frac, (int, float)) or not 0 < frac <= 1:
         raise ConfigError(f"'dataset.train_fraction' must lie in (0, 1], got {frac!r}")
     if int(out["run"]["chunk"]) < 1:
         raise ConfigError(f"'run.chunk' must be >= 1, got {out['run']['chunk']}")
     return out
+
+
+def _check_values(cfg: dict) -> None:
+    """Fail before any work on values the readout or the model would reject."""
+    from .hrsnn import HRSNN
+    from .readouts import READOUTS, SCALES
+    r = cfg["readout"]
+    if r["kind"] not in READOUTS:
+        raise ConfigError(f"'readout.kind' must be one of {READOUTS}, got {r['kind']!r}")
+    if r["scale"] not in SCALES:
+        raise ConfigError(f"'readout.scale' must be one of {SCALES}, got {r['scale']!r}")
+    if cfg["model"].get("kind", "hrsnn") == "hrsnn":
+        params = {k: v for k, v in cfg["model"].items() if k != "kind"}
+        try:
+            HRSNN(**params)._validate()
+        except ValueError as exc:
+            raise ConfigError(f"model.{exc}") from None
 
 
 def load_config(path, overrides: list[str] | None = None) -> dict:

@@ -31,17 +31,22 @@ import yaml
 from .baseline import InputCounts
 from .config import ConfigError, dump_config
 from .hrsnn import HRSNN
-from .io import atomic_savez, atomic_write_json, atomic_write_text
+from stimuli.io import atomic_savez, atomic_write_json, atomic_write_text
 from .readouts import evaluate, make_readout
 
-__all__ = ["run_experiment", "load_split", "encode_all", "summary_table"]
+__all__ = ["run_experiment", "run_logger", "load_split", "encode_all", "summary_table"]
 
 #: Config entries that may change between a run and its resumption.
 _VOLATILE = (("run", "progress"), ("model", "build_dir"))
 RASTER_CLIPS = 3
 
 
-def _logger(out: Path) -> logging.Logger:
+def run_logger(out: Path, *, console: bool = True) -> logging.Logger:
+    """A logger writing to ``out/log.txt`` (and to stderr with ``console=True``).
+
+    Parallel study workers use ``console=False`` so their lines do not interleave.
+    """
+    out.mkdir(parents=True, exist_ok=True)
     log = logging.getLogger(f"spikevid.run.{out.resolve()}")
     log.setLevel(logging.INFO)
     log.propagate = False
@@ -51,9 +56,10 @@ def _logger(out: Path) -> logging.Logger:
     fh = logging.FileHandler(out / "log.txt")
     fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(fh)
-    sh = logging.StreamHandler()
-    sh.setFormatter(logging.Formatter("%(message)s"))
-    log.addHandler(sh)
+    if console:
+        sh = logging.StreamHandler()
+        sh.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(sh)
     return log
 
 
@@ -177,6 +183,8 @@ def _raster(res, stims, model: HRSNN) -> dict:
         tt.append(st + a)
     out["input_i"], out["input_t"] = np.concatenate(ii), np.concatenate(tt)
     out["n_exc"], out["n_inh"], out["n_input"] = model.n_exc, model.n_inh, model.n_input_
+    if "v" in res.extra:  # membrane traces (volts), one row per recorded neuron, steps lo..hi
+        out["v"], out["v_i"] = res.extra["v"][:, lo:hi], res.extra["v_i"]
     return out
 
 
@@ -219,7 +227,7 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
             raise ConfigError(f"{out} holds a run of a different configuration (differs in: "
                               f"{', '.join(diff)}); choose another --out or delete it")
     atomic_write_text(cfg_path, dump_config(cfg))
-    log = log or _logger(out)
+    log = log or run_logger(out)
     progress = bool(cfg["run"]["progress"])
     seconds: dict[str, float] = {}
     log.info(f"spikevid run -> {out}")

@@ -142,6 +142,9 @@ class HRSNN(TransformerMixin, BaseEstimator):
         Passes over the training clips in the unsupervised phase.
     snapshots : int
         Weight snapshots recorded during the unsupervised phase.
+    record_v : int
+        Excitatory neurons (the first ones) whose membrane potential is recorded
+        in feature phases, for membrane-trace plots (0: none).
     device : str
         ``runtime``, ``numpy``, ``cython``, ``cpp_standalone`` or ``cuda_standalone``.
     build_dir : str or None
@@ -177,7 +180,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
                  connect="random", lam=2.0, p_in=0.1, p_ee=0.1, p_ei=0.2, p_ie=0.2, p_ii=0.1,
                  w_in=0.5, w_ee=0.2, w_ei=0.5, w_ie=1.0, w_ii=1.0, w_max=1.0, J_in=1.0, J_e=0.15, J_i=0.3,
                  bins=4, reduction="binned_counts", populations="all", dt=0.5, gap=50.0,
-                 epochs=1, snapshots=20, device="runtime", build_dir=None, seed=None,
+                 epochs=1, snapshots=20, record_v=4, device="runtime", build_dir=None, seed=None,
                  progress=True):
         self.n = n
         self.exc = exc
@@ -216,6 +219,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
         self.gap = gap
         self.epochs = epochs
         self.snapshots = snapshots
+        self.record_v = record_v
         self.device = device
         self.build_dir = build_dir
         self.seed = seed
@@ -272,6 +276,8 @@ class HRSNN(TransformerMixin, BaseEstimator):
             raise ValueError(f"populations: expected 'exc' or 'all', got {self.populations!r}")
         if int(self.bins) < 1 or int(self.epochs) < 1 or int(self.snapshots) < 0:
             raise ValueError("bins and epochs must be >= 1 and snapshots >= 0")
+        if not 0 <= int(self.record_v) <= self.n_exc:
+            raise ValueError(f"record_v: must lie in [0, {self.n_exc}], got {self.record_v}")
         self._plastic_set()
 
     def neuron_params(self) -> LIFParams:
@@ -349,7 +355,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
 
     def save_state(self, path) -> None:
         """Write the learned state (weights, snapshots, structure) to ``path`` (.npz), atomically."""
-        from .io import atomic_savez
+        from stimuli.io import atomic_savez
         check_is_fitted(self, "weights_")
         arrays = {"seed_": np.int64(self.seed_), "n_input_": np.int64(self.n_input_),
                   "snapshot_times_": self.snapshot_times_, "fit_seconds_": np.float64(self.fit_seconds_),
@@ -464,6 +470,8 @@ class HRSNN(TransformerMixin, BaseEstimator):
                 objs[name] = static_synapses(objs[src], objs[tgt], **common)
         objs["spikes_exc"] = SpikeMonitor(objs["exc"], name="spikes_exc")
         objs["spikes_inh"] = SpikeMonitor(objs["inh"], name="spikes_inh")
+        if int(self.record_v) > 0 and not timeline.train_steps:
+            objs["v_exc"] = StateMonitor(objs["exc"], "v", record=np.arange(int(self.record_v)), name="v_exc")
         if timeline.train_steps and int(self.snapshots) > 0:
             period = max(timeline.train_steps // int(self.snapshots), 1) * dt
             for name in plastic:
@@ -560,6 +568,11 @@ class HRSNN(TransformerMixin, BaseEstimator):
             fan[src] += np.bincount(i, minlength=n_src)
         syn_events = float(fan["exc"][spikes["exc"][0]].sum() + fan["inh"][spikes["inh"][0]].sum()
                            + fan["input"][timeline.indices].sum())
+        if "v_exc" in objs:
+            extra_v = {"v": np.asarray(objs["v_exc"].v_[:]).copy(),
+                       "v_i": np.arange(int(self.record_v))}
+        else:
+            extra_v = {}
         neuron_params = {pop: {p: np.asarray(getattr(objs[pop], p)[:]).copy() for p in ("tau_m", "v_th", "tau_ref")}
                          for pop in ("exc", "inh")}
         return SimulationResult(
@@ -568,7 +581,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
             structure=objs["_structure"], neuron_params=neuron_params,
             extra={"spikes_per_neuron": total / (self.n * n_clips),
                    "synaptic_events": syn_events,
-                   "n_clips": int(sum(len(w) for w, _ in timeline.phase_windows()))})
+                   "n_clips": int(sum(len(w) for w, _ in timeline.phase_windows())), **extra_v})
 
 
 def _count_in_windows(steps: np.ndarray, windows: np.ndarray) -> int:

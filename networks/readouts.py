@@ -19,10 +19,10 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import LinearSVC
 
-__all__ = ["READOUTS", "make_readout", "evaluate"]
+__all__ = ["READOUTS", "SCALES", "make_readout", "evaluate"]
 
 READOUTS = ("logistic", "ridge", "svm")
-_SCALES = ("standard", "log", "none")
+SCALES = ("standard", "log", "none")
 
 
 def make_readout(kind: str = "logistic", *, scale: str = "standard", C: float = 1.0, alpha: float = 1.0,
@@ -44,8 +44,8 @@ def make_readout(kind: str = "logistic", *, scale: str = "standard", C: float = 
     """
     if kind not in READOUTS:
         raise ValueError(f"readout.kind: expected one of {READOUTS}, got {kind!r}")
-    if scale not in _SCALES:
-        raise ValueError(f"readout.scale: expected one of {_SCALES}, got {scale!r}")
+    if scale not in SCALES:
+        raise ValueError(f"readout.scale: expected one of {SCALES}, got {scale!r}")
     if C <= 0 or alpha < 0:
         raise ValueError(f"readout: C must be > 0 and alpha >= 0 (C={C}, alpha={alpha})")
     steps = []

@@ -25,13 +25,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .io import atomic_savez
 from .types import Sample, SpikeStimulus
 
 __all__ = ["StimulusCache", "CACHE_FORMAT_VERSION"]
@@ -166,20 +166,7 @@ class StimulusCache:
             "meta_json": np.array(_canonical(plain)),
         }
         payload.update({_META_ARRAY_PREFIX + k: v for k, v in arrays.items()})
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:16]}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **payload)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        atomic_savez(path, compressed=False, **payload)
 
     @staticmethod
     def _load(path: Path, key: str, label) -> SpikeStimulus:

@@ -27,6 +27,13 @@ stream, and the same sample always gets the same spikes.
 
 Every output passes through :func:`unique_spikes`: no ``(channel, step)`` pair occurs
 twice (Brian2's ``SpikeGeneratorGroup`` rejects those).
+
+Motion centring
+---------------
+:class:`DeltaEncoder` can (optionally, off by default) re-centre its events on their
+centroid before pooling (``center="clip"`` or ``"frame"``, output window ``window``),
+so that an action performed anywhere in the frame, or while walking across it, gives
+the same channels (:func:`center_maps`).
 """
 from __future__ import annotations
 
@@ -44,7 +51,7 @@ __all__ = [
     "PoissonEncoder", "TTFSEncoder", "GaussianEncoder", "DeltaEncoder", "EventBinner",
     "ResidualEncoder", "ENCODERS", "get_encoder", "unique_spikes", "derive_rng",
     "steps_per_frame", "poisson_encode", "ttfs_encode", "gaussian_encode", "gaussian_fields",
-    "delta_encode", "bin_events", "respike_split",
+    "delta_encode", "center_maps", "CENTER_MODES", "bin_events", "respike_split",
 ]
 
 #: Default simulated time per video frame (s).
@@ -187,6 +194,65 @@ def _max_pool(maps: np.ndarray, pool: int) -> np.ndarray:
     return m.max(axis=(-3, -1))
 
 
+#: Motion-centring modes of :func:`center_maps` (``None``: no centring).
+CENTER_MODES = ("clip", "frame")
+
+
+def center_maps(active: np.ndarray, mode: str, window: tuple[int, int] | None = None) -> np.ndarray:
+    """Shift binary event maps so that their centroid sits at the centre of a fixed window.
+
+    The centroid is the mean ``(y, x)`` of the pixels that hold an event in any
+    polarity: of the whole clip (``mode="clip"``, one shift for every frame: absolute
+    position is removed, motion within the clip kept) or of each frame on its own
+    (``mode="frame"``: a figure-centric view, translation removed too).  A frame (or
+    clip) without events is left empty.  The shift is the whole number of pixels
+    ``floor(c_out - c + 1/2)`` with ``c_out = ((H_out - 1) / 2, (W_out - 1) / 2)``, so
+    translating the input by whole pixels (without cutting events off) leaves the
+    output unchanged.  Events shifted outside the window are dropped.
+
+    Parameters
+    ----------
+    active : ndarray of bool, shape (T, P, H, W)
+        Event maps (``P`` polarities).
+    mode : {"clip", "frame"}
+    window : (H_out, W_out), optional
+        Output size in pixels (default: ``(H, W)``).
+
+    Returns
+    -------
+    ndarray of bool, shape (T, P, H_out, W_out)
+    """
+    if mode not in CENTER_MODES:
+        raise ValueError(f"center must be None or one of {CENTER_MODES}, got {mode!r}")
+    active = np.asarray(active, dtype=bool)
+    if active.ndim != 4:
+        raise ValueError(f"center_maps: expected maps of shape (T, P, H, W), got {active.shape}")
+    n_t, n_p, h, w = active.shape
+    ho, wo = (h, w) if window is None else (int(window[0]), int(window[1]))
+    out = np.zeros((n_t, n_p, ho, wo), dtype=bool)
+    t, p, y, x = np.nonzero(active)
+    if t.size == 0:
+        return out
+    any_pol = active.any(axis=1)  # (T, H, W): a pixel with ON and OFF counts once
+    tt, yy, xx = np.nonzero(any_pol)
+    if mode == "clip":
+        groups = np.zeros_like(tt)
+        ev_group = np.zeros_like(t)
+        n_groups = 1
+    else:
+        groups, ev_group, n_groups = tt, t, n_t
+    cnt = np.bincount(groups, minlength=n_groups).astype(np.float64)
+    safe = np.maximum(cnt, 1.0)
+    cy = np.bincount(groups, weights=yy, minlength=n_groups) / safe
+    cx = np.bincount(groups, weights=xx, minlength=n_groups) / safe
+    sy = np.floor((ho - 1) / 2.0 - cy + 0.5).astype(np.int64)
+    sx = np.floor((wo - 1) / 2.0 - cx + 0.5).astype(np.int64)
+    ny, nx = y + sy[ev_group], x + sx[ev_group]
+    keep = (ny >= 0) & (ny < ho) & (nx >= 0) & (nx < wo)
+    out[t[keep], p[keep], ny[keep], nx[keep]] = True
+    return out
+
+
 # -- pure encoding functions ---------------------------------------------------------------
 def poisson_encode(clip: np.ndarray, *, max_rate: float, dt: float, steps_per_frame: int,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, int]:
@@ -301,7 +367,8 @@ def gaussian_encode(clip: np.ndarray, *, n_fields: int, sigma: float | None, ste
 
 
 def delta_encode(clip: np.ndarray, *, threshold: float, pool: int = 1, polarity: bool = True,
-                 steps_per_frame: int = 1) -> tuple[np.ndarray, np.ndarray, int, int]:
+                 steps_per_frame: int = 1, center: str | None = None,
+                 window: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
     """DVS-like change events from consecutive frame differences.
 
     With ``d_t = clip[t] - clip[t - 1]`` (``t >= 1``) and maps ``OFF = max(-d_t, 0)``,
@@ -310,20 +377,33 @@ def delta_encode(clip: np.ndarray, *, threshold: float, pool: int = 1, polarity:
     the onset of frame ``t`` (step ``t * steps_per_frame``).  Frame 0 has no
     predecessor and emits nothing; the clip keeps its length.
 
+    With ``center`` (``"clip"`` or ``"frame"``) the pixel events (``> threshold``)
+    are first moved by :func:`center_maps` into a ``window`` (default ``(H, W)``)
+    centred on their centroid, then pooled (a cell spikes if any of its pixels has an
+    event, which equals max-pooling then thresholding).
+
     Parameters
     ----------
     clip : ndarray, shape (T, H, W), values in [0, 1]
+    center : {None, "clip", "frame"}
+    window : (H_out, W_out), optional
+        Only with ``center``: output size in pixels before pooling.
 
     Returns
     -------
     indices, steps, n_channels, n_steps
         Channel ``(p * H' + y') * W' + x'`` (``p`` 0 = OFF, 1 = ON) with
-        ``H' = ceil(H / pool)``, ``W' = ceil(W / pool)``; ``n_channels = 2 H' W'``
-        with polarity, else ``H' W'``.
+        ``H' = ceil(H / pool)``, ``W' = ceil(W / pool)`` (``H_out``, ``W_out`` in
+        place of ``H``, ``W`` with ``center``); ``n_channels = 2 H' W'`` with
+        polarity, else ``H' W'``.
     """
     if clip.ndim != 3:
         raise StimulusError(f"delta_encode needs a clip of shape (T, H, W), got {clip.shape}")
+    if center is None and window is not None:
+        raise ValueError("window needs center ('clip' or 'frame')")
     n_frames, h, w = clip.shape
+    if center is not None and window is not None:
+        h, w = int(window[0]), int(window[1])
     hp, wp = -(-h // pool), -(-w // pool)
     n_pol = 2 if polarity else 1
     n_ch = n_pol * hp * wp
@@ -332,8 +412,12 @@ def delta_encode(clip: np.ndarray, *, threshold: float, pool: int = 1, polarity:
         maps = np.stack([np.maximum(-d, 0.0), np.maximum(d, 0.0)], axis=1)  # (T-1, 2, H, W)
     else:
         maps = np.abs(d)[:, None]
-    pooled = _max_pool(maps, pool)
-    f, p, yy, xx = np.nonzero(pooled > threshold)
+    if center is None:
+        pooled = _max_pool(maps, pool)
+        f, p, yy, xx = np.nonzero(pooled > threshold)
+    else:
+        active = center_maps(maps > threshold, center, (h, w))
+        f, p, yy, xx = np.nonzero(_max_pool(active.astype(np.uint8), pool))
     channel = (p.astype(np.int64) * hp + yy) * wp + xx
     idx, stp = unique_spikes(channel, (f.astype(np.int64) + 1) * steps_per_frame, n_ch)
     return idx, stp, n_ch, n_frames * steps_per_frame
@@ -598,6 +682,13 @@ class DeltaEncoder(_Encoder):
         Seconds per frame and per step.
     polarity : bool
         Separate OFF (0) and ON (1) channels.
+    center : {None, "clip", "frame"}
+        Motion centring (off by default): move the events so that their centroid --
+        of the whole clip, or of each frame -- sits at the centre of ``window``
+        (:func:`center_maps`), removing where in the frame the action happens.
+    window : (height, width), optional
+        With ``center``: output size in pixels (before pooling); default the frame
+        size.  Events falling outside are dropped.  ``n_channels`` follows it.
     """
 
     threshold: float = 0.1
@@ -605,6 +696,8 @@ class DeltaEncoder(_Encoder):
     frame_duration: float = DEFAULT_FRAME_DURATION
     dt: float = DEFAULT_DT
     polarity: bool = True
+    center: str | None = None
+    window: tuple[int, int] | None = None
     name: ClassVar[str] = "delta"
 
     def __post_init__(self):
@@ -612,6 +705,14 @@ class DeltaEncoder(_Encoder):
         _check_pool(self.pool)
         _check_dt(self.dt)
         _check_frame_duration(self.frame_duration, self.dt)
+        _require(self.center is None or self.center in CENTER_MODES, "center", self.center,
+                 f"must be None or one of {CENTER_MODES}")
+        if self.window is not None:
+            _require(self.center is not None, "window", self.window, "needs center ('clip' or 'frame')")
+            ok = (isinstance(self.window, (tuple, list)) and len(self.window) == 2
+                  and all(_is_int(v) and v >= 1 for v in self.window))
+            _require(ok, "window", self.window, "must be (height, width) of positive integers")
+            object.__setattr__(self, "window", tuple(int(v) for v in self.window))
 
     def _encode(self, data, meta):
         clip = _as_clip(data, self.name, _sample_name(meta))
@@ -619,7 +720,7 @@ class DeltaEncoder(_Encoder):
             raise StimulusError(f"{_sample_name(meta)}: delta needs a grey clip (T, H, W), got {clip.shape}")
         spf = steps_per_frame(self.frame_duration, self.dt)
         out = delta_encode(clip, threshold=self.threshold, pool=self.pool, polarity=self.polarity,
-                           steps_per_frame=spf)
+                           steps_per_frame=spf, center=self.center, window=self.window)
         return (*out, {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:])})
 
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from stimuli.encoders import (ENCODERS, DeltaEncoder, EventBinner, GaussianEncoder, PoissonEncoder,
-                              ResidualEncoder, TTFSEncoder, gaussian_fields, get_encoder,
-                              respike_split, unique_spikes)
+                              ResidualEncoder, TTFSEncoder, center_maps, gaussian_fields,
+                              get_encoder, respike_split, unique_spikes)
 from stimuli.types import SpikeStimulus, StimulusError, make_events
 
 
@@ -313,3 +313,102 @@ def test_bad_data_raises_stimulus_error():
         EventBinner()(np.zeros((2, 3, 3)))
     with pytest.raises(StimulusError, match="T, H, W"):
         DeltaEncoder()(np.zeros((2, 3, 3, 3)))
+
+
+# -- motion centring (DeltaEncoder center / window) ------------------------------------------------
+def _walker(n_frames=6, shape=(30, 40), start=(8, 5), step=(0, 2)):
+    """A 5x3 bright block moving ``step`` pixels per frame on a dark background."""
+    clip = np.zeros((n_frames, *shape), dtype=np.float32)
+    for t in range(n_frames):
+        y, x = start[0] + t * step[0], start[1] + t * step[1]
+        clip[t, y:y + 5, x:x + 3] = 0.9
+        clip[t, y + 1, x + 1] = 0.4  # some texture
+    return clip
+
+
+def _shift(clip, dy, dx):
+    out = np.zeros_like(clip)
+    h, w = clip.shape[1:]
+    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
+        clip[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    return out
+
+
+def test_center_off_by_default_and_in_params():
+    enc = DeltaEncoder(threshold=0.2)
+    assert enc.center is None and enc.window is None
+    assert enc.params()["center"] is None and enc.params()["window"] is None
+    clip = _walker()
+    assert pairs(enc(clip)) == pairs(DeltaEncoder(threshold=0.2, center=None)(clip))
+    on = get_encoder("delta", threshold=0.2, center="frame", window=[16, 12], pool=2)
+    assert on.window == (16, 12) and get_encoder("delta", **on.params()) == on
+    assert on.params() != enc.params()  # the cache keys on params(): centring changes the key
+
+
+@pytest.mark.parametrize("mode", ["clip", "frame"])
+@pytest.mark.parametrize("pool", [1, 3])
+@pytest.mark.parametrize("dy,dx", [(0, 7), (5, -3), (-4, 11)])
+def test_centred_events_are_translation_invariant(mode, pool, dy, dx):
+    clip = _walker()
+    enc = DeltaEncoder(threshold=0.2, pool=pool, center=mode, window=(20, 24), frame_duration=2e-3)
+    ref, moved = enc(clip), enc(_shift(clip, dy, dx))
+    assert ref.n_spikes > 0 and ref.n_channels == 2 * (-(-20 // pool)) * (-(-24 // pool))
+    assert pairs(moved) == pairs(ref)
+    # without centring the same translation changes the channels
+    plain = DeltaEncoder(threshold=0.2, pool=pool, frame_duration=2e-3)
+    assert pairs(plain(_shift(clip, dy, dx))) != pairs(plain(clip))
+
+
+def test_frame_centring_removes_translation_within_the_clip():
+    walking = _walker(step=(0, 3))
+    enc = DeltaEncoder(threshold=0.2, center="frame", window=(16, 16), frame_duration=1e-3)
+    stim = enc(walking)
+    # every frame of a rigidly moving block looks the same after per-frame centring
+    by_step = {}
+    for i, s in zip(stim.indices, stim.steps):
+        by_step.setdefault(int(s), set()).add(int(i))
+    frames = list(by_step.values())
+    assert len(frames) == walking.shape[0] - 1 and all(f == frames[0] for f in frames)
+    # clip centring keeps the motion: the channels of successive frames differ
+    clip_c = DeltaEncoder(threshold=0.2, center="clip", window=(30, 40), frame_duration=1e-3)(walking)
+    by_step = {}
+    for i, s in zip(clip_c.indices, clip_c.steps):
+        by_step.setdefault(int(s), set()).add(int(i))
+    assert len({frozenset(v) for v in by_step.values()}) > 1
+
+
+def test_center_maps_puts_the_centroid_in_the_middle():
+    active = np.zeros((2, 2, 9, 9), dtype=bool)
+    active[0, 1, 0, 0] = active[0, 0, 0, 2] = True     # frame 0: centroid (0, 1)
+    active[1, 1, 8, 8] = True                          # frame 1: centroid (8, 8)
+    out = center_maps(active, "frame", (5, 5))
+    assert out.shape == (2, 2, 5, 5)
+    assert out[0, 1, 2, 1] and out[0, 0, 2, 3] and out[0].sum() == 2
+    assert out[1, 1, 2, 2] and out[1].sum() == 1
+    clip_mode = center_maps(active, "clip", (9, 9))    # centroid (8/3, 10/3) -> shift (1, 1)
+    assert clip_mode[0, 1, 1, 1] and clip_mode[0, 0, 1, 3] and clip_mode.sum() == 2  # (8, 8) leaves
+    assert not center_maps(np.zeros((3, 1, 4, 4), bool), "frame").any()
+    # a frame without events stays empty and does not disturb the others
+    active[0] = False
+    assert center_maps(active, "frame", (5, 5))[1, 1, 2, 2]
+
+
+def test_window_is_cropped_not_wrapped():
+    clip = np.zeros((2, 20, 20), dtype=np.float32)
+    clip[1, 2:18, 10] = 1.0     # a 16-pixel vertical line
+    stim = DeltaEncoder(threshold=0.5, center="frame", window=(8, 8), frame_duration=1e-3)(clip)
+    assert stim.n_channels == 2 * 64
+    on_rows = {(i - 64) // 8 for i in stim.indices}
+    assert stim.n_spikes == 8 and on_rows == set(range(8))
+
+
+@pytest.mark.parametrize("params,word", [
+    ({"center": "middle"}, "center"),
+    ({"center": True}, "center"),
+    ({"window": (10, 10)}, "window"),
+    ({"center": "clip", "window": (10,)}, "window"),
+    ({"center": "clip", "window": (0, 10)}, "window"),
+])
+def test_center_invalid_parameters(params, word):
+    with pytest.raises(ValueError, match=word):
+        get_encoder("delta", **params)

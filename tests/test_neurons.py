@@ -95,7 +95,7 @@ def test_random_initial_potential_lies_between_reset_and_threshold():
     (dict(tau_m=20 * mV), "tau_m: expected a value in units of"),
     (dict(tau_m={"mean": 20 * ms, "cv": -1}), "tau_m: cv must be >= 0"),
     (dict(tau_m={"mean": 20 * ms, "cv": 0.3, "dist": "zipf"}), "tau_m: unknown distribution"),
-    (dict(tau_mem=20 * ms), "unknown LIF parameter"),
+    (dict(tau_mem=20 * ms), "unknown LIFParams parameter"),
 ])
 def test_invalid_parameters_raise_naming_the_parameter(params, msg):
     with pytest.raises(ValueError, match=msg):

@@ -1,4 +1,8 @@
-"""Atomic file writes: a crash never leaves a half-written result behind."""
+"""Atomic file writes: a crash never leaves a half-written result behind.
+
+Lives in ``stimuli`` (the start of the one-way flow stimuli -> networks -> analysis)
+so that the stimulus cache, the runner and the studies all share it.
+"""
 from __future__ import annotations
 
 import json
@@ -40,9 +44,10 @@ def atomic_write_json(path, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, default=_jsonable) + "\n")
 
 
-def atomic_savez(path, **arrays) -> Path:
-    """``numpy.savez_compressed`` to ``path``, atomically."""
-    return _atomic(path, lambda fh: np.savez_compressed(fh, **arrays))
+def atomic_savez(path, *, compressed: bool = True, **arrays) -> Path:
+    """``numpy.savez_compressed`` (or plain ``savez``) to ``path``, atomically."""
+    save = np.savez_compressed if compressed else np.savez
+    return _atomic(path, lambda fh: save(fh, **arrays))
 
 
 def _jsonable(obj):
