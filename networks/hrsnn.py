@@ -63,6 +63,10 @@ PATHWAYS = {"in_exc": ("input", "exc", True), "in_inh": ("input", "inh", True),
 
 _PLASTIC_OK = ("in_exc", "in_inh", "ee")
 
+#: What the clip-boundary reset does to every reservoir neuron, per synapse model.
+RESET_CODE = {"current": "v_post = v_rest_post\nI_e_post = 0*amp\nI_i_post = 0*amp",
+              "conductance": "v_post = v_rest_post\ng_e_post = 0\ng_i_post = 0"}
+
 
 @dataclass
 class SimulationResult:
@@ -92,6 +96,10 @@ class HRSNN(TransformerMixin, BaseEstimator):
         Excitatory fraction.
     variant : {"HoNHoS", "HeNHoS", "HoNHeS", "HeNHeS"}
         Homogeneous/heterogeneous neurons (``N``) and synapses (``S``).
+    synapse : {"current", "conductance"}
+        LIF synapse model (:mod:`cortex.neurons`).  Current-based inputs are
+        unbounded (strong inhibition can push ``v`` far below ``E_i``);
+        conductance-based inputs saturate at the reversal potentials.
     tau_m : float
         Mean membrane time constant, ms.
     cv_neuron : float
@@ -125,9 +133,11 @@ class HRSNN(TransformerMixin, BaseEstimator):
     w_max : float
         Upper weight bound of plastic synapses.
     J_in, J_e, J_i : float
-        Synaptic current per unit weight, nA: input, recurrent excitatory,
-        inhibitory.  With the default LIF (100 MOhm, tau_m 20 ms, tau_e 5 ms) a
-        current of 1 nA per unit weight gives a PSP peak of about 16 mV.
+        Synaptic input per unit weight: input, recurrent excitatory, inhibitory.
+        Current-based: nA (with the default LIF, 100 MOhm, tau_m 20 ms, tau_e
+        5 ms, 1 nA gives a PSP peak of about 16 mV).  Conductance-based: the
+        conductance relative to the leak (about 1.5 x the nA value gives a
+        similar excitatory PSP at rest).
     bins : int
         Time bins per clip for the feature reduction.
     reduction : {"binned_counts", "binned_rates"}
@@ -174,7 +184,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
         Wall time of the unsupervised phase.
     """
 
-    def __init__(self, n=1000, exc=0.8, variant="HeNHeS", tau_m=20.0, cv_neuron=0.6,
+    def __init__(self, n=1000, exc=0.8, variant="HeNHeS", synapse="current", tau_m=20.0, cv_neuron=0.6,
                  neuron_dist="gamma", tau_ref=2.0, a_plus=0.01, a_ratio=1.05, tau_pre=20.0,
                  tau_post=20.0, cv_synapse=0.6, rule="multiplicative", plastic="in_exc,ee",
                  connect="random", lam=2.0, p_in=0.1, p_ee=0.1, p_ei=0.2, p_ie=0.2, p_ii=0.1,
@@ -185,6 +195,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
         self.n = n
         self.exc = exc
         self.variant = variant
+        self.synapse = synapse
         self.tau_m = tau_m
         self.cv_neuron = cv_neuron
         self.neuron_dist = neuron_dist
@@ -268,6 +279,8 @@ class HRSNN(TransformerMixin, BaseEstimator):
         for name in ("w_in", "w_ee", "w_ei", "w_ie", "w_ii", "J_in", "J_e", "J_i", "gap", "tau_ref"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name}: must be >= 0, got {getattr(self, name)}")
+        if self.synapse not in ("current", "conductance"):
+            raise ValueError(f"synapse: expected 'current' or 'conductance', got {self.synapse!r}")
         if self.connect not in ("random", "distance"):
             raise ValueError(f"connect: expected 'random' or 'distance', got {self.connect!r}")
         if self.reduction not in REDUCTIONS:
@@ -437,16 +450,16 @@ class HRSNN(TransformerMixin, BaseEstimator):
         # independent child streams (exc, inh, structure, weights, STDP parameters):
         # all variants share connectivity and initial weights for a given seed
         seeds = rng.spawn(5)
-        objs["exc"] = lif_group(self.n_exc, params, name="exc", seed=seeds[0], dt=dt)
-        objs["inh"] = lif_group(self.n_inh, params, name="inh", seed=seeds[1], dt=dt)
+        objs["exc"] = lif_group(self.n_exc, params, synapse=self.synapse, name="exc", seed=seeds[0], dt=dt)
+        objs["inh"] = lif_group(self.n_inh, params, synapse=self.synapse, name="inh", seed=seeds[1], dt=dt)
         objs["input"] = SpikeGeneratorGroup(n_in, timeline.indices, timeline.steps * dt, name="input",
                                             sorted=True)
         # reset at the start of each clip: membrane to rest, synaptic currents to 0
         objs["reset"] = SpikeGeneratorGroup(1, np.zeros(len(timeline.starts), dtype=int),
                                             timeline.starts * dt, name="reset")
+        on_reset = RESET_CODE[self.synapse]
         for pop in ("exc", "inh"):
-            syn = Synapses(objs["reset"], objs[pop], on_pre="v_post = v_rest_post\nI_e_post = 0*amp\nI_i_post = 0*amp",
-                           name=f"reset_{pop}")
+            syn = Synapses(objs["reset"], objs[pop], on_pre=on_reset, name=f"reset_{pop}")
             syn.connect(i=np.zeros(len(objs[pop]), dtype=int), j=np.arange(len(objs[pop])))
             syn.pre.order = -1  # before any input of the same step
             objs[f"reset_{pop}"] = syn
@@ -459,7 +472,8 @@ class HRSNN(TransformerMixin, BaseEstimator):
         objs["_weights_init"] = {}
         for name, (src, tgt, excitatory) in PATHWAYS.items():
             i, j = structure[name]
-            J = (self.J_in if src == "input" else self.J_e if excitatory else self.J_i) * nA
+            J = (self.J_in if src == "input" else self.J_e if excitatory else self.J_i)
+            J = J * nA if self.synapse == "current" else float(J)
             w0 = np.minimum(syn_rng.uniform(0, 2 * w_means[name], size=len(i)), self.w_max)
             common = dict(target="e" if excitatory else "i", J=J, connect=(i, j), w_init=w0, name=name,
                           seed=seeds[4])

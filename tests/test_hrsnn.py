@@ -158,3 +158,22 @@ def test_reduce_spikes_bins_and_rates():
     np.testing.assert_allclose(R, F / 5e-3)
     with pytest.raises(ValueError, match="reduction: "):
         reduce_spikes(idx, steps, [[0, 10]], 2, reduction="mean")
+
+
+def test_conductance_reservoir_keeps_membranes_above_the_inhibitory_reversal(clips):
+    """Reversal potentials bound v (E_i = -80 mV); current-based input is unbounded."""
+    strong = dict(n=40, J_i=3.0, w_ie=1.0, p_ie=0.5, record_v=8)
+    cond = tiny(synapse="conductance", J_in=4.0, **strong).fit(clips[:3])
+    cond.transform(clips[:3])
+    v = cond.last_result_.extra["v"]
+    assert v.shape[0] == 8 and v.shape[1] > 100
+    assert v.min() >= -0.080 - 1e-9
+    assert v.max() <= -0.050 + 1e-9  # never above threshold at a recorded step
+    curr = tiny(**strong).fit(clips[:3])
+    curr.transform(clips[:3])
+    assert curr.last_result_.extra["v"].min() < -0.080  # current-based input has no floor
+
+
+def test_invalid_synapse_model(clips):
+    with pytest.raises(ValueError, match="synapse: "):
+        tiny(synapse="voltage").fit(clips[:1])
