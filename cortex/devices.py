@@ -19,6 +19,7 @@ Examples
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import importlib.util
 import os
@@ -84,6 +85,59 @@ def _build_root() -> Path:
         xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
         root = Path(xdg) / "spikevid"
     return root
+
+
+# --------------------------------------------------------------------------- project locks
+#: The lock file held on the standalone project in use (one per process).
+_project_lock: dict[str, object] = {}
+
+
+def _try_lock(project: Path, block: bool):
+    """Open and flock ``project/.lock``; the open file, or None when another process holds it."""
+    project.mkdir(parents=True, exist_ok=True)
+    fh = open(project / ".lock", "a+")
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | (0 if block else fcntl.LOCK_NB))
+    except BlockingIOError:
+        fh.close()
+        return None
+    return fh
+
+
+def _claim_project(directory: Path | None, name: str) -> Path:
+    """Lock a standalone project folder for this process until :func:`reset_device`.
+
+    Two processes building into one folder corrupt each other's build.  An explicit
+    ``directory`` is waited for; the default ``<cache>/<name>`` falls back to
+    ``<name>-1``, ``<name>-2``, ... when busy (each reused later, so unchanged code is
+    still not recompiled).
+    """
+    _release_project()
+    if directory is not None:
+        fh = _try_lock(directory, block=False)
+        if fh is None:
+            warnings.warn(f"standalone project {directory} is in use by another process; waiting",
+                          RuntimeWarning, stacklevel=4)
+            fh = _try_lock(directory, block=True)
+        project = directory
+    else:
+        root = _build_root()
+        for k in range(64):
+            project = root / (name if k == 0 else f"{name}-{k}")
+            fh = _try_lock(project, block=False)
+            if fh is not None:
+                break
+        else:  # pragma: no cover - 64 concurrent builds
+            raise DeviceUnavailable(f"all standalone project folders under {root} are busy")
+    _project_lock["file"] = fh
+    return project
+
+
+def _release_project() -> None:
+    fh = _project_lock.pop("file", None)
+    if fh is not None:
+        fcntl.flock(fh, fcntl.LOCK_UN)
+        fh.close()
 
 
 # --------------------------------------------------------------------------- prefs
@@ -392,8 +446,7 @@ def _activate(name, directory, build_on_run, compile_only, threads, options) -> 
         raise ValueError("compute_capability applies to cuda_standalone only")
     else:
         _set_pref("devices.cpp_standalone.openmp_threads", int(threads or 0))
-    project = Path(directory) if directory is not None else _build_root() / name
-    project.mkdir(parents=True, exist_ok=True)
+    project = _claim_project(Path(directory) if directory is not None else None, name)
     _standalone.update(name=name, directory=project, compile_only=compile_only, options=options)
     build_options = dict(options)
     if build_on_run:
@@ -437,6 +490,7 @@ def reset_device() -> None:
     # set_device keeps a history stack; ours never goes back through it
     _brian_device.previous_devices.clear()
     _standalone.clear()
+    _release_project()
     _restore_prefs()
 
 

@@ -360,3 +360,27 @@ def test_cuda_matches_runtime(cuda_build, runtime_reference):
     (ref_i, ref_t), (gpu_i, gpu_t) = runtime_reference, spikes
     np.testing.assert_array_equal(gpu_i, ref_i)
     np.testing.assert_allclose(gpu_t, ref_t, rtol=0, atol=float(DT / ms) + 1e-9)
+
+
+def test_busy_default_standalone_project_falls_back_to_a_sibling(tmp_path, monkeypatch):
+    """Two processes never build into one folder: a held lock sends the next to name-1."""
+    import fcntl
+    from cortex import devices
+    monkeypatch.setenv(devices.CACHE_ENV, str(tmp_path))
+    busy = tmp_path / "cpp_standalone"
+    busy.mkdir()
+    # another process holds the default folder (a lock on a separately opened file
+    # conflicts even within one process, as it would between two)
+    other = open(busy / ".lock", "a+")
+    fcntl.flock(other, fcntl.LOCK_EX)
+    try:
+        with devices.device_scope("cpp_standalone", build_on_run=False):
+            assert devices._standalone["directory"] == tmp_path / "cpp_standalone-1"
+        with devices.device_scope("cpp_standalone", build_on_run=False):
+            assert devices._standalone["directory"] == tmp_path / "cpp_standalone-1"  # reused
+    finally:
+        fcntl.flock(other, fcntl.LOCK_UN)
+        other.close()
+    with devices.device_scope("cpp_standalone", build_on_run=False):
+        assert devices._standalone["directory"] == busy
+    assert devices.current_device() in ("runtime", "numpy", "cython")
