@@ -531,8 +531,11 @@ class HRSNN(TransformerMixin, BaseEstimator):
                 for key in [k for k in objs if k.startswith("w_")]:
                     objs[key].active = False
             if n_steps:
-                report, period = _progress_reporter(self.progress and not standalone,
-                                                    f"{'train' if learning else 'extract'} phase {k + 1}")
+                if standalone:  # the compiled program prints its own progress lines
+                    report, period = ("text", 10 * second) if self.progress else (None, 10 * second)
+                else:
+                    report, period = _progress_reporter(self.progress,
+                                                        f"{'train' if learning else 'extract'} phase {k + 1}")
                 # an explicit (empty) namespace: nothing leaks in from local variables
                 net.run(n_steps * dt, report=report, report_period=period, namespace={})
                 if hasattr(report, "close"):
