@@ -14,9 +14,12 @@ synapses (``HeS``) each plastic synapse draws its own ``A_plus``, ``A_minus``,
 the same means with zero spread.
 
 Clips are presented back to back in **one** simulation: each clip is preceded by
-a silent gap of ``gap`` ms and starts with a reset of every membrane and synaptic
-current (a one-neuron reset generator with synapses onto both populations), so
-clips do not leak into each other and no network is rebuilt per clip.
+a silent gap of ``gap`` ms, and at the end of the step before it every neuron's
+membrane, synaptic input and refractoriness are reset (a one-neuron reset
+generator with synapses onto both populations, run after all other operations of
+that step).  With weights frozen, each clip's spikes are exactly those of a fresh
+network started from the initial state -- what a ``store()``/``restore()`` loop
+gives, without rebuilding or restoring anything per clip.
 
 * ``fit(X)`` -- unsupervised phase: STDP on, all training clips once per epoch;
   then weights are frozen.  Learned weights end in ``weights_``; weight snapshots
@@ -64,8 +67,10 @@ PATHWAYS = {"in_exc": ("input", "exc", True), "in_inh": ("input", "inh", True),
 _PLASTIC_OK = ("in_exc", "in_inh", "ee")
 
 #: What the clip-boundary reset does to every reservoir neuron, per synapse model.
+#: Refractoriness is cleared too, so a clip starts exactly as from the initial state.
 RESET_CODE = {"current": "v_post = v_rest_post\nI_e_post = 0*amp\nI_i_post = 0*amp",
               "conductance": "v_post = v_rest_post\ng_e_post = 0\ng_i_post = 0"}
+RESET_CODE = {k: v + "\nlastspike_post = -1e4*second\nnot_refractory_post = True" for k, v in RESET_CODE.items()}
 
 
 @dataclass
@@ -455,13 +460,17 @@ class HRSNN(TransformerMixin, BaseEstimator):
         objs["input"] = SpikeGeneratorGroup(n_in, timeline.indices, timeline.steps * dt, name="input",
                                             sorted=True)
         # reset at the start of each clip: membrane to rest, synaptic currents to 0
-        objs["reset"] = SpikeGeneratorGroup(1, np.zeros(len(timeline.starts), dtype=int),
-                                            timeline.starts * dt, name="reset")
+        # reset at the end of the step before each clip (after that step's spikes,
+        # deliveries and resets), so every clip starts from the initial state; the
+        # first clip of a run starting at step 0 already does
+        reset_steps = timeline.starts[timeline.starts >= 1] - 1
+        objs["reset"] = SpikeGeneratorGroup(1, np.zeros(len(reset_steps), dtype=int), reset_steps * dt,
+                                            name="reset")
         on_reset = RESET_CODE[self.synapse]
         for pop in ("exc", "inh"):
             syn = Synapses(objs["reset"], objs[pop], on_pre=on_reset, name=f"reset_{pop}")
             syn.connect(i=np.zeros(len(objs[pop]), dtype=int), j=np.arange(len(objs[pop])))
-            syn.pre.order = -1  # before any input of the same step
+            syn.pre.when = "end"
             objs[f"reset_{pop}"] = syn
         structure = self._connectivity(n_in, seeds[2])
         plastic = self._plastic_set()

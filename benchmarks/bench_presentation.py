@@ -1,0 +1,116 @@
+"""Presenting many clips to a reservoir: one concatenated run vs a per-clip loop.
+
+The naive Brian2 script runs each clip separately and restores the initial state
+with ``store()``/``restore()`` in between; spikevid lays all clips out on one time
+axis with a reset between clips (one ``run``, one standalone build).  This measures
+wall seconds per clip for
+
+* ``loop_restore``  -- per-clip ``restore(); set_spikes(); run()`` (runtime device),
+                       the baseline, measured in the same run;
+* ``hrsnn_runtime`` -- ``HRSNN.transform`` on the runtime device (concatenated);
+* ``hrsnn_cpp``     -- ``HRSNN.transform`` on cpp_standalone (build included).
+
+and checks that the loop and the concatenated run give the same spike counts per
+clip (they present the same network the same input from the same state). Writes
+``benchmarks/results/presentation.json``.
+
+Usage::
+
+    python -m benchmarks.bench_presentation [--clips 50] [--n 1000] [--target numpy]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results" / "presentation.json"
+
+
+def _clips(n_clips: int, n_channels: int, n_steps: int, seed: int = 0):
+    from stimuli.types import SpikeStimulus
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n_clips):
+        rate = np.full(n_channels, 0.005)
+        rate[(k % 4) * n_channels // 4:((k % 4) + 1) * n_channels // 4] = 0.03
+        st, idx = np.nonzero(rng.random((n_steps, n_channels)) < rate)
+        out.append(SpikeStimulus(idx, st, n_channels, n_steps, 1e-3, label=k % 4))
+    return out
+
+
+def loop_restore(model, clips) -> tuple[float, np.ndarray]:
+    """The per-clip loop a hand-written script would use; returns (seconds, counts)."""
+    from brian2 import Network, ms
+    from networks.hrsnn import _Timeline
+    # the same network as HRSNN builds, with no clips yet (one placeholder spike)
+    timeline = _Timeline([(clips[:1], False)], dt_net=model.dt * 1e-3, gap=0.0)
+    objs = model._build(timeline)
+    net = Network([o for k, o in objs.items() if not k.startswith("_") and k != "v_exc"])
+    for name in objs["_plastic"]:
+        objs[name].plastic = 0  # feature phase: frozen weights, as in HRSNN.transform
+    dt = model.dt * ms
+    net.store("initial")
+    counts = []
+    t0 = time.perf_counter()
+    for s in clips:
+        net.restore("initial")
+        steps = np.rint(s.steps * s.dt / (model.dt * 1e-3)).astype(int)
+        objs["input"].set_spikes(s.indices, (steps + int(net.t / dt)) * dt)
+        before = objs["spikes_exc"].num_spikes + objs["spikes_inh"].num_spikes
+        net.run(s.n_steps * s.dt * 1e3 * ms, namespace={})
+        counts.append(objs["spikes_exc"].num_spikes + objs["spikes_inh"].num_spikes - before)
+    return time.perf_counter() - t0, np.asarray(counts)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clips", type=int, default=50)
+    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--duration", type=float, default=200.0, help="ms per clip")
+    parser.add_argument("--target", default="numpy", choices=["numpy", "cython"],
+                        help="runtime code generation target for the runtime rows")
+    parser.add_argument("--quick", action="store_true", help="10 clips, 400 neurons")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.clips, args.n = 10, 400
+    from cortex.devices import device_scope
+    from networks.hrsnn import HRSNN
+
+    clips = _clips(args.clips, 256, int(args.duration))
+    # a silent gap longer than tau_ref before each clip: no neuron is refractory at a reset
+    params = dict(n=args.n, J_in=3.0, seed=0, progress=False, snapshots=0, record_v=0, gap=10.0)
+    fitted = HRSNN(device=args.target, **params).fit(clips[:2])  # weights for all rows
+    rows = {}
+    with device_scope(args.target):
+        sec, loop_counts = loop_restore(fitted, clips)
+    rows["loop_restore"] = sec
+    for name, device in (("hrsnn_runtime", args.target), ("hrsnn_cpp", "cpp_standalone")):
+        fitted.device = device
+        t0 = time.perf_counter()
+        F = fitted.transform(clips)
+        rows[name] = time.perf_counter() - t0
+        same = bool(np.array_equal(F.sum(1).astype(int), loop_counts))
+        rows[f"{name}_matches_loop"] = same
+    per_clip = {k: v / args.clips for k, v in rows.items() if isinstance(v, float)}
+    base = per_clip["loop_restore"]
+    print(f"{args.clips} clips x {args.duration:.0f} ms, {args.n} neurons, runtime target {args.target}")
+    for k, v in per_clip.items():
+        print(f"  {k:14s} {v:8.3f} s/clip   {base / v:6.1f}x vs loop_restore"
+              + ("" if k == "loop_restore" else f"   same spikes as loop: {rows[k + '_matches_loop']}"))
+    result = {"config": vars(args), "seconds_per_clip": per_clip,
+              "speedup_vs_loop_restore": {k: base / v for k, v in per_clip.items()},
+              "matches_loop": {k: rows[f"{k}_matches_loop"] for k in ("hrsnn_runtime", "hrsnn_cpp")},
+              "machine": {"python": platform.python_version(), "processor": platform.machine()}}
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {RESULTS}")
+    return result
+
+
+if __name__ == "__main__":
+    main()
