@@ -88,18 +88,9 @@ w = clip(w + plastic * apre * (w_max - w), 0, w_max)
 }
 
 #: Reward-modulated STDP: the STDP update goes into the eligibility trace ``c``.
-RSTDP_EQS = """
-w : 1
-w_max : 1 (shared, constant)
-A_plus : 1 (constant)
-A_minus : 1 (constant)
-taupre : second (constant)
-taupost : second (constant)
+RSTDP_EQS = STDP_EQS + """
 tau_c : second (constant)
 eta : 1 (shared, constant)
-plastic : 1 (shared)
-dapre/dt = -apre / taupre : 1 (event-driven)
-dapost/dt = -apost / taupost : 1 (event-driven)
 dc/dt = -c / tau_c : 1 (event-driven)
 """
 RSTDP_ON_PRE = """
