@@ -204,3 +204,35 @@ def test_concatenated_presentation_equals_a_store_restore_loop():
             counts.append(objs["spikes_exc"].num_spikes + objs["spikes_inh"].num_spikes - before)
     assert F.sum() > 50 * len(clips)  # recurrent activity, so the test is not trivial
     np.testing.assert_array_equal(F.sum(1), counts)
+
+
+@pytest.mark.cuda
+def test_hrsnn_builds_for_cuda_standalone(tmp_path):
+    """The whole reservoir (both phases) generates and compiles with brian2cuda; on a GPU
+    it also runs and gives features of the documented shape with activity."""
+    from brian2 import Network, ms
+
+    from cortex.devices import available_devices, build, device_scope
+    from networks.hrsnn import _Timeline
+    usable, reason = available_devices()["cuda_standalone"]
+    if not usable and ("brian2cuda missing" in reason or "nvcc not found" in reason):
+        pytest.skip(reason)
+    rng = np.random.default_rng(0)
+    clips = [_stimulus(k % 3, rng, n_steps=100) for k in range(4)]
+    model = tiny(n=100, snapshots=3)
+    model.seed_, model.n_input_ = 0, N_CH
+    with device_scope("cuda_standalone", compile_only=not usable, build_on_run=False,
+                      directory=tmp_path / "cuda_hrsnn"):
+        tl = _Timeline([(clips, True), (clips, False)], dt_net=model.dt * 1e-3, gap=model.gap * 1e-3)
+        objs = model._build(tl)
+        net = Network([o for k, o in objs.items() if not k.startswith("_")])
+        for n_steps, learning in tl.phase_runs():
+            for name in objs["_plastic"]:
+                objs[name].plastic = 1 if learning else 0
+            net.run(n_steps * model.dt * ms, namespace={})
+        project = build(run=usable)
+        assert (project / "main").is_file(), "no binary was built"
+        if usable:
+            res = model._collect(objs, tl)
+            assert res.features[0].shape == (len(clips), model.n * model.bins)
+            assert res.features[0].sum() > 0
