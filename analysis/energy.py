@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from networks.topology import fan_out
+
 __all__ = ["E_AC_PJ", "E_MAC_PJ", "fan_out", "synaptic_operations", "energy_estimate",
            "run_energy", "format_energy", "format_nj"]
 
@@ -40,31 +42,6 @@ E_MAC_PJ = 4.6
 def _pathways():
     from networks.hrsnn import PATHWAYS
     return PATHWAYS
-
-
-def fan_out(structure: dict, sizes: dict, pathways: dict | None = None) -> dict[str, np.ndarray]:
-    """Outgoing synapses of every source neuron, summed over pathways.
-
-    Parameters
-    ----------
-    structure : dict of str -> (i, j)
-        Presynaptic and postsynaptic indices of each pathway (``HRSNN.structure_``).
-    sizes : dict of str -> int
-        Number of neurons of each source population (``input``, ``exc``, ``inh``).
-    pathways : dict of str -> (source, target, excitatory), optional
-        Default :data:`networks.hrsnn.PATHWAYS`.
-
-    Returns
-    -------
-    dict of str -> ndarray of int
-        Fan-out per neuron of each source population.
-    """
-    pathways = pathways or _pathways()
-    out = {pop: np.zeros(int(n), dtype=np.int64) for pop, n in sizes.items()}
-    for name, (i, _) in structure.items():
-        src = pathways[name][0]
-        out[src] += np.bincount(np.asarray(i, dtype=np.int64), minlength=len(out[src]))
-    return out
 
 
 def synaptic_operations(spikes: dict, structure: dict, sizes: dict, pathways: dict | None = None) -> dict:

@@ -51,7 +51,7 @@ from cortex.synapses import STDPParams, connectivity, static_synapses, stdp_syna
 from stimuli.types import SpikeStimulus, StimulusError
 
 from .features import REDUCTIONS, reduce_spikes
-from .topology import distance_connectivity, grid_positions
+from .topology import distance_connectivity, fan_out, grid_positions
 
 __all__ = ["HRSNN", "VARIANTS", "PATHWAYS", "SimulationResult"]
 
@@ -586,12 +586,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
         total = sum(_count_in_windows(s[1], all_windows) for s in spikes.values())
         n_clips = max(len(all_windows), 1)
         # synaptic events: each spike times its fan-out (input spikes included)
-        fan = {}
-        for name, (src, _, _) in PATHWAYS.items():
-            i, _ = objs["_structure"][name]
-            n_src = self.n_input_ if src == "input" else (ne if src == "exc" else self.n_inh)
-            fan.setdefault(src, np.zeros(n_src))
-            fan[src] += np.bincount(i, minlength=n_src)
+        fan = fan_out(objs["_structure"], {"input": self.n_input_, "exc": ne, "inh": self.n_inh})
         syn_events = float(fan["exc"][spikes["exc"][0]].sum() + fan["inh"][spikes["inh"][0]].sum()
                            + fan["input"][timeline.indices].sum())
         if "v_exc" in objs:

@@ -17,7 +17,7 @@ import numpy as np
 
 from cortex.heterogeneity import SeedLike, make_rng
 
-__all__ = ["grid_shape", "grid_positions", "distance_connectivity"]
+__all__ = ["grid_shape", "grid_positions", "distance_connectivity", "fan_out"]
 
 
 def grid_shape(n: int) -> tuple[int, int, int]:
@@ -78,3 +78,31 @@ def distance_connectivity(pos_pre: np.ndarray, pos_post: np.ndarray, C: float, l
         keep = i != j
         i, j = i[keep], j[keep]
     return i.astype(np.int32), j.astype(np.int32)
+
+
+def fan_out(structure: dict, sizes: dict, pathways: dict | None = None) -> dict[str, np.ndarray]:
+    """Outgoing synapses of every source neuron, summed over pathways.
+
+    Parameters
+    ----------
+    structure : dict of str -> (i, j)
+        Presynaptic and postsynaptic indices of each pathway (``HRSNN.structure_``).
+    sizes : dict of str -> int
+        Number of neurons of each source population (``input``, ``exc``, ``inh``).
+    pathways : dict of str -> (source, target, excitatory), optional
+        Default :data:`networks.hrsnn.PATHWAYS`.
+
+    Each spike of a source neuron causes as many synaptic operations as its fan-out.
+
+    Returns
+    -------
+    dict of str -> ndarray of int
+        Fan-out per neuron of each source population.
+    """
+    if pathways is None:
+        from .hrsnn import PATHWAYS as pathways
+    out = {pop: np.zeros(int(n), dtype=np.int64) for pop, n in sizes.items()}
+    for name, (i, _) in structure.items():
+        src = pathways[name][0]
+        out[src] += np.bincount(np.asarray(i, dtype=np.int64), minlength=len(out[src]))
+    return out
