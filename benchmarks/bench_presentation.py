@@ -59,7 +59,7 @@ def loop_restore(model, clips) -> tuple[float, np.ndarray]:
     t0 = time.perf_counter()
     for s in clips:
         net.restore("initial")
-        steps = np.rint(s.steps * s.dt / (model.dt * 1e-3)).astype(int)
+        steps = _Timeline.net_steps(s, model.dt * 1e-3)
         objs["input"].set_spikes(s.indices, (steps + int(net.t / dt)) * dt)
         before = objs["spikes_exc"].num_spikes + objs["spikes_inh"].num_spikes
         net.run(s.n_steps * s.dt * 1e3 * ms, namespace={})

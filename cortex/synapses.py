@@ -246,8 +246,8 @@ def transmission_code(post: NeuronGroup, target: str) -> str:
 def default_J(post: NeuronGroup, target: str):
     """Input per unit weight when none is given: 1 (conductance) or 0.1 nA (current).
 
-    With the default LIF parameters 0.1 nA gives an excitatory PSP of about 1 mV per
-    unit weight.
+    With the default LIF parameters (100 MOhm, tau_m 20 ms, tau_e 5 ms) 0.1 nA gives
+    an excitatory PSP peak of about 1.6 mV per unit weight (analytic).
     """
     from brian2 import nA
     return 0.1 * nA if f"I_{target}" in post.variables else 1.0

@@ -30,7 +30,7 @@ import yaml
 
 from .baseline import InputCounts
 from .config import ConfigError, dump_config
-from .hrsnn import HRSNN
+from .hrsnn import HRSNN, _Timeline
 from stimuli.io import atomic_savez, atomic_write_json, atomic_write_text
 from .readouts import evaluate, make_readout
 
@@ -178,7 +178,7 @@ def _raster(res, stims, model: HRSNN) -> dict:
     # input spikes of the same clips, placed in their windows
     ii, tt = [], []
     for (a, _), s in zip(win - lo, stims):
-        st = np.rint(s.steps * s.dt / (float(model.dt) * 1e-3)).astype(np.int64)
+        st = _Timeline.net_steps(s, float(model.dt) * 1e-3)
         ii.append(s.indices)
         tt.append(st + a)
     out["input_i"], out["input_t"] = np.concatenate(ii), np.concatenate(tt)

@@ -628,8 +628,7 @@ class _Timeline:
             for c, s in enumerate(stims):
                 length = max(int(np.ceil(s.n_steps * s.dt / dt_net - 1e-9)), 1)
                 start = cursor + gap_steps
-                st = np.rint(s.steps * s.dt / dt_net).astype(np.int64)
-                st = np.minimum(st, length - 1)
+                st = np.minimum(self.net_steps(s, dt_net), length - 1)
                 step_parts.append(st + start)
                 idx_parts.append(s.indices.astype(np.int64))
                 wins[c] = (start, start + length)
@@ -646,6 +645,11 @@ class _Timeline:
         self._phase_windows = phase_windows
         self.train_steps = sum(end - (phase_windows[k - 1][2] if k else 0)
                                for k, (_, p, end) in enumerate(phase_windows) if p)
+
+    @staticmethod
+    def net_steps(stim: SpikeStimulus, dt_net: float) -> np.ndarray:
+        """Spike times of ``stim`` on the network's time grid (``round(t / dt_net)``)."""
+        return np.rint(stim.steps * stim.dt / dt_net).astype(np.int64)
 
     def phase_windows(self):
         return [(w, p) for w, p, _ in self._phase_windows]
