@@ -23,7 +23,7 @@ def plot_confusion(confusion, classes):
     data : dict
         ``counts`` (int array) and ``normalised`` (each non-empty row sums to 1).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     cm = np.asarray(confusion, dtype=np.int64)
     rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
@@ -62,7 +62,7 @@ def plot_ablation(summary: dict):
         ``variants``, ``mean``, ``ci`` ((low, high) or None), ``seeds`` (accuracies per variant),
         ``baseline``.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     variants = [v for v in summary["variants"] if summary["variants"][v]["n_seeds"]]
     means = [summary["variants"][v]["accuracy_mean"] for v in variants]
     cis = [summary["variants"][v]["accuracy_ci95"] for v in variants]
@@ -73,7 +73,7 @@ def plot_ablation(summary: dict):
         x = np.arange(len(variants))
         colors = [VARIANT_COLORS.get(v, "0.5") for v in variants]
         ax.bar(x, means, color=colors, width=0.6, alpha=0.85, zorder=1)
-        for k, (m, ci) in enumerate(zip(means, cis)):
+        for k, (m, ci) in enumerate(zip(means, cis, strict=True)):
             if ci is not None:
                 ax.errorbar(k, m, yerr=[[m - ci[0]], [ci[1] - m]], color="black", capsize=3, lw=1, zorder=3)
         rng = np.random.default_rng(0)
@@ -106,7 +106,7 @@ def plot_accuracy_vs_fraction(summary: dict):
     data : dict of str -> dict
         Per variant (and ``baseline``): ``fraction``, ``mean``, ``low``, ``high``.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     data = {}
     with paper_style():
         fig, ax = plt.subplots(figsize=(3.4, 2.9), layout="constrained")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from stimuli.timebase import ms_to_seconds
+
 from .figures import COLORS, PAPER_WIDTH, VARIANT_COLORS, paper_style
 
 __all__ = ["spike_statistics", "plot_activity", "plot_membrane_traces"]
@@ -27,7 +29,7 @@ def spike_statistics(raster: dict) -> dict:
     dict
         ``rate`` (Hz per reservoir neuron, E then I), ``cv`` (NaN where undefined),
         ``population`` ("exc"/"inh" per neuron), ``spike_counts`` per population
-        (spikes inside the windows), ``duration`` (s of clip time).
+        (spikes inside the windows), ``duration`` (ms of clip time).
     """
     dt = float(raster["dt"])
     win = np.asarray(raster["windows"], dtype=np.int64)
@@ -41,7 +43,7 @@ def spike_statistics(raster: dict) -> dict:
         inside = (clip >= 0) & (t < win[np.clip(clip, 0, None), 1])
         idx, t, clip = idx[inside], t[inside], clip[inside]
         counts[pop] = int(len(idx))
-        rates.append(np.bincount(idx, minlength=n)[:n] / duration)
+        rates.append(np.bincount(idx, minlength=n)[:n] / ms_to_seconds(duration))
         order = np.lexsort((t, clip, idx))
         idx, t, clip = idx[order], t[order], clip[order]
         same = (idx[1:] == idx[:-1]) & (clip[1:] == clip[:-1])
@@ -73,7 +75,7 @@ def plot_activity(runs: dict, *, n_bins: int = 20):
     Parameters
     ----------
     runs : dict of str -> dict
-        Label (e.g. the variant) -> ``{"raster": raster dict, "tau_m": ndarray (s)}``;
+        Label (e.g. the variant) -> ``{"raster": raster dict, "tau_m": ndarray (ms)}``;
         ``tau_m`` holds every reservoir neuron's membrane time constant.
     n_bins : int
 
@@ -84,11 +86,11 @@ def plot_activity(runs: dict, *, n_bins: int = 20):
         Per label: ``stats`` (:func:`spike_statistics`), ``tau_m_ms``, and the histogram
         ``counts`` and ``edges`` of each panel (``rate``, ``cv``, ``tau_m``).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     if not runs:
         raise ValueError("plot_activity: no runs given")
     stats = {k: spike_statistics(v["raster"]) for k, v in runs.items()}
-    taus = {k: np.asarray(v["tau_m"], dtype=float) * 1e3 for k, v in runs.items()}
+    taus = {k: np.asarray(v["tau_m"], dtype=float) for k, v in runs.items()}
     all_rates = np.concatenate([s["rate"] for s in stats.values()])
     all_cv = np.concatenate([s["cv"] for s in stats.values()])
     all_cv = all_cv[np.isfinite(all_cv)]
@@ -143,15 +145,15 @@ def plot_membrane_traces(t: np.ndarray, v: np.ndarray, *, neurons=None, v_th=Non
     Parameters
     ----------
     t : ndarray, shape (n_steps,)
-        Seconds.
+        ms.
     v : ndarray, shape (n_neurons, n_steps)
-        Volts.
+        mV.
     neurons : sequence of int, optional
         Neuron numbers for the labels.
     v_th : ndarray or float, optional
-        Firing threshold(s), volts (drawn dotted).
+        Firing threshold(s), mV (drawn dotted).
     windows : ndarray, shape (n_clips, 2), optional
-        Clip windows in seconds (shaded).
+        Clip windows, ms (shaded).
 
     Returns
     -------
@@ -159,11 +161,11 @@ def plot_membrane_traces(t: np.ndarray, v: np.ndarray, *, neurons=None, v_th=Non
     data : dict
         ``t_ms``, ``v_mV`` (what was drawn).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     v = np.atleast_2d(np.asarray(v, dtype=float))
-    t_ms, v_mv = np.asarray(t, dtype=float) * 1e3, v * 1e3
+    t_ms, v_mv = np.asarray(t, dtype=float), v
     neurons = list(range(len(v))) if neurons is None else list(neurons)
-    thr = None if v_th is None else np.broadcast_to(np.asarray(v_th, dtype=float) * 1e3, (len(v),))
+    thr = None if v_th is None else np.broadcast_to(np.asarray(v_th, dtype=float), (len(v),))
     with paper_style():
         fig, axes = plt.subplots(len(v), 1, figsize=(PAPER_WIDTH, 0.4 + 0.9 * len(v)), sharex=True,
                                  layout="constrained", squeeze=False)
@@ -172,7 +174,7 @@ def plot_membrane_traces(t: np.ndarray, v: np.ndarray, *, neurons=None, v_th=Non
             if thr is not None:
                 ax.axhline(thr[k], color="0.4", lw=0.6, ls=":")
             if windows is not None:
-                for a, b in np.asarray(windows) * 1e3:
+                for a, b in np.asarray(windows):
                     ax.axvspan(a, b, color="0.93", zorder=-1, lw=0)
             ax.set_ylabel(f"E{neurons[k]}\nv (mV)")
         axes[-1, 0].set_xlabel("time (ms)")

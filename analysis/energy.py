@@ -28,20 +28,17 @@ from pathlib import Path
 
 import numpy as np
 
-from networks.topology import fan_out
+from networks.topology import PATHWAYS, fan_out
 
-__all__ = ["E_AC_PJ", "E_MAC_PJ", "fan_out", "synaptic_operations", "energy_estimate",
+from .rundata import clip_duration, load_config_file, load_metrics, load_raster
+
+__all__ = ["E_AC_PJ", "E_MAC_PJ", "fan_out", "synaptic_operations", "energy_estimate", "run_timing",
            "run_energy", "format_energy", "format_nj"]
 
 #: Energy of one accumulate (32-bit float add), 45 nm, picojoule.
 E_AC_PJ = 0.9
 #: Energy of one multiply-accumulate (32-bit float), 45 nm, picojoule.
 E_MAC_PJ = 4.6
-
-
-def _pathways():
-    from networks.hrsnn import PATHWAYS
-    return PATHWAYS
 
 
 def synaptic_operations(spikes: dict, structure: dict, sizes: dict, pathways: dict | None = None) -> dict:
@@ -59,7 +56,7 @@ def synaptic_operations(spikes: dict, structure: dict, sizes: dict, pathways: di
     dict
         ``total`` (int), ``per_population`` and ``per_pathway`` (int counts).
     """
-    pathways = pathways or _pathways()
+    pathways = pathways or PATHWAYS
     fan = fan_out(structure, sizes, pathways)
     per_pop = {pop: int(fan[pop][np.asarray(idx, dtype=np.int64)].sum()) for pop, idx in spikes.items()}
     per_path = {}
@@ -83,11 +80,11 @@ def energy_estimate(sops_per_sample: float, n_synapses: int, *, clip_duration: f
     n_synapses : int
         Synapses of all pathways (input -> reservoir included).
     clip_duration : float
-        Seconds per clip.
+        Clip length, ms.
     frame_duration : float, optional
-        Seconds per video frame; the reference network is updated once per frame.
+        Time per video frame, ms; the reference network is updated once per frame.
     dt : float, optional
-        Simulation step, seconds; gives the once-per-step reference as well.
+        Simulation step, ms; gives the once-per-step reference as well.
     e_ac, e_mac : float
         Picojoule per accumulate and per multiply-accumulate.
 
@@ -100,7 +97,7 @@ def energy_estimate(sops_per_sample: float, n_synapses: int, *, clip_duration: f
     """
     snn = sops_per_sample * e_ac * 1e-3
     out = {"sops_per_sample": float(sops_per_sample), "n_synapses": int(n_synapses),
-           "e_ac_pJ": e_ac, "e_mac_pJ": e_mac, "snn_nJ": float(snn), "clip_duration_s": float(clip_duration)}
+           "e_ac_pJ": e_ac, "e_mac_pJ": e_mac, "snn_nJ": float(snn), "clip_duration_ms": float(clip_duration)}
     for key, period in (("frame", frame_duration), ("step", dt)):
         if period:
             updates = clip_duration / period
@@ -119,22 +116,26 @@ def energy_estimate(sops_per_sample: float, n_synapses: int, *, clip_duration: f
     return out
 
 
-def run_energy(run_dir) -> dict:
-    """:func:`energy_estimate` of a run directory (``metrics.json``, ``config.yaml``, ``raster.npz``).
+def run_timing(run_dir) -> dict | None:
+    """Clip length, frame duration and step (ms) of a run folder; None without ``raster.npz``.
 
-    The clip duration comes from the raster's clips (or the dataset's frames and
-    the encoder's ``frame_duration``); the frame rate from ``encoder.params.frame_duration``.
+    The clip length and step come from the raster's clips, the frame duration from
+    ``encoder.params.frame_duration`` of its ``config.yaml`` (None for event data).
     """
-    from .rundata import clip_duration, load_config_file, load_metrics, load_raster
+    raster = load_raster(run_dir)
+    if raster is None:
+        return None
+    params = load_config_file(run_dir).get("encoder", {}).get("params") or {}
+    return {"clip_duration": clip_duration(raster), "frame_duration": params.get("frame_duration"),
+            "dt": float(raster["dt"])}
+
+
+def run_energy(run_dir) -> dict:
+    """:func:`energy_estimate` of a run directory (``metrics.json``, ``config.yaml``, ``raster.npz``)."""
     run_dir = Path(run_dir)
     m = load_metrics(run_dir)
-    cfg = load_config_file(run_dir)
-    raster = load_raster(run_dir)
-    frame = (cfg.get("encoder", {}).get("params") or {}).get("frame_duration")
-    dt = float(m["model"].get("dt") or 0.5) * 1e-3
-    duration = clip_duration(raster) if raster is not None else np.nan
-    est = energy_estimate(m["synaptic_events_per_sample"], sum(m["n_synapses"].values()),
-                          clip_duration=duration, frame_duration=frame, dt=dt)
+    timing = run_timing(run_dir) or {"clip_duration": np.nan, "frame_duration": None, "dt": None}
+    est = energy_estimate(m["synaptic_events_per_sample"], sum(m["n_synapses"].values()), **timing)
     est["spikes_per_neuron_per_sample"] = m["spikes_per_neuron_per_sample"]
     est["n_neurons"] = m["n_neurons"]
     return est

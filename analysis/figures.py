@@ -35,7 +35,7 @@ VARIANT_COLORS = {"HoNHoS": "#7f7f7f", "HeNHoS": "#2a9d8f", "HoNHeS": "#e9c46a",
 @contextmanager
 def paper_style():
     """Context in which figures get the project's paper style."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     with plt.rc_context(STYLE):
         yield
 
@@ -52,7 +52,7 @@ def save_figure(fig, stem, formats=("png", "pdf"), *, close: bool = True) -> lis
     close : bool
         Close the figure afterwards.
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from stimuli.timebase import ms_to_seconds
+
 from .figures import COLORS, PAPER_WIDTH, paper_style, raster_marker_size, thin
 from .stimulus_plots import MAX_DRAWN_SPIKES
 
@@ -10,8 +12,8 @@ __all__ = ["population_rate", "plot_run_raster"]
 
 
 def population_rate(steps: np.ndarray, n_neurons: int, dt: float, n_steps: int,
-                    bin_width: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
-    """Population firing rate in Hz, in bins of ``bin_width`` seconds.
+                    bin_width: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Population firing rate in Hz, in bins of ``bin_width`` ms.
 
     Parameters
     ----------
@@ -19,16 +21,16 @@ def population_rate(steps: np.ndarray, n_neurons: int, dt: float, n_steps: int,
         Spike times in steps of ``dt``.
     n_neurons : int
     dt : float
-        Step, seconds.
+        Step, ms.
     n_steps : int
         Length of the recording in steps.
     bin_width : float
-        Seconds.
+        ms.
 
     Returns
     -------
     centres : ndarray
-        Bin centres, seconds.
+        Bin centres, ms.
     rate : ndarray
         Spikes per neuron per second in each bin.
     """
@@ -37,7 +39,7 @@ def population_rate(steps: np.ndarray, n_neurons: int, dt: float, n_steps: int,
     counts = np.bincount(np.asarray(steps, dtype=np.int64) // per_bin, minlength=n_bins)[:n_bins]
     edges = np.arange(n_bins + 1) * per_bin
     widths = (np.minimum(edges[1:], n_steps) - edges[:-1]) * dt
-    rate = counts / (max(n_neurons, 1) * widths)
+    rate = counts / (max(n_neurons, 1) * ms_to_seconds(widths))
     return (edges[:-1] * dt + widths / 2), rate
 
 
@@ -46,7 +48,7 @@ def _draw(ax, t_ms, idx, color, n_shown_total):
                color=color, rasterized=True)
 
 
-def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_width: float = 0.01,
+def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_width: float = 10.0,
                     max_spikes: int = MAX_DRAWN_SPIKES):
     """Raster of input and reservoir spikes of a run's first test clips, rate underneath.
 
@@ -57,7 +59,7 @@ def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_w
     class_names : list of str, optional
         Name of each clip's class (default: the label numbers).
     bin_width : float
-        Bin of the population rate, seconds.
+        Bin of the population rate, ms.
     max_spikes : int
         Each panel draws a seeded subset of at most this many spikes.
 
@@ -66,10 +68,10 @@ def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_w
     fig : matplotlib Figure
     data : dict
         ``spike_counts`` per population (all spikes inside the plotted range),
-        ``drawn`` per population, ``rate_t`` (s), ``rate_exc``/``rate_inh``/``rate_all`` (Hz),
-        ``windows`` (s).
+        ``drawn`` per population, ``rate_t`` (ms), ``rate_exc``/``rate_inh``/``rate_all`` (Hz),
+        ``windows`` (ms).
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     dt = float(raster["dt"])
     win = np.asarray(raster["windows"], dtype=np.int64)
     n_steps = int(win[-1, 1])
@@ -94,7 +96,7 @@ def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_w
                 data["drawn"][p] = int(len(k))
                 offset = n_exc if p == "inh" else 0
                 label = {"input": "input", "exc": f"E ({n_exc})", "inh": f"I ({n_inh})"}[p]
-                _draw(ax, t[k] * dt * 1e3, i[k] + offset, COLORS[p], min(total, max_spikes))
+                _draw(ax, t[k] * dt, i[k] + offset, COLORS[p], min(total, max_spikes))
                 if p != "input":
                     ax.plot([], [], "s", color=COLORS[p], label=label, markersize=4)
         ax_in.set_ylim(-0.5, n_in - 0.5)
@@ -111,22 +113,22 @@ def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_w
         _, r_i = population_rate(sel["inh"][1], n_inh, dt, n_steps, bin_width)
         _, r_a = population_rate(np.concatenate([sel["exc"][1], sel["inh"][1]]), n_exc + n_inh, dt,
                                  n_steps, bin_width)
-        ax_rate.plot(t_c * 1e3, r_e, color=COLORS["exc"], label="E")
-        ax_rate.plot(t_c * 1e3, r_i, color=COLORS["inh"], label="I")
-        ax_rate.set_ylabel(f"rate (Hz)\n{bin_width * 1e3:g} ms bins")
+        ax_rate.plot(t_c, r_e, color=COLORS["exc"], label="E")
+        ax_rate.plot(t_c, r_i, color=COLORS["inh"], label="I")
+        ax_rate.set_ylabel(f"rate (Hz)\n{bin_width:g} ms bins")
         ax_rate.set_xlabel("time (ms)")
         ax_rate.set_ylim(bottom=0)
         ax_rate.set_title(f"population rate (mean {r_a.mean():.1f} Hz over the shown time)", loc="left")
         ax_rate.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, borderaxespad=0.1)
         data.update(rate_t=t_c, rate_exc=r_e, rate_inh=r_i, rate_all=r_a)
         for ax in axes:
-            for a, b in win * dt * 1e3:
+            for a, b in win * dt:
                 ax.axvspan(a, b, color="0.93", zorder=-1, lw=0)
                 ax.axvline(a, color="0.45", lw=0.6, ls="--")
                 ax.axvline(b, color="0.45", lw=0.6, ls=":")
-        for (a, b), name in zip(win * dt * 1e3, names):
+        for (a, b), name in zip(win * dt, names, strict=False):
             ax_in.annotate(name, xy=((a + b) / 2, 1.0), xycoords=("data", "axes fraction"),
                            xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7)
-        ax_rate.set_xlim(0, n_steps * dt * 1e3)
+        ax_rate.set_xlim(0, n_steps * dt)
         ax_in.set_title(ax_in.get_title(loc="left"), loc="left", pad=12)
     return fig, data

@@ -1,8 +1,10 @@
-"""Markdown reports with the figures embedded: one per run, one per study.
+"""Reports of results: the console table of a run, Markdown reports with figures embedded.
 
-``spikevid plot all RUN_DIR`` writes ``RUN_DIR/figures/*.png|pdf`` and
-``RUN_DIR/report.md``; the studies of :mod:`analysis.studies` write ``DIR/report.md``.
+``spikevid run`` prints :func:`summary_table`; ``spikevid plot all RUN_DIR`` writes
+``RUN_DIR/figures/*.png|pdf`` and ``RUN_DIR/report.md``; the studies of
+:mod:`spikevid.experiments.studies` write ``DIR/report.md``.
 """
+
 from __future__ import annotations
 
 import os
@@ -11,13 +13,49 @@ from pathlib import Path
 import numpy as np
 
 from stimuli.io import atomic_write_text
+from stimuli.timebase import ms_to_seconds
 
+from .accuracy import plot_confusion
+from .activity import plot_activity, plot_membrane_traces
+from .energy import format_energy, format_nj, run_energy
 from .figures import save_figure
+from .raster import plot_run_raster
+from .rundata import class_names, load_config_file, load_metrics, load_model, load_raster
+from .weights import plot_weight_dynamics, plot_weight_matrices
 
-__all__ = ["FIGURES", "run_figures", "write_run_report", "write_ablation_report", "write_fraction_report"]
+__all__ = ["FIGURES", "summary_table", "run_figures", "write_run_report", "write_ablation_report",
+           "write_fraction_report"]
 
 #: Figures of ``spikevid plot all`` (in this order).
 FIGURES = ("raster", "weights", "activity", "confusion")
+
+
+def summary_table(metrics: dict) -> str:
+    """A small text table of a run's accuracies (network beside the input baseline)."""
+    rows = [("model", "train acc", "test acc", "features")]
+    name = metrics["model"]["kind"]
+    if name == "hrsnn":
+        name = f"HRSNN {metrics['model'].get('variant', '')} (n={metrics['model'].get('n')})"
+    else:
+        name = "input counts"
+    rows.append((name, f"{metrics['train_accuracy']:.1%}", f"{metrics['test_accuracy']:.1%}",
+                 str(metrics["n_features"])))
+    if "baseline" in metrics:
+        b = metrics["baseline"]
+        rows.append(("input counts (no SNN)", f"{b['train_accuracy']:.1%}", f"{b['test_accuracy']:.1%}",
+                     str(b["n_features"])))
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+
+    def line(r):
+        return "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True))
+
+    text = [f"{metrics['dataset']}: {metrics['n_train']} train / {metrics['n_test']} test clips, "
+            f"{len(metrics['classes'])} classes", line(rows[0]), line(["-" * w for w in widths])]
+    text += [line(r) for r in rows[1:]]
+    if "spikes_per_neuron_per_sample" in metrics:
+        text.append(f"reservoir activity: {metrics['spikes_per_neuron_per_sample']:.2f} spikes/neuron/clip; "
+                    f"time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in metrics["seconds"].items()))
+    return "\n".join(text)
 
 
 def _tau_m(model) -> np.ndarray:
@@ -45,52 +83,50 @@ def run_figures(run_dir, which=FIGURES, *, out=None, strict: bool = True) -> dic
         named ``weights_<pathway>`` and ``weight_matrices``; ``membrane`` appears
         when the run recorded membrane traces.
     """
-    from .accuracy import plot_confusion
-    from .activity import plot_activity, plot_membrane_traces
-    from .raster import plot_run_raster
-    from .rundata import class_names, load_metrics, load_model, load_raster
-    from .weights import plot_weight_dynamics, plot_weight_matrices
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "figures"
     unknown = set(which) - set(FIGURES)
     if unknown:
         raise ValueError(f"unknown figure(s) {sorted(unknown)}; choose from {FIGURES}")
     metrics = load_metrics(run_dir)
-    if not strict:
-        has_model = (run_dir / "model.npz").is_file()
-        which = [w for w in which if (w != "raster" or (run_dir / "raster.npz").is_file())
-                 and (w not in ("weights", "activity") or has_model)]
+    which = list(which) if strict else _drawable(run_dir, which)
     raster = load_raster(run_dir) if {"raster", "activity"} & set(which) else None
     model = load_model(run_dir) if {"weights", "activity"} & set(which) else None
+    if "raster" in which and raster is None:
+        raise FileNotFoundError(f"raster.npz not found in {run_dir}")
     made = {}
-
-    def keep(name, fig_data):
-        fig, data = fig_data
+    for name, (fig, data) in _figures(which, metrics, raster, model):
         made[name] = (save_figure(fig, out / name), data)
+    return made
 
+
+def _drawable(run_dir: Path, which) -> list[str]:
+    """The figures of ``which`` whose input files exist (a run without a reservoir has neither)."""
+    has_model, has_raster = (run_dir / "model.npz").is_file(), (run_dir / "raster.npz").is_file()
+    return [w for w in which if (w != "raster" or has_raster) and (w not in ("weights", "activity") or has_model)]
+
+
+def _figures(which, metrics: dict, raster: dict | None, model):
+    """Yield ``(name, (fig, data))`` of every requested figure, one at a time."""
     if "raster" in which:
-        if raster is None:
-            raise FileNotFoundError(f"raster.npz not found in {run_dir}")
-        keep("raster", plot_run_raster(raster, class_names=class_names(metrics, raster["labels"])))
+        yield "raster", plot_run_raster(raster, class_names=class_names(metrics, raster["labels"]))
     if "weights" in which:
         for p, snaps in model.snapshots_.items():
             if snaps.size:
-                keep(f"weights_{p}", plot_weight_dynamics(snaps, model.snapshot_times_, pathway=p,
-                                                          w_max=model.w_max))
+                yield f"weights_{p}", plot_weight_dynamics(snaps, model.snapshot_times_, pathway=p, w_max=model.w_max)
         if model.weights_:
-            keep("weight_matrices", plot_weight_matrices(model, [p for p in ("ee", "in_exc", "in_inh")
-                                                                 if p in model.weights_]))
+            shown = [p for p in ("ee", "in_exc", "in_inh") if p in model.weights_]
+            yield "weight_matrices", plot_weight_matrices(model, shown)
     if "activity" in which and raster is not None:
         label = metrics["model"].get("variant", "reservoir")
-        keep("activity", plot_activity({label: {"raster": raster, "tau_m": _tau_m(model)}}))
+        yield "activity", plot_activity({label: {"raster": raster, "tau_m": _tau_m(model)}})
         if "v" in raster:
             v_th = model.neuron_params_["exc"]["v_th"][np.asarray(raster["v_i"], dtype=int)]
-            keep("membrane", plot_membrane_traces(np.arange(raster["v"].shape[1]) * raster["dt"], raster["v"],
-                                                  neurons=raster["v_i"], v_th=v_th,
-                                                  windows=np.asarray(raster["windows"]) * raster["dt"]))
+            t = np.arange(raster["v"].shape[1]) * raster["dt"]
+            yield "membrane", plot_membrane_traces(t, raster["v"], neurons=raster["v_i"], v_th=v_th,
+                                                   windows=np.asarray(raster["windows"]) * raster["dt"])
     if "confusion" in which:
-        keep("confusion", plot_confusion(metrics["confusion_matrix"], metrics["classes"]))
-    return made
+        yield "confusion", plot_confusion(metrics["confusion_matrix"], metrics["classes"])
 
 
 def _img(rel: str, caption: str) -> str:
@@ -106,8 +142,6 @@ def write_run_report(run_dir, made: dict | None = None) -> Path:
     made : dict, optional
         Output of :func:`run_figures` (drawn here if not given).
     """
-    from .energy import format_energy, run_energy
-    from .rundata import load_config_file, load_metrics
     run_dir = Path(run_dir)
     made = run_figures(run_dir, strict=False) if made is None else made
     m, cfg = load_metrics(run_dir), load_config_file(run_dir)
@@ -152,7 +186,7 @@ def write_run_report(run_dir, made: dict | None = None) -> Path:
         for k in weights:
             d = made[k][1]
             lines.append(f"`{k[8:]}`: mean weight {d['mean'][0]:.3f} \u2192 {d['mean'][-1]:.3f}, std "
-                         f"{d['std'][0]:.3f} \u2192 {d['std'][-1]:.3f} over {d['times'][-1]:.2f} s.\n")
+                         f"{d['std'][0]:.3f} \u2192 {d['std'][-1]:.3f} over {ms_to_seconds(d['times'][-1]):.2f} s.\n")
             lines.append(_img(rel[k], f"Pathway {k[8:]}: weight distribution over training, mean \u00b1 std, "
                                       f"sample trajectories, before/after."))
         if "weight_matrices" in rel:
@@ -173,7 +207,6 @@ def _run_note(summary: dict) -> str:
 
 def write_ablation_report(out, summary: dict, table: str) -> Path:
     """``out/report.md`` of the heterogeneity ablation."""
-    from .energy import format_nj
     out = Path(out)
     lines = ["# Heterogeneity ablation", "",
              "Four reservoirs that differ only in heterogeneity: homogeneous or heterogeneous neurons "

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from networks.hrsnn import HRSNN
+
 __all__ = ["load_metrics", "load_config_file", "load_raster", "load_model", "clip_duration", "class_names"]
 
 
@@ -37,7 +39,6 @@ def load_raster(run_dir) -> dict | None:
 
 def load_model(run_dir):
     """The trained :class:`networks.hrsnn.HRSNN` of a run (parameters from its config)."""
-    from networks.hrsnn import HRSNN
     run_dir = Path(run_dir)
     path = _need(run_dir / "model.npz")
     cfg = load_config_file(run_dir)
@@ -46,7 +47,7 @@ def load_model(run_dir):
 
 
 def clip_duration(raster: dict) -> float:
-    """Mean clip duration (s) of the clips in a raster."""
+    """Mean clip duration (ms) of the clips in a raster."""
     win = np.asarray(raster["windows"])
     return float(np.mean(win[:, 1] - win[:, 0]) * raster["dt"])
 

@@ -7,6 +7,9 @@ import numpy as np
 
 from stimuli.types import Sample, SpikeStimulus
 
+__all__ = ["MAX_DRAWN_SPIKES", "event_frame", "sample_frames", "plot_spike_raster", "plot_stimulus",
+           "save_stimulus_figure"]
+
 #: Rasters with more spikes than this are thinned (uniformly, seeded) for drawing.
 MAX_DRAWN_SPIKES = 200_000
 
@@ -77,10 +80,10 @@ def plot_spike_raster(stimulus: SpikeStimulus, ax=None, *, max_spikes: int = MAX
     -------
     matplotlib Axes
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    t_ms = stimulus.times * 1e3
+    t_ms = stimulus.times
     ch = stimulus.indices
     shown = stimulus.n_spikes
     if shown > max_spikes:
@@ -88,13 +91,13 @@ def plot_spike_raster(stimulus: SpikeStimulus, ax=None, *, max_spikes: int = MAX
         t_ms, ch, shown = t_ms[keep], ch[keep], max_spikes
     size = float(np.clip(2e4 / max(shown, 1), 0.3, 6.0))
     ax.scatter(t_ms, ch, s=size, marker="|", linewidths=0.6, color="k", rasterized=True)
-    ax.set_xlim(0, stimulus.duration * 1e3)
+    ax.set_xlim(0, stimulus.duration)
     ax.set_ylim(-0.5, stimulus.n_channels - 0.5)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("input channel")
     note = "" if shown == stimulus.n_spikes else f" ({shown:,} drawn)"
     ax.set_title(title or f"{stimulus.n_spikes:,} spikes{note}, {stimulus.n_channels:,} channels, "
-                          f"dt {stimulus.dt * 1e3:g} ms", fontsize=9)
+                          f"dt {stimulus.dt:g} ms", fontsize=9)
     return ax
 
 
@@ -105,7 +108,7 @@ def plot_stimulus(sample: Sample, stimulus: SpikeStimulus, *, class_name: str | 
     -------
     matplotlib Figure
     """
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     first, last, what = sample_frames(sample)
     fig = plt.figure(figsize=(10, 4.2), layout="constrained")
     grid = fig.add_gridspec(2, 2, width_ratios=[1, 3.2])
@@ -132,7 +135,7 @@ def plot_stimulus(sample: Sample, stimulus: SpikeStimulus, *, class_name: str | 
 def save_stimulus_figure(sample: Sample, stimulus: SpikeStimulus, path, *, dpi: int = 120,
                          class_name: str | None = None) -> Path:
     """Write :func:`plot_stimulus` to ``path`` (PNG, PDF, ... by suffix); returns the path."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = plot_stimulus(sample, stimulus, class_name=class_name)

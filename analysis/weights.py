@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from networks.topology import PATHWAYS
+from stimuli.timebase import ms_to_seconds
+
 from .figures import PAPER_WIDTH, paper_style
 
 __all__ = ["weight_histograms", "plot_weight_dynamics", "weight_matrix", "plot_weight_matrices"]
@@ -43,7 +46,7 @@ def plot_weight_dynamics(snapshots: np.ndarray, times: np.ndarray, *, pathway: s
     ----------
     snapshots : ndarray, shape (n_snapshots, n_synapses)
     times : ndarray, shape (n_snapshots,)
-        Seconds of simulated time.
+        Simulated time, ms (drawn in seconds).
     pathway : str
     w_max : float
         Upper weight bound.
@@ -60,12 +63,13 @@ def plot_weight_dynamics(snapshots: np.ndarray, times: np.ndarray, *, pathway: s
         ``counts`` (n_snapshots, n_bins), ``edges``, ``times``, ``mean``, ``std``,
         ``traced`` (synapse indices of (c)).
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+    from matplotlib.colors import LogNorm  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     snaps = np.atleast_2d(np.asarray(snapshots, dtype=float))
     times = np.asarray(times, dtype=float)
     if snaps.shape[0] != len(times):
         raise ValueError(f"snapshots: {snaps.shape[0]} snapshots but {len(times)} times")
+    t_s = ms_to_seconds(times)  # training lasts seconds: the axes show seconds
     n_syn = snaps.shape[1]
     counts, edges = weight_histograms(snaps, w_max, n_bins)
     mean, std = snaps.mean(axis=1), snaps.std(axis=1)
@@ -76,11 +80,11 @@ def plot_weight_dynamics(snapshots: np.ndarray, times: np.ndarray, *, pathway: s
         fig, axes = plt.subplots(2, 2, figsize=(PAPER_WIDTH, 4.6), layout="constrained")
         (ax_h, ax_m), (ax_t, ax_d) = axes
         # (a) heatmap: time on x (snapshot edges), weight on y, fraction of synapses as colour
-        if len(times) > 1:
-            mid = (times[1:] + times[:-1]) / 2
-            t_edges = np.concatenate([[times[0] - (mid[0] - times[0])], mid, [times[-1] + (times[-1] - mid[-1])]])
+        if len(t_s) > 1:
+            mid = (t_s[1:] + t_s[:-1]) / 2
+            t_edges = np.concatenate([[t_s[0] - (mid[0] - t_s[0])], mid, [t_s[-1] + (t_s[-1] - mid[-1])]])
         else:
-            t_edges = np.array([times[0] - 0.5, times[0] + 0.5]) if len(times) else np.array([0.0, 1.0])
+            t_edges = np.array([t_s[0] - 0.5, t_s[0] + 0.5]) if len(t_s) else np.array([0.0, 1.0])
         frac = counts / max(n_syn, 1)
         positive = frac[frac > 0]
         norm = LogNorm(vmin=max(positive.min(), 1e-4), vmax=1.0) if positive.size else None
@@ -91,8 +95,8 @@ def plot_weight_dynamics(snapshots: np.ndarray, times: np.ndarray, *, pathway: s
         ax_h.set_ylabel("weight")
         ax_h.set_title(f"(a) {name}: weight distribution", loc="left")
         # (b) mean +- std
-        ax_m.fill_between(times, mean - std, mean + std, color="#6a3d9a", alpha=0.25, lw=0, label="\u00b1 std")
-        ax_m.plot(times, mean, color="#6a3d9a", marker="o", ms=2, label="mean")
+        ax_m.fill_between(t_s, mean - std, mean + std, color="#6a3d9a", alpha=0.25, lw=0, label="\u00b1 std")
+        ax_m.plot(t_s, mean, color="#6a3d9a", marker="o", ms=2, label="mean")
         ax_m.set_xlabel("time (s)")
         ax_m.set_ylabel("weight")
         ax_m.set_ylim(0, max(w_max, float((mean + std).max()) if n_syn else w_max) * 1.02)
@@ -100,7 +104,7 @@ def plot_weight_dynamics(snapshots: np.ndarray, times: np.ndarray, *, pathway: s
         ax_m.set_title(f"(b) mean \u00b1 std over {n_syn} synapses", loc="left")
         # (c) trajectories
         for k in traced:
-            ax_t.plot(times, snaps[:, k], lw=0.6, alpha=0.7)
+            ax_t.plot(t_s, snaps[:, k], lw=0.6, alpha=0.7)
         ax_t.set_xlabel("time (s)")
         ax_t.set_ylabel("weight")
         ax_t.set_ylim(0, w_max * 1.02)
@@ -108,8 +112,8 @@ def plot_weight_dynamics(snapshots: np.ndarray, times: np.ndarray, *, pathway: s
         # (d) before / after
         width = np.diff(edges)
         ax_d.bar(edges[:-1], counts[0], width=width, align="edge", color="0.6", alpha=0.7,
-                 label=f"before (t = {times[0]:.2g} s)")
-        ax_d.stairs(counts[-1], edges, color="#6a3d9a", lw=1.2, label=f"after (t = {times[-1]:.2g} s)")
+                 label=f"before (t = {t_s[0]:.2g} s)")
+        ax_d.stairs(counts[-1], edges, color="#6a3d9a", lw=1.2, label=f"after (t = {t_s[-1]:.2g} s)")
         ax_d.set_xlabel("weight")
         ax_d.set_ylabel("synapses")
         ax_d.legend(loc="best")
@@ -151,8 +155,8 @@ def plot_weight_matrices(model, pathways=("ee", "in_exc"), *, w_max: float | Non
     data : dict of str -> (before, after)
         Dense matrices, NaN where no synapse.
     """
-    import matplotlib.pyplot as plt
-    from networks.hrsnn import PATHWAYS
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- heavy, only when drawing
+
     sizes = {"input": model.n_input_, "exc": model.n_exc, "inh": model.n_inh}
     shown = [p for p in pathways if p in model.weights_ and p in model.weights_init_]
     if not shown:

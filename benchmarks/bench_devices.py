@@ -6,7 +6,7 @@ and the resolved configuration to ``benchmarks/results/devices.json``.
 
 Usage::
 
-    SPIKEVID_CACHE_DIR=.brian_cache python benchmarks/bench_devices.py [--duration 1]
+    SPIKEVID_CACHE_DIR=.brian_cache python benchmarks/bench_devices.py [--duration 1000]
 
 ``build_s`` is the time to the first simulated step (code generation and
 compilation; cached compilations make it small); ``sim_s_per_s`` is the wall time
@@ -28,6 +28,7 @@ import numpy as np
 from brian2 import Hz, Network, NeuronGroup, PoissonInput, SpikeMonitor, Synapses, ms, mV
 
 from cortex.devices import available_devices, cache_dir, device_scope
+from stimuli.timebase import ms_to_seconds, to_brian
 
 RESULTS = Path(__file__).resolve().parent / "results" / "devices.json"
 
@@ -116,8 +117,9 @@ def ei_stdp_network(config: dict) -> tuple[Network, SpikeMonitor]:
     return Network(neurons, drive, ee, ei, ie, monitor, name="ei_stdp"), monitor
 
 
-def time_device(name: str, duration_s: float, config: dict) -> dict:
-    """Build and simulate on one device; return its timings and spike count."""
+def time_device(name: str, duration: float, config: dict) -> dict:
+    """Build and simulate ``duration`` ms on one device; return its timings (wall seconds) and spike count."""
+    duration_s = ms_to_seconds(duration)
     kwargs = {"seed": config["seed"]}
     if name == "cpp_standalone":
         kwargs["directory"] = (cache_dir() or Path(".brian_cache")) / "bench" / "cpp_standalone"
@@ -125,7 +127,7 @@ def time_device(name: str, duration_s: float, config: dict) -> dict:
         net, monitor = ei_stdp_network(config)
         start = time.perf_counter()
         if name == "cpp_standalone":
-            net.run(duration_s * brian2.second)  # generates, compiles and runs the binary
+            net.run(to_brian(duration))  # generates, compiles and runs the binary
             total = time.perf_counter() - start
             sim = brian2.get_device().timers["run_binary"]
             build = total - sim
@@ -133,7 +135,7 @@ def time_device(name: str, duration_s: float, config: dict) -> dict:
             net.run(brian2.defaultclock.dt)  # one step: code generation and compilation
             build = time.perf_counter() - start
             start = time.perf_counter()
-            net.run(duration_s * brian2.second)
+            net.run(to_brian(duration))
             sim = time.perf_counter() - start
         n_spikes = int(monitor.num_spikes)
     n_neurons = config["n_exc"] + config["n_inh"]
@@ -144,16 +146,19 @@ def time_device(name: str, duration_s: float, config: dict) -> dict:
 def main(argv=None) -> dict:
     """Run the benchmark, print a table and write ``results/devices.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--duration", type=float, default=1.0, help="simulated seconds")
+    parser.add_argument("--duration", type=float, default=1000.0, help="simulated time, ms")
     parser.add_argument("--devices", nargs="+", default=["numpy", "cython", "cpp_standalone"])
+    parser.add_argument("--quick", action="store_true", help="200 ms simulated")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.duration = 200.0
     status = available_devices()
     results = {}
     for k, name in enumerate(args.devices, 1):
         if not status[name][0]:
             print(f"[{k}/{len(args.devices)}] {name}: skipped ({status[name][1]})", flush=True)
             continue
-        print(f"[{k}/{len(args.devices)}] {name}: {args.duration:g} s simulated ...", flush=True)
+        print(f"[{k}/{len(args.devices)}] {name}: {args.duration:g} ms simulated ...", flush=True)
         results[name] = time_device(name, args.duration, CONFIG)
     baseline = results.get("numpy", {}).get("sim_s_per_s")
     print(f"\n{'device':<16}{'build s':>9}{'wall s / sim s':>16}{'vs numpy':>10}{'rate Hz':>9}")
@@ -163,7 +168,7 @@ def main(argv=None) -> dict:
         print(f"{name:<16}{r['build_s']:>9.1f}{r['sim_s_per_s']:>16.3f}{speedup:>10}"
               f"{r['rate_Hz']:>9.1f}")
     report = {
-        "config": {**CONFIG, "duration_s": args.duration, "devices": args.devices},
+        "config": {**CONFIG, "duration_ms": args.duration, "devices": args.devices},
         "machine": {"python": platform.python_version(), "brian2": brian2.__version__,
                     "numpy": np.__version__, "cpus": os.cpu_count(),
                     "processor": platform.processor() or platform.machine()},

@@ -28,42 +28,47 @@ from pathlib import Path
 
 import numpy as np
 
+from cortex.devices import device_scope
+from networks.hrsnn import HRSNN
+from networks.reservoir import build_reservoir
+from networks.timeline import Timeline
+from stimuli.timebase import to_brian
+from stimuli.types import SpikeStimulus
+
 RESULTS = Path(__file__).resolve().parent / "results" / "presentation.json"
 
 
 def _clips(n_clips: int, n_channels: int, n_steps: int, seed: int = 0):
-    from stimuli.types import SpikeStimulus
+    """Clips of 1 ms steps: class ``k % 4`` drives its quarter of the channels harder."""
     rng = np.random.default_rng(seed)
     out = []
     for k in range(n_clips):
         rate = np.full(n_channels, 0.005)
         rate[(k % 4) * n_channels // 4:((k % 4) + 1) * n_channels // 4] = 0.03
         st, idx = np.nonzero(rng.random((n_steps, n_channels)) < rate)
-        out.append(SpikeStimulus(idx, st, n_channels, n_steps, 1e-3, label=k % 4))
+        out.append(SpikeStimulus(idx, st, n_channels, n_steps, 1.0, label=k % 4))
     return out
 
 
 def loop_restore(model, clips) -> tuple[float, np.ndarray]:
     """The per-clip loop a hand-written script would use; returns (seconds, counts)."""
-    from brian2 import Network, ms
-    from networks.hrsnn import _Timeline
-    # the same network as HRSNN builds, with no clips yet (one placeholder spike)
-    timeline = _Timeline([(clips[:1], False)], dt_net=model.dt * 1e-3, gap=0.0)
-    objs = model._build(timeline)
-    net = Network([o for k, o in objs.items() if not k.startswith("_") and k != "v_exc"])
-    for name in objs["_plastic"]:
-        objs[name].plastic = 0  # feature phase: frozen weights, as in HRSNN.transform
-    dt = model.dt * ms
+    # the same network as HRSNN builds, with the first clip's spikes (replaced below)
+    built = build_reservoir(model, Timeline([(clips[:1], False)], dt=model.dt, gap=0.0), n_input=model.n_input_,
+                            seed=model.seed_, weights=model.weights_)
+    for name in built.plastic:
+        built.synapses[name].plastic = 0  # feature phase: frozen weights, as in HRSNN.transform
+    net, mons = built.network, built.monitors
+    dt = to_brian(model.dt)
     net.store("initial")
     counts = []
     t0 = time.perf_counter()
     for s in clips:
         net.restore("initial")
-        steps = _Timeline.net_steps(s, model.dt * 1e-3)
-        objs["input"].set_spikes(s.indices, (steps + int(net.t / dt)) * dt)
-        before = objs["spikes_exc"].num_spikes + objs["spikes_inh"].num_spikes
-        net.run(s.n_steps * s.dt * 1e3 * ms, namespace={})
-        counts.append(objs["spikes_exc"].num_spikes + objs["spikes_inh"].num_spikes - before)
+        steps = Timeline.net_steps(s, model.dt)
+        built.groups["input"].set_spikes(s.indices, (steps + int(net.t / dt)) * dt)
+        before = mons["spikes_exc"].num_spikes + mons["spikes_inh"].num_spikes
+        net.run(to_brian(s.duration), namespace={})
+        counts.append(mons["spikes_exc"].num_spikes + mons["spikes_inh"].num_spikes - before)
     return time.perf_counter() - t0, np.asarray(counts)
 
 
@@ -78,9 +83,6 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     if args.quick:
         args.clips, args.n = 10, 400
-    from cortex.devices import device_scope
-    from networks.hrsnn import HRSNN
-
     clips = _clips(args.clips, 256, int(args.duration))
     # a silent gap longer than tau_ref before each clip: no neuron is refractory at a reset
     params = dict(n=args.n, J_in=3.0, seed=0, progress=False, snapshots=0, record_v=0, gap=10.0)

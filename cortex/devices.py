@@ -37,6 +37,8 @@ _brian_device = importlib.import_module("brian2.devices.device")
 
 __all__ = [
     "DEVICES",
+    "RUNTIME_DEVICES",
+    "STANDALONE_DEVICES",
     "DeviceUnavailable",
     "available_devices",
     "build",
@@ -165,8 +167,9 @@ def _restore_prefs() -> None:
 def _cython_failure() -> str | None:
     """Compile and import a tiny Cython module the way Brian2 does; return why it failed."""
     try:
-        from brian2.codegen.cpp_prefs import get_compiler_and_args
-        from brian2.codegen.runtime.cython_rt.extension_manager import (
+        # a probe: Cython may be missing or broken, so its machinery is imported here
+        from brian2.codegen.cpp_prefs import get_compiler_and_args  # noqa: PLC0415
+        from brian2.codegen.runtime.cython_rt.extension_manager import (  # noqa: PLC0415
             cython_extension_manager,
         )
 
@@ -328,7 +331,7 @@ def _prepare_cuda(compile_only: bool, compute_capability: float | None) -> str |
     cuda_root = nvcc.parent.parent
     curand = _find_curand(cuda_root)
 
-    from brian2cuda.utils import gputools
+    from brian2cuda.utils import gputools  # noqa: PLC0415 -- optional dependency
 
     backend = "devices.cuda_standalone.cuda_backend"
     _set_pref(f"{backend}.cuda_path", str(cuda_root))

@@ -23,28 +23,17 @@ Distributions, all parametrised by ``mean`` and ``cv = std / |mean|``:
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from typing import Union
 
 import numpy as np
+from brian2 import Quantity
 from scipy import optimize, stats
 
-from brian2 import Quantity
+from .seeds import SeedLike, make_rng
 
-__all__ = ["ParamSpec", "SpecFields", "as_spec", "make_rng", "DISTRIBUTIONS"]
+__all__ = ["ParamSpec", "SpecFields", "as_spec", "DISTRIBUTIONS"]
 
 DISTRIBUTIONS = ("gamma", "lognormal", "truncnorm", "uniform", "normal")
 _POSITIVE_ONLY = ("gamma", "lognormal")
-
-SeedLike = Union[int, np.random.Generator, None]
-
-
-def make_rng(seed: SeedLike) -> np.random.Generator:
-    """Return a ``numpy.random.Generator`` from an int, a Generator or None."""
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None or isinstance(seed, (int, np.integer)):
-        return np.random.default_rng(seed)
-    raise TypeError(f"seed must be an int, a numpy.random.Generator or None, got {type(seed).__name__}")
 
 
 def _truncnorm_sigma(mean: float, cv: float, half_width_factor: float = 3.0):
@@ -93,7 +82,7 @@ class ParamSpec:
     ParamSpec(mean=20. * msecond, cv=0.0, dist='gamma', name=None)
     """
 
-    mean: Union[float, Quantity]
+    mean: float | Quantity
     cv: float = 0.0
     dist: str = "gamma"
     name: str | None = None
@@ -144,11 +133,11 @@ class ParamSpec:
             except ValueError as exc:
                 raise ValueError(f"{self.label}: {exc}") from None
 
-    def homogeneous(self) -> "ParamSpec":
+    def homogeneous(self) -> ParamSpec:
         """The same spec with zero spread (same mean, same distribution name)."""
         return replace(self, cv=0.0)
 
-    def with_name(self, name: str) -> "ParamSpec":
+    def with_name(self, name: str) -> ParamSpec:
         return replace(self, name=name)
 
     def sample(self, n: int, seed: SeedLike = None):

@@ -29,18 +29,20 @@ holds to float precision.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from brian2 import Mohm, NeuronGroup, Quantity, mV, ms, second, volt
+from brian2 import Mohm, NeuronGroup, Quantity, amp, check_units, ms, mV, ohm, second, volt
 from brian2.units.fundamentalunits import have_same_dimensions
 
-from .heterogeneity import ParamSpec, SeedLike, SpecFields, as_spec, make_rng
+from .heterogeneity import ParamSpec, SpecFields
+from .seeds import SeedLike, make_rng
 
 __all__ = [
     "LIF_CURRENT_EQS", "LIF_CONDUCTANCE_EQS", "LIF_PARAMETER_EQS", "ADAPTIVE_THRESHOLD_EQS",
-    "LIFParams", "lif_equations", "lif_group", "lif_rate", "lif_membrane",
+    "LIFParams", "lif_equations", "lif_group", "lif_reset_code", "lif_rate", "lif_membrane",
 ]
 
 #: Membrane and synaptic dynamics, current-based synapses (currents in A).
@@ -140,8 +142,8 @@ class LIFParams(SpecFields):
         for name, spec in specs.items():
             ref = getattr(defaults, name)
             if not have_same_dimensions(spec.mean, ref):
-                raise ValueError(f"{name}: expected a value in units of {ref.get_best_unit() if isinstance(ref, Quantity) else 1}, "
-                                 f"got {spec.mean!r}")
+                unit = ref.get_best_unit() if isinstance(ref, Quantity) else 1
+                raise ValueError(f"{name}: expected a value in units of {unit}, got {spec.mean!r}")
         for name in _TIME_CONSTANTS:
             m = specs[name].mean_value
             if m <= 0:
@@ -171,6 +173,7 @@ def lif_equations(synapse: str = "current", adaptive_threshold: bool = False) ->
     return eqs
 
 
+@check_units(dt=second)
 def lif_group(n: int, params: LIFParams | Mapping | None = None, *, synapse: str = "current",
               adaptive_threshold: bool = False, v_init: str = "rest", name: str = "lif",
               seed: SeedLike = None, dt=None, method: str = "exponential_euler") -> NeuronGroup:
@@ -239,6 +242,32 @@ def lif_group(n: int, params: LIFParams | Mapping | None = None, *, synapse: str
     return group
 
 
+def lif_reset_code(synapse: str = "current", suffix: str = "") -> str:
+    """Statements that return a LIF neuron to its initial state (rest, no input, not refractory).
+
+    For a clip-boundary reset: run as the ``on_pre`` code of a synapse onto the group
+    (``suffix="_post"``), every membrane and synaptic variable returns to its initial
+    value and refractoriness is cleared, so the next input meets a fresh neuron.  A
+    homeostatic threshold offset ``theta`` is learned state and is not reset.
+
+    Parameters
+    ----------
+    synapse : {"current", "conductance"}
+    suffix : str
+        Appended to every variable name (``"_post"`` inside synaptic code).
+    """
+    if synapse == "current":
+        inputs = ("I_e", "I_i"), "0*amp"
+    elif synapse == "conductance":
+        inputs = ("g_e", "g_i"), "0"
+    else:
+        raise ValueError(f"synapse: expected 'current' or 'conductance', got {synapse!r}")
+    s = suffix
+    lines = [f"v{s} = v_rest{s}"] + [f"{name}{s} = {inputs[1]}" for name in inputs[0]]
+    lines += [f"lastspike{s} = -1e4*second", f"not_refractory{s} = True"]
+    return "\n".join(lines)
+
+
 def _keep_positive(values, spec: ParamSpec):
     """Guard against a (vanishingly rare) non-positive draw of a positive parameter."""
     arr = np.asarray(values)
@@ -250,6 +279,7 @@ def _keep_positive(values, spec: ParamSpec):
 
 # -- analytic reference solutions (used by tests and users checking a model) -------
 
+@check_units(t=second, I_ext=amp, tau_m=second, R_m=ohm, v_rest=volt)
 def lif_membrane(t, *, I_ext, tau_m=20 * ms, R_m=100 * Mohm, v_rest=-65 * mV, v0=None):
     """Sub-threshold membrane potential under a constant current.
 
@@ -260,6 +290,7 @@ def lif_membrane(t, *, I_ext, tau_m=20 * ms, R_m=100 * Mohm, v_rest=-65 * mV, v0
     return v_inf + (v0 - v_inf) * np.exp(-np.asarray(t / second) / float(tau_m / second))
 
 
+@check_units(I_ext=amp, tau_m=second, R_m=ohm, v_rest=volt, v_th=volt, v_reset=volt, tau_ref=second)
 def lif_rate(I_ext, *, tau_m=20 * ms, R_m=100 * Mohm, v_rest=-65 * mV, v_th=-50 * mV,
              v_reset=-65 * mV, tau_ref=2 * ms):
     """Analytic f-I curve of the LIF neuron (Hz); 0 below rheobase.

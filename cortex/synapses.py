@@ -36,13 +36,15 @@ No reward, no weight change; the sign of the change follows the reward.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields, replace
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
-from brian2 import NeuronGroup, Quantity, Synapses, TimedArray, ms, second
+from brian2 import NeuronGroup, Quantity, Synapses, TimedArray, check_units, ms, nA, second
 
-from .heterogeneity import ParamSpec, SeedLike, SpecFields, as_spec, make_rng
+from .heterogeneity import ParamSpec, SpecFields, as_spec
+from .seeds import SeedLike, make_rng
 
 __all__ = [
     "STDP_EQS", "STDP_ON_PRE", "STDP_ON_POST", "RSTDP_EQS", "RSTDP_ON_PRE", "RSTDP_ON_POST",
@@ -249,7 +251,6 @@ def default_J(post: NeuronGroup, target: str):
     With the default LIF parameters (100 MOhm, tau_m 20 ms, tau_e 5 ms) 0.1 nA gives
     an excitatory PSP peak of about 1.6 mV per unit weight (analytic).
     """
-    from brian2 import nA
     return 0.1 * nA if f"I_{target}" in post.variables else 1.0
 
 
@@ -335,6 +336,7 @@ def static_synapses(pre, post, *, target: str = "e", J=None, connect=0.1, w_init
                   w_init=w_init, delay=delay, name=name, seed=seed, autapses=autapses)
 
 
+@check_units(dt=second)
 def stdp_synapses(pre, post, params: STDPParams | Mapping | None = None, *, rule: str = "additive",
                   nearest: bool = False, target: str = "e", J=None, connect=0.1, w_init=(0.0, 0.5),
                   delay=None, name: str = "stdp", seed: SeedLike = None, autapses: bool = True,
@@ -373,6 +375,7 @@ def stdp_synapses(pre, post, params: STDPParams | Mapping | None = None, *, rule
     return syn
 
 
+@check_units(reward_dt=second, dt=second)
 def rstdp_synapses(pre, post, params: RSTDPParams | Mapping | None = None, *, reward=None,
                    reward_dt=1 * ms, nearest: bool = False, target: str = "e", J=None,
                    connect="all", w_init=(0.0, 0.5), delay=None, name: str = "rstdp",

@@ -1,0 +1,29 @@
+"""Networks that present clips to spiking models, and the readouts of their spikes.
+
+``networks`` imports ``cortex`` (models) and ``stimuli`` (spike stimuli), never
+``analysis`` or ``spikevid``.
+
+``networks.hrsnn``        :class:`HRSNN`, the reservoir as a scikit-learn transformer
+``networks.reservoir``    its Brian2 objects (:func:`build_reservoir`) and result collection
+``networks.topology``     pathways, random and distance-dependent wiring, fan-out
+``networks.timeline``     clips back to back: gaps, clip-boundary resets, feature windows
+``networks.simulation``   running phases on any device; :class:`SimulationResult`
+``networks.features``     sequence-to-vector reductions of spikes
+``networks.baseline``     :class:`InputCounts`, the same reduction of the input (no network)
+``networks.readouts``     scikit-learn readouts and their evaluation
+``networks.persistence``  a fitted reservoir's state on disk
+``networks.validation``   hyperparameter constraint tables
+"""
+
+from .baseline import InputCounts
+from .features import REDUCTIONS, binned_counts, reduce_spikes
+from .hrsnn import HRSNN, VARIANTS
+from .readouts import READOUTS, SCALES, evaluate, make_readout
+from .reservoir import ReservoirNetwork, build_reservoir
+from .simulation import SimulationResult, device_session, run_phases
+from .timeline import Timeline
+from .topology import PATHWAYS, PLASTIC_PATHWAYS
+
+__all__ = ["HRSNN", "VARIANTS", "InputCounts", "REDUCTIONS", "binned_counts", "reduce_spikes", "READOUTS",
+           "SCALES", "make_readout", "evaluate", "ReservoirNetwork", "build_reservoir", "SimulationResult",
+           "device_session", "run_phases", "Timeline", "PATHWAYS", "PLASTIC_PATHWAYS"]

@@ -11,8 +11,9 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
+from stimuli.types import check_stimuli
+
 from .features import REDUCTIONS, reduce_spikes
-from .hrsnn import _check_stimuli
 
 __all__ = ["InputCounts"]
 
@@ -34,14 +35,14 @@ class InputCounts(TransformerMixin, BaseEstimator):
     def fit(self, X, y=None):
         if self.reduction not in REDUCTIONS:
             raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {self.reduction!r}")
-        X = _check_stimuli(X)
+        X = check_stimuli(X)
         self.n_input_ = X[0].n_channels
         self.n_features_out_ = self.n_input_ * int(self.bins)
         return self
 
     def transform(self, X):
         check_is_fitted(self, "n_input_")
-        X = _check_stimuli(X, self.n_input_)
+        X = check_stimuli(X, self.n_input_)
         return np.vstack([reduce_spikes(s.indices, s.steps, [[0, s.n_steps]], self.n_input_,
                                         reduction=self.reduction, bins=int(self.bins), dt=s.dt)
                           for s in X])

@@ -10,12 +10,14 @@ same functions, so their numbers are comparable.
     ``(n_clips, bins * n_neurons)``, ordered bin-major (all neurons of bin 0,
     then bin 1, ...).  ``bins=1`` gives total spike counts per neuron.
 ``binned_rates``
-    The same counts divided by the bin length in seconds (Hz): clips of
-    different lengths become comparable.
+    The same counts divided by the bin length (Hz): clips of different lengths
+    become comparable.
 """
 from __future__ import annotations
 
 import numpy as np
+
+from stimuli.timebase import ms_to_seconds
 
 __all__ = ["REDUCTIONS", "binned_counts", "reduce_spikes"]
 
@@ -53,7 +55,7 @@ def binned_counts(indices: np.ndarray, steps: np.ndarray, windows: np.ndarray, n
     out = np.zeros((len(windows), bins * n_neurons))
     lo = np.searchsorted(steps, windows[:, 0], side="left")
     hi = np.searchsorted(steps, windows[:, 1], side="left")
-    for c, (a, b) in enumerate(zip(lo, hi)):
+    for c, (a, b) in enumerate(zip(lo, hi, strict=True)):
         if b <= a:
             continue
         start, length = windows[c, 0], windows[c, 1] - windows[c, 0]
@@ -64,13 +66,13 @@ def binned_counts(indices: np.ndarray, steps: np.ndarray, windows: np.ndarray, n
 
 
 def reduce_spikes(indices, steps, windows, n_neurons, *, reduction="binned_counts", bins=1, dt=1.0):
-    """Apply a named reduction (see module docstring); ``dt`` in seconds for rates."""
+    """Apply a named reduction (see module docstring); ``dt`` is the step in ms (for rates in Hz)."""
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction: unknown {reduction!r}; choose one of {sorted(REDUCTIONS)}")
     counts = binned_counts(indices, steps, windows, n_neurons, bins)
     if reduction == "binned_rates":
         windows = np.asarray(windows).reshape(-1, 2)
-        bin_seconds = (windows[:, 1] - windows[:, 0]) * dt / bins
+        bin_seconds = ms_to_seconds((windows[:, 1] - windows[:, 0]) * dt / bins)
         counts /= bin_seconds[:, None]
     return counts
 

@@ -10,14 +10,28 @@ Two connection schemes for recurrent pathways:
     ``C * exp(-(d / lam)**2)``, so ``lam`` sets the connection length scale.
 
 Both draw with NumPy from the given seed, so every device gets the same network.
+:data:`PATHWAYS` names the reservoir's six pathways; :func:`reservoir_connectivity`
+draws all of them.
 """
+
 from __future__ import annotations
 
 import numpy as np
 
-from cortex.heterogeneity import SeedLike, make_rng
+from cortex.seeds import SeedLike, make_rng
+from cortex.synapses import connectivity
 
-__all__ = ["grid_shape", "grid_positions", "distance_connectivity", "fan_out"]
+__all__ = ["PATHWAYS", "PLASTIC_PATHWAYS", "CONNECTION_SCHEMES", "grid_shape", "grid_positions",
+           "distance_connectivity", "reservoir_connectivity", "fan_out"]
+
+#: The reservoir's pathways: name -> (source, target, excitatory?).
+PATHWAYS = {"in_exc": ("input", "exc", True), "in_inh": ("input", "inh", True),
+            "ee": ("exc", "exc", True), "ei": ("exc", "inh", True),
+            "ie": ("inh", "exc", False), "ii": ("inh", "inh", False)}
+#: Pathways that may carry STDP (excitatory ones onto or within the reservoir).
+PLASTIC_PATHWAYS = ("in_exc", "in_inh", "ee")
+#: Recurrent connection schemes of :func:`reservoir_connectivity`.
+CONNECTION_SCHEMES = ("random", "distance")
 
 
 def grid_shape(n: int) -> tuple[int, int, int]:
@@ -80,6 +94,53 @@ def distance_connectivity(pos_pre: np.ndarray, pos_post: np.ndarray, C: float, l
     return i.astype(np.int32), j.astype(np.int32)
 
 
+def reservoir_connectivity(n_input: int, n_exc: int, n_inh: int, probabilities: dict[str, float], *,
+                           scheme: str = "random", lam: float = 2.0,
+                           seed: SeedLike = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Draw every pathway of :data:`PATHWAYS` (input pathways always at random).
+
+    Parameters
+    ----------
+    n_input, n_exc, n_inh : int
+        Population sizes.
+    probabilities : dict of str -> float
+        Connection probability of each pathway (``in_exc``, ``in_inh``, ``ee``, ``ei``,
+        ``ie``, ``ii``); for ``scheme="distance"`` the peak probability of the
+        recurrent ones.
+    scheme : {"random", "distance"}
+        Recurrent connectivity (see module docstring); neurons are placed on one
+        3-D grid, excitatory first.
+    lam : float
+        Length constant of ``distance`` (grid units).
+    seed : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    dict of str -> (i, j)
+        Pre- and postsynaptic indices of each pathway, in :data:`PATHWAYS` order.
+    """
+    if scheme not in CONNECTION_SCHEMES:
+        raise ValueError(f"connect: expected one of {CONNECTION_SCHEMES}, got {scheme!r}")
+    rng = make_rng(seed)
+    sizes = {"input": n_input, "exc": n_exc, "inh": n_inh}
+    structure = {name: connectivity(n_input, sizes[PATHWAYS[name][1]], probabilities[name], seed=rng)
+                 for name in ("in_exc", "in_inh")}
+    recurrent = [name for name in PATHWAYS if PATHWAYS[name][0] != "input"]
+    if scheme == "random":
+        for name in recurrent:
+            src, tgt, _ = PATHWAYS[name]
+            structure[name] = connectivity(sizes[src], sizes[tgt], probabilities[name], seed=rng,
+                                           autapses=src != tgt)
+    else:
+        pos = grid_positions(n_exc + n_inh, seed=rng)
+        where = {"exc": pos[:n_exc], "inh": pos[n_exc:]}
+        for name in recurrent:
+            src, tgt, _ = PATHWAYS[name]
+            structure[name] = distance_connectivity(where[src], where[tgt], probabilities[name], lam,
+                                                    seed=rng, autapses=src != tgt)
+    return structure
+
+
 def fan_out(structure: dict, sizes: dict, pathways: dict | None = None) -> dict[str, np.ndarray]:
     """Outgoing synapses of every source neuron, summed over pathways.
 
@@ -90,7 +151,7 @@ def fan_out(structure: dict, sizes: dict, pathways: dict | None = None) -> dict[
     sizes : dict of str -> int
         Number of neurons of each source population (``input``, ``exc``, ``inh``).
     pathways : dict of str -> (source, target, excitatory), optional
-        Default :data:`networks.hrsnn.PATHWAYS`.
+        Default :data:`PATHWAYS`.
 
     Each spike of a source neuron causes as many synaptic operations as its fan-out.
 
@@ -99,8 +160,7 @@ def fan_out(structure: dict, sizes: dict, pathways: dict | None = None) -> dict[
     dict of str -> ndarray of int
         Fan-out per neuron of each source population.
     """
-    if pathways is None:
-        from .hrsnn import PATHWAYS as pathways
+    pathways = PATHWAYS if pathways is None else pathways
     out = {pop: np.zeros(int(n), dtype=np.int64) for pop, n in sizes.items()}
     for name, (i, _) in structure.items():
         src = pathways[name][0]

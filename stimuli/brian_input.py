@@ -13,11 +13,12 @@ raises :class:`~stimuli.types.StimulusError`.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
-from brian2 import SpikeGeneratorGroup, second
+from brian2 import SpikeGeneratorGroup
 
+from .timebase import from_brian, to_brian
 from .types import SpikeStimulus, StimulusError
 
 __all__ = ["to_spike_generator", "set_stimulus", "concatenate"]
@@ -52,7 +53,7 @@ def to_spike_generator(stim: SpikeStimulus, name: str = "input", **kwargs) -> Sp
     Returns
     -------
     brian2.SpikeGeneratorGroup
-        ``N = stim.n_channels`` neurons, spike times ``stim.steps * stim.dt`` s, on its
+        ``N = stim.n_channels`` neurons, spike times ``stim.steps * stim.dt`` ms, on its
         own clock of step ``stim.dt`` (so times are exact multiples of it).
 
     Raises
@@ -62,9 +63,9 @@ def to_spike_generator(stim: SpikeStimulus, name: str = "input", **kwargs) -> Sp
     """
     _check_stimulus(stim)
     if "clock" not in kwargs:
-        kwargs.setdefault("dt", stim.dt * second)
+        kwargs.setdefault("dt", to_brian(stim.dt))
     # SpikeStimulus is sorted by time, which lets Brian2 skip its own sort.
-    return SpikeGeneratorGroup(stim.n_channels, stim.indices, stim.steps * stim.dt * second,
+    return SpikeGeneratorGroup(stim.n_channels, stim.indices, to_brian(stim.steps * stim.dt),
                                name=name, sorted=True, **kwargs)
 
 
@@ -78,11 +79,11 @@ def set_stimulus(group: SpikeGeneratorGroup, stim: SpikeStimulus) -> None:
     if group.N != stim.n_channels:
         raise StimulusError(f"{stim.meta.get('id', 'stimulus')}: {stim.n_channels} channels, "
                             f"group {group.name!r} has {group.N}")
-    group_dt = float(group.clock.dt_)
+    group_dt = from_brian(group.clock.dt)
     if abs(group_dt - stim.dt) > _DT_RTOL * stim.dt:
-        raise StimulusError(f"{stim.meta.get('id', 'stimulus')}: dt {stim.dt} s differs from "
-                            f"group {group.name!r} dt {group_dt} s")
-    group.set_spikes(stim.indices, stim.steps * stim.dt * second, sorted=True)
+        raise StimulusError(f"{stim.meta.get('id', 'stimulus')}: dt {stim.dt} ms differs from "
+                            f"group {group.name!r} dt {group_dt} ms")
+    group.set_spikes(stim.indices, to_brian(stim.steps * stim.dt), sorted=True)
 
 
 def concatenate(stims: Sequence[SpikeStimulus], gap_steps: int = 0) -> tuple[SpikeStimulus, np.ndarray]:
@@ -128,7 +129,7 @@ def concatenate(stims: Sequence[SpikeStimulus], gap_steps: int = 0) -> tuple[Spi
     starts = np.concatenate([[0], np.cumsum(lengths[:-1] + int(gap_steps))]).astype(np.int64)
     boundaries = np.stack([starts, starts + lengths], axis=1)
     indices = np.concatenate([s.indices for s in stims])
-    steps = np.concatenate([s.steps + start for s, start in zip(stims, starts)])
+    steps = np.concatenate([s.steps + start for s, start in zip(stims, starts, strict=True)])
     meta = {
         "labels": [s.label for s in stims],
         "ids": [s.meta.get("id") for s in stims],

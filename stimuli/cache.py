@@ -36,8 +36,9 @@ from .types import Sample, SpikeStimulus
 
 __all__ = ["StimulusCache", "CACHE_FORMAT_VERSION"]
 
-#: Bump when the stored layout or the meaning of encoder parameters changes.
-CACHE_FORMAT_VERSION = 1
+#: Bump when the stored layout or the meaning of encoder parameters changes
+#: (2: times in ms, see :mod:`stimuli.timebase`).
+CACHE_FORMAT_VERSION = 2
 
 _META_ARRAY_PREFIX = "meta_array__"
 

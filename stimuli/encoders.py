@@ -7,7 +7,8 @@ registry name (see :func:`get_encoder`).
 
 Time grid
 ---------
-Spikes live on steps of ``dt`` seconds.  Frame encoders give every video frame
+Spikes live on steps of ``dt`` milliseconds (the package's time convention,
+:mod:`stimuli.timebase`).  Frame encoders give every video frame
 ``steps_per_frame = round(frame_duration / dt)`` steps (``frame_duration`` is snapped
 to a whole number of steps); frame ``f`` occupies steps
 ``[f * steps_per_frame, (f + 1) * steps_per_frame)`` and a clip of ``T`` frames lasts
@@ -45,6 +46,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .events import sensor_size_of
+from .timebase import US_PER_MS, ms_to_seconds
 from .types import SpikeStimulus, StimulusError
 
 __all__ = [
@@ -54,17 +56,16 @@ __all__ = [
     "delta_encode", "center_maps", "CENTER_MODES", "bin_events", "respike_split",
 ]
 
-#: Default simulated time per video frame (s).
-DEFAULT_FRAME_DURATION = 0.05
-#: Default time step (s).
-DEFAULT_DT = 1e-3
+#: Default simulated time per video frame (ms).
+DEFAULT_FRAME_DURATION = 50.0
+#: Default time step (ms).
+DEFAULT_DT = 1.0
 #: Width factor of Gaussian receptive fields, ``sigma = spacing / beta`` (Bohte et al., 2002).
 BOHTE_BETA = 1.5
 #: Responses below this fraction of the peak do not fire in Gaussian latency mode (Bohte et al., 2002).
 GAUSSIAN_MIN_RESPONSE = 0.1
 #: Tolerance on clip values outside [0, 1] before they are rejected.
 _RANGE_TOL = 1e-6
-_US_PER_S = 1e6
 
 
 # -- helpers ----------------------------------------------------------------------------
@@ -101,8 +102,11 @@ def unique_spikes(indices, steps, n_channels: int) -> tuple[np.ndarray, np.ndarr
 
 
 def _sorted_unique(a: np.ndarray) -> np.ndarray:
-    """Sorted distinct values of a 1-D array (sort + neighbour mask; far faster than
-    ``np.unique`` on large int arrays in NumPy 2.x, which hashes first)."""
+    """Sorted distinct values of a 1-D array.
+
+    Sort and a neighbour mask: far faster than ``np.unique`` on large int arrays in
+    NumPy 2.x, which hashes first.
+    """
     s = np.sort(a)
     keep = np.empty(s.shape[0], dtype=bool)
     keep[:1] = True
@@ -151,13 +155,13 @@ def _is_int(v) -> bool:
 
 def _check_dt(dt) -> None:
     _require(isinstance(dt, (int, float, np.floating)) and math.isfinite(dt) and dt > 0,
-             "dt", dt, "must be a positive number of seconds")
+             "dt", dt, "must be a positive number of milliseconds")
 
 
 def _check_frame_duration(frame_duration, dt) -> None:
     _require(isinstance(frame_duration, (int, float, np.floating)) and math.isfinite(frame_duration)
              and frame_duration >= dt * (1 - 1e-9),
-             "frame_duration", frame_duration, f"must be >= dt ({dt} s)")
+             "frame_duration", frame_duration, f"must be >= dt ({dt} ms)")
 
 
 def _check_seed(seed) -> None:
@@ -165,8 +169,8 @@ def _check_seed(seed) -> None:
 
 
 def _check_rate(max_rate, dt) -> None:
-    _require(isinstance(max_rate, (int, float, np.floating)) and 0 <= max_rate and max_rate * dt <= 1,
-             "max_rate", max_rate, f"must satisfy 0 <= max_rate * dt <= 1 (dt = {dt} s)")
+    _require(isinstance(max_rate, (int, float, np.floating)) and 0 <= max_rate and max_rate * ms_to_seconds(dt) <= 1,
+             "max_rate", max_rate, f"must satisfy 0 <= max_rate * dt <= 1 (max_rate in Hz, dt = {dt} ms)")
 
 
 def _check_threshold(threshold) -> None:
@@ -259,7 +263,7 @@ def poisson_encode(clip: np.ndarray, *, max_rate: float, dt: float, steps_per_fr
     """Bernoulli approximation of a Poisson process per pixel.
 
     In every step of frame ``f``, pixel ``i`` spikes with probability
-    ``clip[f, i] * max_rate * dt``, so its expected count over the frame is
+    ``clip[f, i] * max_rate * dt`` (``dt`` in seconds here), so its expected count over the frame is
     ``clip[f, i] * max_rate * frame_duration``.
 
     Parameters
@@ -268,7 +272,7 @@ def poisson_encode(clip: np.ndarray, *, max_rate: float, dt: float, steps_per_fr
     max_rate : float
         Rate of a pixel of intensity 1 (Hz).
     dt : float
-        Time step (s).
+        Time step (ms).
     steps_per_frame : int
     rng : numpy.random.Generator
 
@@ -281,7 +285,7 @@ def poisson_encode(clip: np.ndarray, *, max_rate: float, dt: float, steps_per_fr
     n_frames = clip.shape[0]
     x = clip.reshape(n_frames, -1)
     n_pix = x.shape[1]
-    prob = (x * np.float32(max_rate * dt)).astype(np.float32)
+    prob = (x * np.float32(max_rate * ms_to_seconds(dt))).astype(np.float32)
     idx_parts, step_parts = [], []
     for f in range(n_frames):  # one (steps_per_frame, n_pix) draw per frame bounds memory
         draws = rng.random((steps_per_frame, n_pix), dtype=np.float32)
@@ -341,7 +345,8 @@ def gaussian_encode(clip: np.ndarray, *, n_fields: int, sigma: float | None, ste
     ``r_j >= min_response`` fires once per frame at step
     ``round((1 - r_j) * (steps_per_frame - 1))`` after the frame onset, so the best
     matching field fires first; in ``mode="rate"`` it fires as a Bernoulli process
-    with probability ``r_j * max_rate * dt`` per step (needs ``rng``).
+    with probability ``r_j * max_rate * dt`` per step (``max_rate`` in Hz, ``dt`` in ms
+    converted to seconds; needs ``rng``).
 
     Returns
     -------
@@ -430,13 +435,13 @@ def bin_events(events: np.ndarray, *, dt: float, sensor_size: tuple[int, int, in
 
     Event ``(x, y, t, p)`` becomes a spike of channel
     ``(p * H' + y // pool) * W' + x // pool`` (``p`` taken as 0 without polarity) at
-    step ``floor(t / dt)`` (``t`` in µs from 0); repeats in one step merge.
+    step ``floor(t / dt)`` (``t`` in µs from 0, ``dt`` in ms); repeats in one step merge.
 
     Parameters
     ----------
     events : ndarray, EVENT_DTYPE
     dt : float
-        Step (s).
+        Step (ms).
     sensor_size : (width, height, polarities)
     pool : int
         Spatial pooling factor; ``W' = ceil(width / pool)``, ``H' = ceil(height / pool)``.
@@ -465,7 +470,7 @@ def bin_events(events: np.ndarray, *, dt: float, sensor_size: tuple[int, int, in
                 f"max p {events['p'].max()}")
         if t.min() < 0:
             raise StimulusError(f"negative event time {t.min()} µs")
-    dt_us = dt * _US_PER_S
+    dt_us = dt * US_PER_MS
     if abs(dt_us - round(dt_us)) < 1e-6 * max(1.0, dt_us):
         step = t // int(round(dt_us))
     else:
@@ -556,9 +561,9 @@ class PoissonEncoder(_Encoder):
     max_rate : float
         Rate of intensity 1 (Hz); ``max_rate * dt <= 1``.
     frame_duration : float
-        Simulated time per frame (s).
+        Simulated time per frame (ms).
     dt : float
-        Time step (s).
+        Time step (ms).
     seed : int
         Base seed, combined with ``meta["id"]``.
     """
@@ -590,9 +595,9 @@ class TTFSEncoder(_Encoder):
     Parameters
     ----------
     frame_duration : float
-        Simulated time per frame (s).
+        Simulated time per frame (ms).
     dt : float
-        Time step (s).
+        Time step (ms).
     threshold : float
         Pixels with intensity ``<= threshold`` stay silent.
     """
@@ -625,7 +630,7 @@ class GaussianEncoder(_Encoder):
     sigma : float, optional
         Field width in intensity units (default ``spacing / BOHTE_BETA``).
     frame_duration, dt : float
-        Seconds per frame and per step.
+        Milliseconds per frame and per step.
     mode : {"latency", "rate"}
         Best field fires earliest (one spike per frame), or most (Bernoulli rate).
     min_response : float
@@ -679,7 +684,7 @@ class DeltaEncoder(_Encoder):
     pool : int
         Max-pooling window ``pool x pool``.
     frame_duration, dt : float
-        Seconds per frame and per step.
+        Milliseconds per frame and per step.
     polarity : bool
         Separate OFF (0) and ON (1) channels.
     center : {None, "clip", "frame"}
@@ -731,7 +736,7 @@ class EventBinner(_Encoder):
     Parameters
     ----------
     dt : float
-        Time step (s).
+        Time step (ms).
     sensor_size : (width, height, polarities), optional
         Default: ``meta["sensor_size"]`` if given, else inferred from the events
         (:func:`~stimuli.events.sensor_size_of`; give it explicitly so that all
@@ -739,7 +744,7 @@ class EventBinner(_Encoder):
     pool : int
         Spatial pooling factor.
     duration : float, optional
-        Window length (s); later events are dropped and counted in
+        Window length (ms); later events are dropped and counted in
         ``meta["n_events_dropped"]``.  Default: up to the last event.
     polarity : bool
         Separate OFF (0) / ON (1) channels.
@@ -761,7 +766,7 @@ class EventBinner(_Encoder):
                      "must be (width, height, polarities) of positive integers")
             object.__setattr__(self, "sensor_size", size)
         _require(self.duration is None or (isinstance(self.duration, (int, float)) and self.duration >= self.dt),
-                 "duration", self.duration, f"must be None or >= dt ({self.dt} s)")
+                 "duration", self.duration, f"must be None or >= dt ({self.dt} ms)")
 
     def _encode(self, data, meta):
         ev = np.asarray(data)

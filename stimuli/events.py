@@ -1,4 +1,4 @@
-"""Readers and writers for event-camera files.
+r"""Readers and writers for event-camera files.
 
 All readers return an event array (:data:`~stimuli.types.EVENT_DTYPE`: ``x, y`` pixel
 column/row, ``t`` in microseconds, ``p`` 1 = ON / 0 = OFF), sorted by time.  Decoding
@@ -11,7 +11,7 @@ N-MNIST (``.bs2`` / ``.bin``; Orchard et al., 2015)
     5 bytes per event, one big-endian 40-bit word:
     ``x`` bits 39-32, ``y`` bits 31-24, ``p`` bit 23, ``t`` bits 22-0 (µs).
 AEDAT 3.1 (iniVation / jAER; DVS128 Gesture)
-    ASCII header lines starting with ``#``, the last one ``#!END-HEADER\\r\\n``; then
+    ASCII header lines starting with ``#``, the last one ``#!END-HEADER\r\n``; then
     packets, each a 28-byte little-endian header (:data:`AEDAT_PACKET_HEADER`)
     followed by ``eventNumber * eventSize`` bytes.  Polarity events (type 1, 8 bytes)
     are ``uint32 data`` (bit 0 valid, bit 1 polarity, bits 2-16 ``y``, bits 17-31
@@ -245,7 +245,7 @@ def write_aedat31(path, events: np.ndarray, *, valid=None, packet_size: int = 40
     # packet boundaries: every packet_size events and wherever the overflow changes
     cuts = set(range(0, n, packet_size)) | set(np.flatnonzero(np.diff(overflow)) + 1)
     bounds = sorted(cuts) + [n]
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
         body = np.empty((b - a, 2), dtype="<u4")
         body[:, 0] = data[a:b]
         body[:, 1] = ts[a:b].view("<u4")

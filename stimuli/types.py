@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+__all__ = ["EVENT_DTYPE", "StimulusError", "make_events", "Sample", "SpikeStimulus", "check_stimuli"]
+
 #: Structured dtype of an event array: pixel column ``x``, pixel row ``y``,
 #: timestamp ``t`` (microseconds) and polarity ``p`` (1 = ON, 0 = OFF).
 EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "u1")])
@@ -82,7 +84,7 @@ class SpikeStimulus:
     n_steps : int
         Duration in time steps.
     dt : float
-        Time step in seconds.
+        Time step, ms (the package's time convention, :mod:`stimuli.timebase`).
     label : int or None
         Class index of the source sample, if known.
     meta : dict
@@ -107,12 +109,12 @@ class SpikeStimulus:
     # -- derived ------------------------------------------------------------------
     @property
     def times(self) -> np.ndarray:
-        """Spike times in seconds, shape ``(n_spikes,)``."""
+        """Spike times in ms, shape ``(n_spikes,)``."""
         return self.steps * self.dt
 
     @property
     def duration(self) -> float:
-        """Duration in seconds (``n_steps * dt``)."""
+        """Duration in ms (``n_steps * dt``)."""
         return self.n_steps * self.dt
 
     @property
@@ -129,7 +131,7 @@ class SpikeStimulus:
         if self.indices.shape != self.steps.shape or self.indices.ndim != 1:
             raise StimulusError(f"{name}: indices and steps must be 1-D arrays of equal length")
         if self.dt <= 0:
-            raise StimulusError(f"{name}: dt must be positive, got {self.dt}")
+            raise StimulusError(f"{name}: dt must be a positive number of ms, got {self.dt}")
         if self.n_channels <= 0 or self.n_steps <= 0:
             raise StimulusError(f"{name}: n_channels and n_steps must be positive")
         if self.n_spikes == 0:
@@ -149,3 +151,34 @@ class SpikeStimulus:
             raise StimulusError(
                 f"{name}: duplicate (channel, step) pairs; Brian2's SpikeGeneratorGroup "
                 "rejects them (deduplicate with stimuli.encoders.unique_spikes)")
+
+
+def check_stimuli(X, n_channels: int | None = None) -> list[SpikeStimulus]:
+    """Validate a sequence of stimuli for a network: non-empty, all ``SpikeStimulus``, one channel count.
+
+    Parameters
+    ----------
+    X : sequence of SpikeStimulus
+    n_channels : int, optional
+        Required channel count (default: that of ``X[0]``).
+
+    Returns
+    -------
+    list of SpikeStimulus
+
+    Raises
+    ------
+    ValueError, TypeError, StimulusError
+        Naming the offending items.
+    """
+    X = list(X)
+    if not X:
+        raise ValueError("X: no stimuli given")
+    for k, s in enumerate(X):
+        if not isinstance(s, SpikeStimulus):
+            raise TypeError(f"X[{k}]: expected a stimuli.types.SpikeStimulus, got {type(s).__name__}")
+    n = X[0].n_channels if n_channels is None else n_channels
+    bad = [k for k, s in enumerate(X) if s.n_channels != n]
+    if bad:
+        raise StimulusError(f"X: stimuli {bad[:5]} have a different number of input channels than {n}")
+    return X

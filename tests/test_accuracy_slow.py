@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from networks.config import load_config
-from networks.experiment import run_experiment
+from spikevid.experiments.config import load_config
+from spikevid.experiments.runner import run_experiment
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 pytestmark = pytest.mark.slow

@@ -52,7 +52,7 @@ def test_changed_parameter_or_encoder_never_reuses_entry(tmp_path):
     cache.get_or_encode(sample, ResidualEncoder(stride=2, inner=TTFSEncoder()))
     cache.get_or_encode(sample, ResidualEncoder(stride=2, inner=TTFSEncoder(threshold=0.1)))
     assert cache.misses == 5 and cache.hits == 0
-    keys = {cache.key(sample, e) for e in (PoissonEncoder(), PoissonEncoder(seed=1), PoissonEncoder(dt=2e-3))}
+    keys = {cache.key(sample, e) for e in (PoissonEncoder(), PoissonEncoder(seed=1), PoissonEncoder(dt=2.0))}
     assert len(keys) == 3
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analysis.cli import main
-from analysis.commands_stimuli import parse_assignments
+from spikevid.cli import main
+from spikevid.cli.stimuli import parse_assignments
 from stimuli.events import write_nmnist
 from stimuli.types import make_events
 
@@ -69,7 +69,7 @@ def test_stimulus_figure_has_labelled_axes():
     fig = plot_stimulus(sample, stim)
     raster = fig.axes[-1]
     assert raster.get_xlabel() == "time (ms)" and raster.get_ylabel() == "input channel"
-    assert raster.get_xlim()[1] == pytest.approx(stim.duration * 1e3)
+    assert raster.get_xlim()[1] == pytest.approx(stim.duration)
     assert len(fig.axes) == 3 and "first frame" in fig.axes[0].get_title()
     import matplotlib.pyplot as plt
     plt.close(fig)

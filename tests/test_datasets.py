@@ -401,8 +401,8 @@ def nmnist_small_root(tmp_path_factory):
     test = [(60001, 7), (60002, 2), (60003, 0)]
     for sid, _ in train + test:
         write_nmnist(root / f"{sid}.bs2", digit_events(rng))
-    (root / "train1K.txt").write_text("#sample #class\r\n" + "".join(f"{i}\t{l}\r\n" for i, l in train))
-    (root / "test100.txt").write_text("#sample #class\r\n" + "".join(f"{i}\t{l}\r\n" for i, l in test))
+    (root / "train1K.txt").write_text("#sample #class\r\n" + "".join(f"{i}\t{c}\r\n" for i, c in train))
+    (root / "test100.txt").write_text("#sample #class\r\n" + "".join(f"{i}\t{c}\r\n" for i, c in test))
     return root
 
 

@@ -18,8 +18,6 @@ import numpy as np
 import pytest
 from brian2 import (
     Hz,
-    ms,
-    mV,
     Network,
     NeuronGroup,
     PoissonGroup,
@@ -27,9 +25,10 @@ from brian2 import (
     SpikeMonitor,
     Synapses,
     defaultclock,
+    ms,
+    mV,
     prefs,
 )
-
 from brian2.devices.device import runtime_device
 
 from cortex import devices
@@ -365,6 +364,7 @@ def test_cuda_matches_runtime(cuda_build, runtime_reference):
 def test_busy_default_standalone_project_falls_back_to_a_sibling(tmp_path, monkeypatch):
     """Two processes never build into one folder: a held lock sends the next to name-1."""
     import fcntl
+
     from cortex import devices
     monkeypatch.setenv(devices.CACHE_ENV, str(tmp_path))
     busy = tmp_path / "cpp_standalone"

@@ -6,14 +6,25 @@ import dataclasses
 import numpy as np
 import pytest
 
-from stimuli.encoders import (ENCODERS, DeltaEncoder, EventBinner, GaussianEncoder, PoissonEncoder,
-                              ResidualEncoder, TTFSEncoder, center_maps, gaussian_fields,
-                              get_encoder, respike_split, unique_spikes)
+from stimuli.encoders import (
+    ENCODERS,
+    DeltaEncoder,
+    EventBinner,
+    GaussianEncoder,
+    PoissonEncoder,
+    ResidualEncoder,
+    TTFSEncoder,
+    center_maps,
+    gaussian_fields,
+    get_encoder,
+    respike_split,
+    unique_spikes,
+)
 from stimuli.types import SpikeStimulus, StimulusError, make_events
 
 
 def pairs(stim: SpikeStimulus) -> set[tuple[int, int]]:
-    return set(zip(stim.indices.tolist(), stim.steps.tolist()))
+    return set(zip(stim.indices.tolist(), stim.steps.tolist(), strict=True))
 
 
 # -- Poisson ---------------------------------------------------------------------------------------
@@ -21,7 +32,7 @@ def test_poisson_count_grows_with_intensity():
     levels = np.linspace(0.0, 1.0, 11)
     n_per_level = 400
     frame = np.repeat(levels, n_per_level)[None, :, None].astype(np.float32)  # (1, 4400, 1)
-    enc = PoissonEncoder(max_rate=200.0, frame_duration=0.1, dt=1e-3, seed=7)
+    enc = PoissonEncoder(max_rate=200.0, frame_duration=100.0, dt=1.0, seed=7)
     stim = enc(frame, meta={"id": "ramp"})
     counts = stim.counts().reshape(11, n_per_level).mean(axis=1)
     assert counts[0] == 0.0
@@ -49,7 +60,7 @@ def test_ttfs_orders_spikes_by_brightness():
     rng = np.random.default_rng(0)
     values = rng.permutation(np.linspace(0.05, 1.0, 20)).astype(np.float32)
     clip = np.stack([values, values[::-1]])[:, None, :]  # (2, 1, 20)
-    enc = TTFSEncoder(frame_duration=0.1, dt=1e-3)
+    enc = TTFSEncoder(frame_duration=100.0, dt=1.0)
     stim = enc(clip)
     assert stim.n_spikes == 40  # one spike per pixel and frame
     for f, vals in enumerate((values, values[::-1])):
@@ -75,7 +86,7 @@ def test_gaussian_closest_field_fires_first():
     np.testing.assert_allclose(centres, [0, 0.25, 0.5, 0.75, 1.0])
     assert sigma == pytest.approx(0.25 / 1.5)
     values = np.array([0.02, 0.26, 0.49, 0.70, 0.97], dtype=np.float32)
-    enc = GaussianEncoder(n_fields=5, frame_duration=0.05, dt=1e-3)
+    enc = GaussianEncoder(n_fields=5, frame_duration=50.0, dt=1.0)
     stim = enc(values[None, None, :])
     assert stim.n_channels == 25
     for pix, v in enumerate(values):
@@ -88,7 +99,7 @@ def test_gaussian_closest_field_fires_first():
 
 def test_gaussian_rate_mode_best_field_fires_most():
     clip = np.full((1, 50, 1), 0.5, dtype=np.float32)
-    stim = GaussianEncoder(n_fields=5, mode="rate", max_rate=500.0, frame_duration=0.1, seed=1)(clip)
+    stim = GaussianEncoder(n_fields=5, mode="rate", max_rate=500.0, frame_duration=100.0, seed=1)(clip)
     per_field = stim.counts().reshape(50, 5).sum(axis=0)
     assert np.argmax(per_field) == 2
     assert per_field[2] > per_field[1] > per_field[0]
@@ -118,22 +129,22 @@ def test_delta_events_only_above_threshold_with_polarity():
     clip[1, 0, 1] = 0.05   # below threshold -> nothing
     clip[1, 1, 2] = 0.3    # brightens, then darkens at frame 2 -> ON then OFF
     clip[2, 0, 0] = 0.5    # unchanged at frame 2
-    enc = DeltaEncoder(threshold=0.1, frame_duration=0.01, dt=1e-3)
+    enc = DeltaEncoder(threshold=0.1, frame_duration=10.0, dt=1.0)
     stim = enc(clip)
     assert stim.n_channels == 2 * 6 and stim.n_steps == 30
     on, off = 6, 0
     assert pairs(stim) == {(on + 0, 10), (on + 5, 10), (off + 5, 20)}
-    mono = DeltaEncoder(threshold=0.1, polarity=False, frame_duration=0.01)(clip)
+    mono = DeltaEncoder(threshold=0.1, polarity=False, frame_duration=10.0)(clip)
     assert mono.n_channels == 6
     assert pairs(mono) == {(0, 10), (5, 10), (5, 20)}
-    assert DeltaEncoder(threshold=0.6, frame_duration=0.01)(clip).n_spikes == 0
+    assert DeltaEncoder(threshold=0.6, frame_duration=10.0)(clip).n_spikes == 0
 
 
 @pytest.mark.parametrize("pool", [1, 2, 3])
 def test_delta_matches_reference_with_pooling(pool):
     rng = np.random.default_rng(pool)
     clip = rng.random((6, 7, 8)).astype(np.float32)
-    stim = DeltaEncoder(threshold=0.6, pool=pool, frame_duration=1e-3, dt=1e-3)(clip)
+    stim = DeltaEncoder(threshold=0.6, pool=pool, frame_duration=1.0, dt=1.0)(clip)
     assert stim.n_channels == 2 * (-(-7 // pool)) * (-(-8 // pool))
     ref = _delta_reference(clip, 0.6, pool)
     assert len(ref) > 0 and pairs(stim) == ref
@@ -144,7 +155,7 @@ def test_delta_pooling_merges_a_block():
     clip[1, 0, 1] = 1.0
     clip[1, 1, 0] = 1.0  # same 2x2 block -> one ON spike
     clip[1, 3, 3] = 1.0  # block (1, 1)
-    stim = DeltaEncoder(threshold=0.5, pool=2, frame_duration=1e-3)(clip)
+    stim = DeltaEncoder(threshold=0.5, pool=2, frame_duration=1.0)(clip)
     on = 4
     assert pairs(stim) == {(on + 0, 1), (on + 3, 1)}
 
@@ -153,7 +164,7 @@ def test_delta_pooling_merges_a_block():
 def test_event_binner_channels_and_duplicates():
     # (x, y, t us, p)
     ev = make_events([0, 0, 5, 3, 33], [0, 0, 2, 1, 33], [100, 900, 1500, 1500, 9999], [1, 1, 0, 1, 0])
-    enc = EventBinner(dt=1e-3, sensor_size=(34, 34, 2), pool=2)
+    enc = EventBinner(dt=1.0, sensor_size=(34, 34, 2), pool=2)
     stim = enc(ev)
     hp = wp = 17
     assert stim.n_channels == 2 * hp * wp and stim.n_steps == 10
@@ -164,9 +175,9 @@ def test_event_binner_channels_and_duplicates():
         ((0 * hp + 16) * wp + 16, 9),
     }
     assert pairs(stim) == expected
-    cropped = EventBinner(dt=1e-3, sensor_size=(34, 34, 2), duration=0.005)(ev)
+    cropped = EventBinner(dt=1.0, sensor_size=(34, 34, 2), duration=5.0)(ev)
     assert cropped.n_steps == 5 and cropped.meta["n_events_dropped"] == 1
-    merged = EventBinner(dt=1e-3, polarity=False)(ev, meta={"sensor_size": (40, 40, 2)})
+    merged = EventBinner(dt=1.0, polarity=False)(ev, meta={"sensor_size": (40, 40, 2)})
     assert merged.n_channels == 1600 and merged.meta["sensor_size"] == (40, 40, 2)
     with pytest.raises(StimulusError, match="sensor_size"):
         EventBinner(sensor_size=(20, 20, 2))(ev)
@@ -194,7 +205,7 @@ def test_residual_encoder_signed_channels_and_key_frames():
     clip = np.full((4, 2, 2), 0.5, dtype=np.float32)
     clip[1, 0, 0] = 1.0   # +0.5 w.r.t. key frame 0 -> ON block
     clip[3, 1, 1] = 0.1   # -0.4 w.r.t. key frame 2 -> OFF block
-    enc = ResidualEncoder(stride=2, inner=TTFSEncoder(frame_duration=0.011, dt=1e-3))
+    enc = ResidualEncoder(stride=2, inner=TTFSEncoder(frame_duration=11.0, dt=1.0))
     stim = enc(clip, label=3, meta={"id": "r"})
     assert stim.n_channels == 2 * 4 and stim.label == 3
     np.testing.assert_array_equal(stim.meta["key_frames"], clip[::2])
@@ -213,15 +224,15 @@ def test_unique_spikes_property():
         steps = rng.integers(0, 15, 200)
         u_idx, u_steps = unique_spikes(idx, steps, n_ch)
         assert u_idx.dtype == np.int32 and u_steps.dtype == np.int64
-        assert set(zip(u_idx.tolist(), u_steps.tolist())) == set(zip(idx.tolist(), steps.tolist()))
-        assert len(u_idx) == len(set(zip(idx.tolist(), steps.tolist())))
+        assert set(zip(u_idx.tolist(), u_steps.tolist(), strict=True)) == set(zip(idx.tolist(), steps.tolist(), strict=True))
+        assert len(u_idx) == len(set(zip(idx.tolist(), steps.tolist(), strict=True)))
         assert np.all(np.diff(u_steps) >= 0)
     with pytest.raises(ValueError, match="range"):
         unique_spikes([0, 5], [0, 0], 5)
 
 
 def random_encoder(rng):
-    fd = float(rng.choice([1e-3, 2e-3, 5e-3]))
+    fd = float(rng.choice([1.0, 2.0, 5.0]))
     choice = rng.integers(0, 6)
     if choice == 0:
         return PoissonEncoder(max_rate=900.0, frame_duration=fd, seed=int(rng.integers(100)))
@@ -234,7 +245,7 @@ def random_encoder(rng):
         return DeltaEncoder(threshold=float(rng.random() * 0.5), pool=int(rng.integers(1, 4)), frame_duration=fd)
     if choice == 4:
         return ResidualEncoder(stride=int(rng.integers(1, 4)), inner=TTFSEncoder(frame_duration=fd))
-    return EventBinner(dt=float(rng.choice([1e-4, 1e-3])), sensor_size=(9, 7, 2), pool=int(rng.integers(1, 4)))
+    return EventBinner(dt=float(rng.choice([0.1, 1.0])), sensor_size=(9, 7, 2), pool=int(rng.integers(1, 4)))
 
 
 def random_input(enc, rng):
@@ -281,11 +292,11 @@ def test_registry_round_trip_and_frozen():
     ("nope", {}, "nope"),
     ("poisson", {"rate": 5}, "rate"),
     ("poisson", {"dt": 0}, "dt"),
-    ("poisson", {"dt": -1e-3}, "dt"),
+    ("poisson", {"dt": -1.0}, "dt"),
     ("poisson", {"max_rate": 2000.0}, "max_rate"),
     ("poisson", {"seed": -1}, "seed"),
     ("ttfs", {"threshold": -0.1}, "threshold"),
-    ("ttfs", {"frame_duration": 1e-4}, "frame_duration"),
+    ("ttfs", {"frame_duration": 0.1}, "frame_duration"),
     ("delta", {"threshold": -0.01}, "threshold"),
     ("delta", {"pool": 0}, "pool"),
     ("gaussian", {"n_fields": 0}, "n_fields"),
@@ -350,29 +361,29 @@ def test_center_off_by_default_and_in_params():
 @pytest.mark.parametrize("dy,dx", [(0, 7), (5, -3), (-4, 11)])
 def test_centred_events_are_translation_invariant(mode, pool, dy, dx):
     clip = _walker()
-    enc = DeltaEncoder(threshold=0.2, pool=pool, center=mode, window=(20, 24), frame_duration=2e-3)
+    enc = DeltaEncoder(threshold=0.2, pool=pool, center=mode, window=(20, 24), frame_duration=2.0)
     ref, moved = enc(clip), enc(_shift(clip, dy, dx))
     assert ref.n_spikes > 0 and ref.n_channels == 2 * (-(-20 // pool)) * (-(-24 // pool))
     assert pairs(moved) == pairs(ref)
     # without centring the same translation changes the channels
-    plain = DeltaEncoder(threshold=0.2, pool=pool, frame_duration=2e-3)
+    plain = DeltaEncoder(threshold=0.2, pool=pool, frame_duration=2.0)
     assert pairs(plain(_shift(clip, dy, dx))) != pairs(plain(clip))
 
 
 def test_frame_centring_removes_translation_within_the_clip():
     walking = _walker(step=(0, 3))
-    enc = DeltaEncoder(threshold=0.2, center="frame", window=(16, 16), frame_duration=1e-3)
+    enc = DeltaEncoder(threshold=0.2, center="frame", window=(16, 16), frame_duration=1.0)
     stim = enc(walking)
     # every frame of a rigidly moving block looks the same after per-frame centring
     by_step = {}
-    for i, s in zip(stim.indices, stim.steps):
+    for i, s in zip(stim.indices, stim.steps, strict=True):
         by_step.setdefault(int(s), set()).add(int(i))
     frames = list(by_step.values())
     assert len(frames) == walking.shape[0] - 1 and all(f == frames[0] for f in frames)
     # clip centring keeps the motion: the channels of successive frames differ
-    clip_c = DeltaEncoder(threshold=0.2, center="clip", window=(30, 40), frame_duration=1e-3)(walking)
+    clip_c = DeltaEncoder(threshold=0.2, center="clip", window=(30, 40), frame_duration=1.0)(walking)
     by_step = {}
-    for i, s in zip(clip_c.indices, clip_c.steps):
+    for i, s in zip(clip_c.indices, clip_c.steps, strict=True):
         by_step.setdefault(int(s), set()).add(int(i))
     assert len({frozenset(v) for v in by_step.values()}) > 1
 
@@ -396,7 +407,7 @@ def test_center_maps_puts_the_centroid_in_the_middle():
 def test_window_is_cropped_not_wrapped():
     clip = np.zeros((2, 20, 20), dtype=np.float32)
     clip[1, 2:18, 10] = 1.0     # a 16-pixel vertical line
-    stim = DeltaEncoder(threshold=0.5, center="frame", window=(8, 8), frame_duration=1e-3)(clip)
+    stim = DeltaEncoder(threshold=0.5, center="frame", window=(8, 8), frame_duration=1.0)(clip)
     assert stim.n_channels == 2 * 64
     on_rows = {(i - 64) // 8 for i in stim.indices}
     assert stim.n_spikes == 8 and on_rows == set(range(8))

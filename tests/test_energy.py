@@ -42,7 +42,7 @@ def test_no_spikes_no_operations():
 
 
 def test_energy_estimate_arithmetic():
-    est = energy_estimate(1000, 50, clip_duration=0.4, frame_duration=0.02, dt=0.0005)
+    est = energy_estimate(1000, 50, clip_duration=400.0, frame_duration=20.0, dt=0.5)
     assert est["snn_nJ"] == pytest.approx(1000 * E_AC_PJ * 1e-3)
     assert est["ann_frame_updates"] == pytest.approx(20)
     assert est["ann_frame_nJ"] == pytest.approx(50 * 20 * E_MAC_PJ * 1e-3)
@@ -52,6 +52,6 @@ def test_energy_estimate_arithmetic():
 
 
 def test_energy_estimate_without_frame_rate():
-    est = energy_estimate(0, 10, clip_duration=0.1, frame_duration=None, dt=None)
+    est = energy_estimate(0, 10, clip_duration=100.0, frame_duration=None, dt=None)
     assert est["ann_frame_nJ"] is None and est["ann_step_nJ"] is None
     assert est["snn_nJ"] == 0.0

@@ -8,8 +8,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from stimuli.events import (read_aedat31, read_dvs_gesture, read_nmnist, read_npy_events,
-                            sensor_size_of, write_aedat31, write_nmnist)
+from stimuli.events import (
+    read_aedat31,
+    read_dvs_gesture,
+    read_nmnist,
+    read_npy_events,
+    sensor_size_of,
+    write_aedat31,
+    write_nmnist,
+)
 from stimuli.types import EVENT_DTYPE, StimulusError, make_events
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -134,7 +141,7 @@ def test_dvs_gesture_cuts(tmp_path):
     aedat, ev = _gesture_recording(tmp_path, rows)
     cuts = read_dvs_gesture(aedat)
     assert [c[1] for c in cuts] == [2, 10, 0]  # 0-based labels, csv order
-    for (events, label, start, end), (cls, s, e) in zip(cuts, rows):
+    for (events, _label, start, end), (_cls, s, e) in zip(cuts, rows, strict=True):
         assert (start, end) == (s, e)
         mask = (ev["t"] >= s) & (ev["t"] < e)
         assert events.size == mask.sum() > 0

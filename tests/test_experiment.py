@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 import yaml
 
-from analysis.cli import main as cli_main
-from networks.config import ConfigError, load_config, resolve_config
-from networks.experiment import run_experiment
 from networks.hrsnn import HRSNN
+from spikevid.cli import main as cli_main
+from spikevid.experiments.config import ConfigError, load_config, resolve_config
+from spikevid.experiments.runner import run_experiment
 
 TINY = {
     "dataset": {"name": "synthetic", "options": {"n_subjects": 3, "scenarios": [1], "seed": 0,
                                                  "n_frames": 12}},
-    "encoder": {"name": "delta", "params": {"threshold": 0.25, "pool": 8, "frame_duration": 0.01, "dt": 0.001}},
+    "encoder": {"name": "delta", "params": {"threshold": 0.25, "pool": 8, "frame_duration": 10.0, "dt": 1.0}},
     "model": {"kind": "hrsnn", "n": 30, "device": "numpy", "seed": 1, "J_in": 3.0, "p_in": 0.3,
               "gap": 10.0, "snapshots": 3},
     "readout": {"kind": "logistic", "scale": "log"},
@@ -52,7 +52,7 @@ def test_end_to_end_outputs(reference):
 def test_resume_after_interruption_gives_the_same_metrics(reference, tmp_path, monkeypatch):
     _, ref = reference
     calls = {"n": 0}
-    real = HRSNN.transform
+    real = HRSNN.simulate
 
     def flaky(self, X):
         calls["n"] += 1
@@ -60,14 +60,14 @@ def test_resume_after_interruption_gives_the_same_metrics(reference, tmp_path, m
             raise KeyboardInterrupt("simulated interruption")
         return real(self, X)
 
-    monkeypatch.setattr(HRSNN, "transform", flaky)
+    monkeypatch.setattr(HRSNN, "simulate", flaky)
     with pytest.raises(KeyboardInterrupt):
         run_experiment(resolve_config(TINY), tmp_path)
     assert not (tmp_path / "metrics.json").exists()
     done = sorted(p.name for p in (tmp_path / "features").glob("*.npz"))
     assert done == ["train_0000.npz", "train_0001.npz"]
     mtimes = {p: (tmp_path / "features" / p).stat().st_mtime_ns for p in done}
-    monkeypatch.setattr(HRSNN, "transform", real)
+    monkeypatch.setattr(HRSNN, "simulate", real)
     calls["n"] = 0
     counted = {"n": 0}
 
@@ -75,7 +75,7 @@ def test_resume_after_interruption_gives_the_same_metrics(reference, tmp_path, m
         counted["n"] += 1
         return real(self, X)
 
-    monkeypatch.setattr(HRSNN, "transform", counting)
+    monkeypatch.setattr(HRSNN, "simulate", counting)
     m = run_experiment(resolve_config(TINY), tmp_path)
     assert counted["n"] == 3  # train chunk 3 and both test chunks; nothing finished is redone
     assert {p: (tmp_path / "features" / p).stat().st_mtime_ns for p in done} == mtimes

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from brian2 import ms, mV
 
-from cortex.heterogeneity import DISTRIBUTIONS, ParamSpec, as_spec, make_rng
+from cortex.heterogeneity import DISTRIBUTIONS, ParamSpec, as_spec
+from cortex.seeds import make_rng
 
 N = 200_000
 

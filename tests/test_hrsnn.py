@@ -19,7 +19,7 @@ def _stimulus(label, rng, n_steps=120):
     rate = np.full(N_CH, 0.01)
     rate[label * 8:(label + 1) * 8] = 0.12
     st, idx = np.nonzero(rng.random((n_steps, N_CH)) < rate)
-    return SpikeStimulus(idx, st, N_CH, n_steps, 1e-3, label=label)
+    return SpikeStimulus(idx, st, N_CH, n_steps, 1.0, label=label)
 
 
 @pytest.fixture(scope="module")
@@ -47,18 +47,17 @@ def test_weights_change_while_learning_and_not_after_freezing(clips):
     assert np.all(np.diff(model.snapshot_times_) > 0)
     # feature phase: frozen weights, so the learned weights stay as they are
     before = {k: v.copy() for k, v in model.weights_.items()}
-    model.transform(clips)
-    res = model.last_result_
+    res = model.simulate(clips)
     for name in before:
         np.testing.assert_array_equal(res.weights[name], before[name])
 
 
 def test_feature_shape_and_definition(clips):
     model = tiny()
-    F = model.fit_transform(clips)
+    res = model.fit_simulate(clips, [clips])
+    F = res.features[0]
     assert F.shape == (len(clips), model.n * model.bins) == (len(clips), model.n_features_out_)
     assert len(model.get_feature_names_out()) == F.shape[1]
-    res = model.last_result_
     # features are exactly the binned spike counts of the recorded spikes
     idx = np.concatenate([res.spikes["exc"][0], res.spikes["inh"][0] + model.n_exc])
     stp = np.concatenate([res.spikes["exc"][1], res.spikes["inh"][1]])
@@ -88,7 +87,7 @@ def test_variants_differ_only_where_they_should(variant, clips):
     m = tiny(variant=variant, cv_neuron=0.5, cv_synapse=0.5, n=200).fit(clips[:2])
     tau = np.concatenate([m.neuron_params_["exc"]["tau_m"], m.neuron_params_["inh"]["tau_m"]])
     assert (np.ptp(tau) > 0) == het_n  # homogeneous: every value identical
-    assert np.mean(tau) == pytest.approx(m.tau_m * 1e-3, rel=0.15 if het_n else 1e-12)
+    assert np.mean(tau) == pytest.approx(m.tau_m, rel=0.15 if het_n else 1e-12)  # both in ms
     # everything that is not heterogeneous is identical across variants: structure, weights
     ref = tiny(variant="HoNHoS", n=200).fit(clips[:2])
     for name in ref.structure_:
@@ -144,7 +143,7 @@ def test_invalid_hyperparameters(kwargs, msg, clips):
 
 def test_mismatched_channels_rejected(clips):
     model = tiny().fit(clips[:2])
-    other = SpikeStimulus([0], [0], N_CH + 1, 10, 1e-3)
+    other = SpikeStimulus([0], [0], N_CH + 1, 10, 1.0)
     with pytest.raises(ValueError, match="different number of input channels"):
         model.transform([other])
 
@@ -154,8 +153,8 @@ def test_reduce_spikes_bins_and_rates():
     steps = np.array([0, 4, 5, 9])
     F = binned_counts(idx, steps, [[0, 10]], 2, bins=2)
     np.testing.assert_array_equal(F, [[1, 1, 1, 1]])  # bin0: n0@0, n1@4; bin1: n1@5, n0@9
-    R = reduce_spikes(idx, steps, [[0, 10]], 2, reduction="binned_rates", bins=2, dt=1e-3)
-    np.testing.assert_allclose(R, F / 5e-3)
+    R = reduce_spikes(idx, steps, [[0, 10]], 2, reduction="binned_rates", bins=2, dt=1.0)  # 1 ms steps
+    np.testing.assert_allclose(R, F / 5e-3)  # 5 ms bins, Hz
     with pytest.raises(ValueError, match="reduction: "):
         reduce_spikes(idx, steps, [[0, 10]], 2, reduction="mean")
 
@@ -164,14 +163,12 @@ def test_conductance_reservoir_keeps_membranes_above_the_inhibitory_reversal(cli
     """Reversal potentials bound v (E_i = -80 mV); current-based input is unbounded."""
     strong = dict(n=40, J_i=3.0, w_ie=1.0, p_ie=0.5, record_v=8)
     cond = tiny(synapse="conductance", J_in=4.0, **strong).fit(clips[:3])
-    cond.transform(clips[:3])
-    v = cond.last_result_.extra["v"]
+    v = cond.simulate(clips[:3]).extra["v"]  # mV
     assert v.shape[0] == 8 and v.shape[1] > 100
-    assert v.min() >= -0.080 - 1e-9
-    assert v.max() <= -0.050 + 1e-9  # never above threshold at a recorded step
+    assert v.min() >= -80.0 - 1e-6
+    assert v.max() <= -50.0 + 1e-6  # never above threshold at a recorded step
     curr = tiny(**strong).fit(clips[:3])
-    curr.transform(clips[:3])
-    assert curr.last_result_.extra["v"].min() < -0.080  # current-based input has no floor
+    assert curr.simulate(clips[:3]).extra["v"].min() < -80.0  # current-based input has no floor
 
 
 def test_invalid_synapse_model(clips):
@@ -181,27 +178,29 @@ def test_invalid_synapse_model(clips):
 
 def test_concatenated_presentation_equals_a_store_restore_loop():
     """Each clip's spikes equal those of a fresh network run on that clip alone."""
-    from brian2 import Network, ms
+    from brian2 import ms
 
     from cortex.devices import device_scope
-    from networks.hrsnn import _Timeline
+    from networks.reservoir import build_reservoir
+    from networks.timeline import Timeline
     rng = np.random.default_rng(5)
     clips = [_stimulus(k % 3, rng, n_steps=150) for k in range(4)]
     model = tiny(n=120, J_in=4.0, J_e=0.4, p_ee=0.3, gap=5.0, record_v=0).fit(clips[:2])
     F = model.transform(clips)
     with device_scope("numpy"):
-        objs = model._build(_Timeline([(clips[:1], False)], dt_net=model.dt * 1e-3, gap=0.0))
-        for name in objs["_plastic"]:
-            objs[name].plastic = 0
-        net = Network([o for k, o in objs.items() if not k.startswith("_")])
+        res = build_reservoir(model, Timeline([(clips[:1], False)], dt=model.dt, gap=0.0),
+                              n_input=model.n_input_, seed=model.seed_, weights=model.weights_)
+        for name in res.plastic:
+            res.synapses[name].plastic = 0
+        net, mons = res.network, res.monitors
         net.store("initial")
         counts = []
         for s in clips:
             net.restore("initial")
-            objs["input"].set_spikes(s.indices, np.rint(s.steps * s.dt / (model.dt * 1e-3)) * model.dt * ms)
-            before = objs["spikes_exc"].num_spikes + objs["spikes_inh"].num_spikes
-            net.run(s.n_steps * s.dt * 1e3 * ms, namespace={})
-            counts.append(objs["spikes_exc"].num_spikes + objs["spikes_inh"].num_spikes - before)
+            res.groups["input"].set_spikes(s.indices, np.rint(s.steps * s.dt / model.dt) * model.dt * ms)
+            before = mons["spikes_exc"].num_spikes + mons["spikes_inh"].num_spikes
+            net.run(s.n_steps * s.dt * ms, namespace={})
+            counts.append(mons["spikes_exc"].num_spikes + mons["spikes_inh"].num_spikes - before)
     assert F.sum() > 50 * len(clips)  # recurrent activity, so the test is not trivial
     np.testing.assert_array_equal(F.sum(1), counts)
 
@@ -210,29 +209,24 @@ def test_concatenated_presentation_equals_a_store_restore_loop():
 def test_hrsnn_builds_for_cuda_standalone(tmp_path):
     """The whole reservoir (both phases) generates and compiles with brian2cuda; on a GPU
     it also runs and gives features of the documented shape with activity."""
-    from brian2 import Network, ms
-
-    from cortex.devices import available_devices, build, device_scope
-    from networks.hrsnn import _Timeline
+    from cortex.devices import available_devices, device_scope
+    from networks.reservoir import build_reservoir, collect
+    from networks.simulation import run_phases
+    from networks.timeline import Timeline
     usable, reason = available_devices()["cuda_standalone"]
     if not usable and ("brian2cuda missing" in reason or "nvcc not found" in reason):
         pytest.skip(reason)
     rng = np.random.default_rng(0)
     clips = [_stimulus(k % 3, rng, n_steps=100) for k in range(4)]
     model = tiny(n=100, snapshots=3)
-    model.seed_, model.n_input_ = 0, N_CH
-    with device_scope("cuda_standalone", compile_only=not usable, build_on_run=False,
-                      directory=tmp_path / "cuda_hrsnn"):
-        tl = _Timeline([(clips, True), (clips, False)], dt_net=model.dt * 1e-3, gap=model.gap * 1e-3)
-        objs = model._build(tl)
-        net = Network([o for k, o in objs.items() if not k.startswith("_")])
-        for n_steps, learning in tl.phase_runs():
-            for name in objs["_plastic"]:
-                objs[name].plastic = 1 if learning else 0
-            net.run(n_steps * model.dt * ms, namespace={})
-        project = build(run=usable)
+    project = tmp_path / "cuda_hrsnn"
+    with device_scope("cuda_standalone", compile_only=not usable, build_on_run=False, directory=project):
+        tl = Timeline([(clips, True), (clips, False)], dt=model.dt, gap=model.gap)
+        net = build_reservoir(model, tl, n_input=N_CH, seed=0)
+        run_phases(net.network, tl, [net.synapses[p] for p in net.plastic], learning_only=net.weight_monitors,
+                   progress=False)  # builds, and runs where a GPU is
         assert (project / "main").is_file(), "no binary was built"
         if usable:
-            res = model._collect(objs, tl)
+            res = collect(net, model, tl)
             assert res.features[0].shape == (len(clips), model.n * model.bins)
             assert res.features[0].sum() > 0

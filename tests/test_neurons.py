@@ -1,7 +1,7 @@
 """LIF populations against analytic solutions; parameter validation."""
 import numpy as np
 import pytest
-from brian2 import Mohm, SpikeMonitor, StateMonitor, defaultclock, mV, ms, nA, run, second
+from brian2 import Mohm, SpikeMonitor, StateMonitor, defaultclock, ms, mV, nA, run, second
 
 from cortex.heterogeneity import ParamSpec
 from cortex.neurons import LIFParams, lif_group, lif_membrane, lif_rate

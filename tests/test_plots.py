@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import yaml
 
-from analysis.cli import main
+from spikevid.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["model.device=numpy", "model.n=40", "model.J_in=3.0", "model.snapshots=6", "model.seed=1",
@@ -23,8 +23,8 @@ TINY = ["model.device=numpy", "model.n=40", "model.J_in=3.0", "model.snapshots=6
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    from networks.config import resolve_config
-    from networks.experiment import run_experiment
+    from spikevid.experiments.config import resolve_config
+    from spikevid.experiments.runner import run_experiment
     cfg = resolve_config(yaml.safe_load((REPO / "configs" / "demo.yaml").read_text()), TINY)
     out = tmp_path_factory.mktemp("plots") / "run"
     run_experiment(cfg, out)
@@ -66,8 +66,9 @@ def test_raster_counts_match_raster_npz(made, run_dir):
         # the population rate integrates back to the spike counts
         width = np.diff(np.concatenate([[0.0], (data["rate_t"][:-1] + data["rate_t"][1:]) / 2,
                                         [end * float(z["dt"])]]))
-        assert (data["rate_exc"] * width * int(z["n_exc"])).sum() == pytest.approx(data["spike_counts"]["exc"])
-        assert (data["rate_inh"] * width * int(z["n_inh"])).sum() == pytest.approx(data["spike_counts"]["inh"])
+        width_s = width * 1e-3  # rate_t in ms, rates in Hz
+        assert (data["rate_exc"] * width_s * int(z["n_exc"])).sum() == pytest.approx(data["spike_counts"]["exc"])
+        assert (data["rate_inh"] * width_s * int(z["n_inh"])).sum() == pytest.approx(data["spike_counts"]["inh"])
 
 
 def test_weight_histograms_match_model_snapshots(made, run_dir):
@@ -87,7 +88,7 @@ def test_weight_matrices_hold_every_synapse(made, run_dir):
     with np.load(run_dir / "model.npz") as z:
         for p, (before, after) in made["weight_matrices"][1].items():
             i, j = z[f"structure_/{p}/i"], z[f"structure_/{p}/j"]
-            assert np.isfinite(after).sum() == len(set(zip(i.tolist(), j.tolist())))
+            assert np.isfinite(after).sum() == len(set(zip(i.tolist(), j.tolist(), strict=True)))
             assert np.nansum(after) == pytest.approx(z[f"weights_/{p}"].sum())
             assert np.nansum(before) == pytest.approx(z[f"weights_init_/{p}"].sum())
 
@@ -100,7 +101,7 @@ def test_activity_matches_raster_and_neuron_params(made, run_dir):
         win, dt = z["windows"], float(z["dt"])
         duration = float((win[:, 1] - win[:, 0]).sum()) * dt
         n_exc = int(z["n_exc"])
-        counts = data["stats"]["rate"] * duration
+        counts = data["stats"]["rate"] * duration * 1e-3  # duration in ms, rates in Hz
         assert counts[:n_exc].sum() == pytest.approx(data["stats"]["spike_counts"]["exc"])
         t = z["exc_t"]
         inside = sum(int(((t >= a) & (t < b)).sum()) for a, b in win)
@@ -109,11 +110,11 @@ def test_activity_matches_raster_and_neuron_params(made, run_dir):
         assert data["counts"]["rate_exc"].sum() + data["counts"]["rate_inh"].sum() == n_exc + int(z["n_inh"])
     with np.load(run_dir / "model.npz") as z:
         tau = np.concatenate([z["neuron_params_/exc/tau_m"], z["neuron_params_/inh/tau_m"]])
-    np.testing.assert_allclose(data["tau_m_ms"], tau * 1e3)
+    np.testing.assert_allclose(data["tau_m_ms"], tau)  # model.npz holds ms
     assert data["counts"]["tau_m"].sum() == len(tau)
     assert tau.std() > 0  # heterogeneous neurons are visible
     # ISI CV of a regular spike train is 0, of two intervals 3 and 1 steps: std/mean = 0.5
-    toy = {"dt": 1e-3, "windows": np.array([[0, 100]]), "n_exc": 2, "n_inh": 1,
+    toy = {"dt": 1, "windows": np.array([[0, 100]]), "n_exc": 2, "n_inh": 1,
            "exc_i": np.array([0, 0, 0, 0, 1, 1, 1]), "exc_t": np.array([0, 10, 20, 30, 5, 8, 9]),
            "inh_i": np.array([0]), "inh_t": np.array([50])}
     s = spike_statistics(toy)
@@ -135,15 +136,14 @@ def test_synaptic_operations_match_the_simulation(run_dir):
     """The energy module's count equals the simulator's ``synaptic_events`` for the same spikes."""
     from analysis.energy import synaptic_operations
     from analysis.rundata import load_config_file, load_model
-    from networks.experiment import encode_all, load_split
+    from spikevid.experiments.data import encode_all, load_split
     from stimuli.encoders import get_encoder
     cfg = load_config_file(run_dir)
     model = load_model(run_dir)
     _, _, test = load_split(cfg)
     stims = encode_all([test[0], test[1]], get_encoder(cfg["encoder"]["name"], **cfg["encoder"]["params"]),
                        None, progress=False)
-    model.transform(stims)
-    res = model.last_result_
+    res = model.simulate(stims)
     spikes = {"input": np.concatenate([s.indices for s in stims]),
               "exc": res.spikes["exc"][0], "inh": res.spikes["inh"][0]}
     ops = synaptic_operations(spikes, model.structure_, {"input": model.n_input_, "exc": model.n_exc,
@@ -181,10 +181,10 @@ def test_cli_plot_missing_run(tmp_path, capsys):
 def test_membrane_traces_from_live_arrays(tmp_path):
     from analysis.activity import plot_membrane_traces
     from analysis.figures import save_figure
-    t = np.arange(400) * 5e-4
-    v = -0.065 + 0.01 * np.sin(np.outer([1, 2, 3], t) * 60)
-    fig, data = plot_membrane_traces(t, v, neurons=[4, 7, 9], v_th=-0.05, windows=np.array([[0.02, 0.15]]))
-    np.testing.assert_allclose(data["v_mV"], v * 1e3)
-    np.testing.assert_allclose(data["t_ms"], t * 1e3)
+    t = np.arange(400) * 0.5  # ms
+    v = -65.0 + 10.0 * np.sin(np.outer([1, 2, 3], t) * 0.06)  # mV
+    fig, data = plot_membrane_traces(t, v, neurons=[4, 7, 9], v_th=-50.0, windows=np.array([[20.0, 150.0]]))
+    np.testing.assert_allclose(data["v_mV"], v)
+    np.testing.assert_allclose(data["t_ms"], t)
     paths = save_figure(fig, tmp_path / "membrane")
     _assert_image(paths[0])

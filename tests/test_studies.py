@@ -1,4 +1,4 @@
-"""Multi-run studies (analysis.studies): ablation grid, resumption, summaries, CLI."""
+"""Multi-run studies (spikevid.experiments.studies, analysis.summaries): grid, resumption, summaries, CLI."""
 from __future__ import annotations
 
 import json
@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import yaml
 
-from analysis.cli import main
-from analysis.studies import (ABLATION_VARIANTS, ablation_cells, heterogeneity_ablation, mean_ci,
-                              train_fraction_study)
+from analysis.summaries import mean_ci
+from spikevid.cli import main
+from spikevid.experiments.studies import ABLATION_VARIANTS, ablation_cells, heterogeneity_ablation, train_fraction_study
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["model.device=numpy", "model.n=20", "model.J_in=3.0", "model.snapshots=3",
@@ -21,7 +21,7 @@ TINY = ["model.device=numpy", "model.n=20", "model.J_in=3.0", "model.snapshots=3
 
 @pytest.fixture(scope="module")
 def base_cfg():
-    from networks.config import resolve_config
+    from spikevid.experiments.config import resolve_config
     return resolve_config(yaml.safe_load((REPO / "configs" / "demo.yaml").read_text()), TINY)
 
 

@@ -1,13 +1,18 @@
 """STDP and R-STDP against the pair rule; bounds, freezing, heterogeneity, validation."""
 import numpy as np
 import pytest
-from brian2 import (Network, PoissonGroup, SpikeGeneratorGroup, SpikeMonitor, TimedArray, Hz, mV, ms, nA,
-                    run, second)
+from brian2 import Hz, Network, PoissonGroup, SpikeGeneratorGroup, SpikeMonitor, TimedArray, ms, mV, nA, run, second
 
 from cortex.heterogeneity import ParamSpec
 from cortex.neurons import lif_group
-from cortex.synapses import (RSTDPParams, STDPParams, connectivity, rstdp_synapses, set_plasticity,
-                             static_synapses, stdp_synapses)
+from cortex.synapses import (
+    STDPParams,
+    connectivity,
+    rstdp_synapses,
+    set_plasticity,
+    static_synapses,
+    stdp_synapses,
+)
 
 A_PLUS, A_MINUS, TAU_PRE, TAU_POST = 0.01, 0.012, 20 * ms, 30 * ms
 PARAMS = dict(A_plus=A_PLUS, A_minus=A_MINUS, tau_pre=TAU_PRE, tau_post=TAU_POST)

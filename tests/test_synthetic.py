@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from stimuli.datasets import get_dataset
-from stimuli.datasets.synthetic import (EXTRA_ACTIONS, SYNTHETIC_ACTIONS, SyntheticActions,
-                                        render_action, subject_style)
+from stimuli.datasets.synthetic import EXTRA_ACTIONS, SYNTHETIC_ACTIONS, SyntheticActions, render_action, subject_style
 
 
 def test_shapes_dtype_range_and_count():

@@ -12,8 +12,15 @@ import numpy as np
 import pytest
 
 from stimuli.types import StimulusError
-from stimuli.video import (iter_frame_folder, iter_video, natural_key, read_frame_folder,
-                           read_video, video_info, write_video)
+from stimuli.video import (
+    iter_frame_folder,
+    iter_video,
+    natural_key,
+    read_frame_folder,
+    read_video,
+    video_info,
+    write_video,
+)
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 WEIZMANN = DATA / "weizmann"

@@ -17,14 +17,16 @@ from __future__ import annotations
 import copy
 import inspect
 import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
 
 from stimuli.types import Sample, StimulusError
+from stimuli.video import read_frame_folder, read_video
 
 #: File name endings read as videos by the clip loaders.
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mpg", ".mpeg", ".mov", ".mkv", ".m4v", ".webm")
@@ -174,14 +176,12 @@ class ClipDataset:
             return
         if path.stat().st_size == 0:
             raise StimulusError(f"{path}: empty file")
-        from stimuli.video import read_video
         clip = read_video(path, grey=True, max_frames=1)
         if clip.shape[0] == 0:
             raise StimulusError(f"{path}: video has no frames")
 
     def _read(self, item: Item) -> np.ndarray:
         """Decode ``item`` into a clip ``(frames, height, width)`` float32 in [0, 1]."""
-        from stimuli.video import read_frame_folder, read_video
         path = Path(str(item.path))
         if not path.exists():
             raise StimulusError(f"{path}: file not found")
@@ -264,8 +264,11 @@ class ClipDataset:
         return Sample(data=data, label=int(item.label), meta=meta)
 
     def __iter__(self) -> Iterator[Sample]:
-        """Yield every sample; with ``skip_bad=True`` unloadable items are skipped
-        (and added to :attr:`bad_files` with a warning once iteration ends)."""
+        """Yield every sample.
+
+        With ``skip_bad=True`` unloadable items are skipped (and added to
+        :attr:`bad_files` with a warning once iteration ends).
+        """
         bad = []
         for i in range(len(self)):
             if not self.skip_bad:
@@ -294,7 +297,7 @@ class ClipDataset:
         return [it.meta.get(key) for it in self.items]
 
     # -- subsets and splits ---------------------------------------------------------
-    def subset(self, indices) -> "ClipDataset":
+    def subset(self, indices) -> ClipDataset:
         """A dataset of the same type holding ``items[indices]`` (shares settings)."""
         idx = np.asarray(indices, dtype=np.int64).reshape(-1)
         n = len(self.items)
@@ -310,10 +313,12 @@ class ClipDataset:
         sig = inspect.signature(self._split_indices)
         return [p for p in list(sig.parameters)[1:]]
 
-    def split(self, name: str = "train", **protocol_options) -> "ClipDataset":
-        """The subset ``name`` (e.g. ``"train"``, ``"val"``, ``"test"``) of the
-        dataset's official protocol; ``protocol_options`` select a fold or variant
-        (see the subclass docstring).  Unknown names or options raise ValueError."""
+    def split(self, name: str = "train", **protocol_options) -> ClipDataset:
+        """The subset ``name`` (e.g. ``"train"``, ``"val"``, ``"test"``) of the official protocol.
+
+        ``protocol_options`` select a fold or variant (see the subclass docstring).
+        Unknown names or options raise ValueError.
+        """
         name = str(name).lower()
         if name == "validation":
             name = "val"

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stimuli.events import read_dvs_gesture
 from stimuli.types import StimulusError
 
 from .base import ClipDataset, Item, check_root, parse_int_set
@@ -60,6 +61,17 @@ def read_gesture_labels(path) -> list[tuple[int, int, int]]:
     return rows
 
 
+def _gesture_items(f: Path, user: int, light: str) -> list[Item]:
+    """One item per labelled gesture of recording ``f`` (its ``_labels.csv`` beside it)."""
+    csv_path = f.with_name(f.stem + "_labels.csv")
+    if not csv_path.is_file():
+        raise StimulusError(f"{csv_path}: DVS Gesture labels csv not found")
+    return [Item(f, cls - 1, dict(id=f"{f.stem}_{k:02d}", user=user, subject=user, group=user, lighting=light,
+                                  segment=k, start_us=start, end_us=end, labels_csv=str(csv_path),
+                                  sensor_size=SENSOR_SIZE, file=f.name))
+            for k, (cls, start, end) in enumerate(read_gesture_labels(csv_path))]
+
+
 class DVSGesture(ClipDataset):
     """DVS128 Gesture, one item per labelled gesture (an event array).
 
@@ -92,8 +104,7 @@ class DVSGesture(ClipDataset):
     def __init__(self, root, *, users=None, lightings=None, skip_bad: bool = False,
                  progress: bool | None = None):
         root = check_root(root, self.name)
-        if not any(_FILE_RE.match(p.name) for p in root.glob("*.aedat")) \
-                and (root / "DvsGesture").is_dir():
+        if not any(_FILE_RE.match(p.name) for p in root.glob("*.aedat")) and (root / "DvsGesture").is_dir():
             root = root / "DvsGesture"
         files = sorted(p for p in root.glob("*.aedat") if _FILE_RE.match(p.name))
         if not files:
@@ -101,34 +112,19 @@ class DVSGesture(ClipDataset):
                                 "<root>/user<NN>_<lighting>.aedat with user<NN>_<lighting>_labels.csv")
         keep_users = parse_int_set(users, "users", self.name)
         keep_light = None if lightings is None else {str(v) for v in np.atleast_1d(lightings)}
-        self.trial_lists = {}
-        for s in self.split_names:
-            lst = root / f"trials_to_{s}.txt"
-            if lst.is_file():
-                self.trial_lists[s] = _read_trial_list(lst)
+        self.trial_lists = {s: _read_trial_list(root / f"trials_to_{s}.txt") for s in self.split_names
+                            if (root / f"trials_to_{s}.txt").is_file()}
         items, bad = [], []
         for f in files:
             user, light = _FILE_RE.match(f.name).groups()
-            user = int(user)
-            if keep_users is not None and user not in keep_users:
+            if (keep_users is not None and int(user) not in keep_users) or (keep_light and light not in keep_light):
                 continue
-            if keep_light is not None and light not in keep_light:
-                continue
-            csv_path = f.with_name(f.stem + "_labels.csv")
             try:
-                rows = read_gesture_labels(csv_path) if csv_path.is_file() else None
-                if rows is None:
-                    raise StimulusError(f"{csv_path}: DVS Gesture labels csv not found")
+                items += _gesture_items(f, int(user), light)
             except StimulusError as exc:
                 if not skip_bad:
                     raise
                 bad.append((str(f), str(exc)))
-                continue
-            for k, (cls, start, end) in enumerate(rows):
-                items.append(Item(f, cls - 1, dict(
-                    id=f"{f.stem}_{k:02d}", user=user, subject=user, group=user,
-                    lighting=light, segment=k, start_us=start, end_us=end,
-                    labels_csv=str(csv_path), sensor_size=SENSOR_SIZE, file=f.name)))
         self._cache: tuple[str, list] | None = None
         super().__init__(items, DVS_GESTURE_CLASSES, root=root, skip_bad=skip_bad,
                          progress=progress)
@@ -146,7 +142,6 @@ class DVSGesture(ClipDataset):
                 raise StimulusError(f"{path}: not an AEDAT 3.x file")
 
     def _read(self, item: Item) -> np.ndarray:
-        from stimuli.events import read_dvs_gesture
         key = str(item.path)
         if self._cache is None or self._cache[0] != key:
             self._cache = (key, read_dvs_gesture(item.path, item.meta["labels_csv"]))

@@ -1,5 +1,6 @@
-"""A generic folder of clips: ``<root>/<class>/<clip>``, a clip being a video file or
-a folder of frames.  Classes are the sorted subfolder names.
+"""A generic folder of clips: ``<root>/<class>/<clip>``.
+
+A clip is a video file or a folder of frames.  Classes are the sorted subfolder names.
 """
 from __future__ import annotations
 

@@ -129,11 +129,8 @@ class KTH(ClipDataset):
         for path in videos:
             person, action, scen = _VIDEO_RE.match(path.name).groups()
             person, action, scen = int(person), action.lower(), int(scen)
-            if action not in actions:
-                continue
-            if keep_persons is not None and person not in keep_persons:
-                continue
-            if keep_scen is not None and scen not in keep_scen:
+            if (action not in actions or (keep_persons is not None and person not in keep_persons)
+                    or (keep_scen is not None and scen not in keep_scen)):
                 continue
             video_id = f"person{person:02d}_{action}_d{scen}"
             if video_id in seen:
@@ -144,9 +141,8 @@ class KTH(ClipDataset):
                         action=action, video=video_id, fps=self.fps)
             label = actions.index(action)
             if video_id in ranges:
-                for k, (a, b) in enumerate(ranges[video_id], 1):
-                    items.append(Item(path, label, dict(base, id=f"{video_id}_s{k}",
-                                                        frames=(a, b))))
+                items += [Item(path, label, dict(base, id=f"{video_id}_s{k}", frames=(a, b)))
+                          for k, (a, b) in enumerate(ranges[video_id], 1)]
             else:
                 items.append(Item(path, label, dict(base, id=video_id)))
         if not items:

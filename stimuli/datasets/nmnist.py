@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stimuli.events import read_nmnist
 from stimuli.types import StimulusError
 
 from .base import ClipDataset, Item, check_root
@@ -110,7 +111,6 @@ class NMNIST(ClipDataset):
             raise StimulusError(f"{path}: size {size} bytes is not a positive multiple of 5")
 
     def _read(self, item: Item) -> np.ndarray:
-        from stimuli.events import read_nmnist
         events = read_nmnist(item.path)
         if events.size == 0:
             raise StimulusError(f"{item.path}: no events")

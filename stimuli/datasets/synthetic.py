@@ -47,6 +47,7 @@ import numpy as np
 from tqdm import tqdm
 
 from stimuli.types import StimulusError
+from stimuli.video import write_video
 
 from .base import ClipDataset, Item
 from .kth import format_kth_sequence_line, kth_video_name
@@ -115,7 +116,7 @@ class SubjectStyle:
     texture_seed: int
 
     @classmethod
-    def sample(cls, rng: np.random.Generator, variation: float = 1.0) -> "SubjectStyle":
+    def sample(cls, rng: np.random.Generator, variation: float = 1.0) -> SubjectStyle:
         """Draw a random subject; ``variation`` scales every range about its centre."""
         leg = _spread(rng, 0.44, 0.52, variation)
         return cls(
@@ -171,13 +172,13 @@ def _limb(origin, angle, length):
 def _side_figure(st: SubjectStyle, thighs, knees, lean, uppers, elbows):
     hip = (0.0, 0.0)
     segs = []
-    for th, kn in zip(thighs, knees):
+    for th, kn in zip(thighs, knees, strict=True):
         knee = _limb(hip, th, st.leg / 2)
         segs += [(hip, knee), (knee, _limb(knee, th - kn, st.leg / 2))]
     neck = (st.torso * np.sin(lean), st.torso * np.cos(lean))
     segs.append((hip, neck))
     shoulder = (0.92 * neck[0], 0.92 * neck[1])
-    for ua, el in zip(uppers, elbows):
+    for ua, el in zip(uppers, elbows, strict=True):
         elbow = _limb(shoulder, ua, st.upper_arm)
         segs += [(shoulder, elbow), (elbow, _limb(elbow, ua + el, st.forearm))]
     head = (neck[0] + 1.2 * st.head * np.sin(lean), neck[1] + 1.2 * st.head * np.cos(lean))
@@ -195,7 +196,7 @@ def _front_figure(st: SubjectStyle, arm_pairs, knee=0.0):
         segs += [(h, knee_pt), (knee_pt, (0.08 * s, -st.leg / 2 * np.cos(knee) - st.leg / 2))]
     neck = (0.0, st.torso)
     segs += [((-0.04, 0.0), (0.04, 0.0)), (hip, neck)]
-    for s, (elbow, hand) in zip((-1, 1), arm_pairs):
+    for s, (elbow, hand) in zip((-1, 1), arm_pairs, strict=True):
         shoulder = (0.08 * s, 0.93 * st.torso)
         segs += [(neck, shoulder), (shoulder, elbow), (elbow, hand)]
     return segs, (0.0, st.torso + 1.2 * st.head)
@@ -260,6 +261,19 @@ def _pose(action: str, st: SubjectStyle, phase: float, amp: float):
                      f"{', '.join(SYNTHETIC_ACTIONS + EXTRA_ACTIONS)}")
 
 
+def _scenario_look(st: SubjectStyle, scenario: int, rng: np.random.Generator, variation: float):
+    """``(contrast, thickness, background, texture, zoom_end)`` of a clip in ``scenario`` (see module docstring)."""
+    contrast, thick, background, texture, zoom_end = st.contrast, st.thickness, st.background, st.texture, 1.0
+    if scenario == 2:
+        zoom_end = _spread(rng, 0.75, 1.3, variation)
+    elif scenario == 3:
+        contrast, thick = -contrast, 3 - thick
+    elif scenario == 4:
+        background = min(background + 0.15, 0.85)
+        texture, contrast = 2.0 * texture, 0.75 * contrast
+    return contrast, thick, background, texture, zoom_end
+
+
 def render_action(action: str, *, n_frames: int = 24, frame_shape=(48, 48),
                   style: SubjectStyle | None = None, scenario: int = 1, noise: float = 0.05,
                   distractor_prob: float = 0.3, variation: float = 1.0, rng=0) -> np.ndarray:
@@ -307,16 +321,7 @@ def render_action(action: str, *, n_frames: int = 24, frame_shape=(48, 48),
     tempo = _GAITS[action]["f"] if action in _GAITS else _TEMPO[action]
     freq = tempo * st.tempo * _spread(rng, 0.9, 1.1, variation)
     amp = st.amplitude * _spread(rng, 0.9, 1.1, variation)
-    contrast, thick = st.contrast, st.thickness
-    background, texture = st.background, st.texture
-    zoom_end = 1.0
-    if scenario == 2:
-        zoom_end = _spread(rng, 0.75, 1.3, variation)
-    elif scenario == 3:
-        contrast, thick = -contrast, 3 - thick
-    elif scenario == 4:
-        background = min(background + 0.15, 0.85)
-        texture, contrast = 2.0 * texture, 0.75 * contrast
+    contrast, thick, background, texture, zoom_end = _scenario_look(st, scenario, rng, variation)
     zoom = np.linspace(1.0, zoom_end, T)
     scale0 = st.height * H
     ground = _spread(rng, 0.84, 0.96, variation) * H
@@ -421,18 +426,8 @@ class SyntheticActions(ClipDataset):
                  progress: bool | None = None):
         if root is not None:
             raise ValueError(f"{self.name}: generated in memory, takes no root (got {root!r})")
-        if int(n_subjects) < 2:
-            raise ValueError(f"{self.name}: need n_subjects >= 2, got {n_subjects}")
-        actions = tuple(actions)
-        for a in actions:
-            if a not in SYNTHETIC_ACTIONS + EXTRA_ACTIONS:
-                raise ValueError(f"{self.name}: unknown action {a!r}; known: "
-                                 f"{', '.join(SYNTHETIC_ACTIONS + EXTRA_ACTIONS)}")
-        scenarios = tuple(int(s) for s in scenarios)
-        if not scenarios or any(s not in (1, 2, 3, 4) for s in scenarios):
-            raise ValueError(f"{self.name}: scenarios must be in 1..4, got {scenarios}")
-        if not 0 <= noise <= 1:
-            raise ValueError(f"{self.name}: noise must be in [0, 1], got {noise}")
+        actions, scenarios = tuple(actions), tuple(int(s) for s in scenarios)
+        self._check_arguments(n_subjects, actions, scenarios, noise, variation)
         self.seed = _seed_int(seed)
         self.n_subjects = int(n_subjects)
         self.n_frames = int(n_frames)
@@ -453,8 +448,6 @@ class SyntheticActions(ClipDataset):
                 raise ValueError(f"{self.name}: subject {s} not in 1..{self.n_subjects}")
         self.train_subjects = [s for s in subjects
                                if s not in self.test_subjects + self.val_subjects]
-        if not 0 <= float(variation) <= 1:
-            raise ValueError(f"{self.name}: variation must lie in [0, 1], got {variation}")
         self.variation = float(variation)
         self.styles = {s: subject_style(self.seed, s, self.variation) for s in subjects}
         items = []
@@ -468,6 +461,21 @@ class SyntheticActions(ClipDataset):
                             repeat=r, fps=SYNTHETIC_FPS, action_index=k)))
         super().__init__(items, actions, root=None, step=step, max_frames=max_frames,
                          skip_bad=skip_bad, progress=progress)
+
+    @classmethod
+    def _check_arguments(cls, n_subjects, actions, scenarios, noise, variation) -> None:
+        if int(n_subjects) < 2:
+            raise ValueError(f"{cls.name}: need n_subjects >= 2, got {n_subjects}")
+        for a in actions:
+            if a not in SYNTHETIC_ACTIONS + EXTRA_ACTIONS:
+                raise ValueError(f"{cls.name}: unknown action {a!r}; known: "
+                                 f"{', '.join(SYNTHETIC_ACTIONS + EXTRA_ACTIONS)}")
+        if not scenarios or any(s not in (1, 2, 3, 4) for s in scenarios):
+            raise ValueError(f"{cls.name}: scenarios must be in 1..4, got {scenarios}")
+        if not 0 <= noise <= 1:
+            raise ValueError(f"{cls.name}: noise must be in [0, 1], got {noise}")
+        if not 0 <= float(variation) <= 1:
+            raise ValueError(f"{cls.name}: variation must lie in [0, 1], got {variation}")
 
     def _probe(self, item: Item) -> None:
         return None
@@ -525,7 +533,6 @@ class SyntheticActions(ClipDataset):
         list of Path
             The files written (videos, then the sequence list).
         """
-        from stimuli.video import write_video
         if self.repeats > 1:
             raise StimulusError(f"{self.name}: KTH naming has one video per person, action "
                                 f"and scenario; write_to needs repeats=1 (got {self.repeats})")

@@ -1,8 +1,10 @@
 """``spikevid run CONFIG --out DIR [--set key.sub=value ...]``."""
+
 from __future__ import annotations
 
 
 def register(subparsers) -> None:
+    """Add the ``run`` command to the ``spikevid`` parser."""
     p = subparsers.add_parser("run", help="run an experiment from a YAML config (resumable)",
                               description="Encode a dataset, train the reservoir without labels, "
                                           "read it out, and write metrics into DIR.")
@@ -15,8 +17,8 @@ def register(subparsers) -> None:
 
 
 def _run(args) -> int:
-    from networks.config import load_config
-    from networks.experiment import run_experiment
+    from spikevid.experiments.config import load_config  # noqa: PLC0415 -- heavy (Brian2): only when run
+    from spikevid.experiments.runner import run_experiment  # noqa: PLC0415
 
     overrides = list(args.overrides)
     if args.no_progress:

@@ -16,7 +16,8 @@ _WHICH = {"raster": ("raster",), "weights": ("weights",), "activity": ("activity
 
 
 def _plot(args) -> int:
-    from .report import FIGURES, run_figures, write_run_report
+    from analysis.report import FIGURES, run_figures, write_run_report  # noqa: PLC0415 -- heavy: only when run
+
     which = FIGURES if args.plot_command == "all" else _WHICH[args.plot_command]
     made = run_figures(args.run_dir, which, out=args.out, strict=args.plot_command != "all")
     for name, (paths, _) in made.items():

@@ -32,7 +32,8 @@ def parse_assignments(pairs, what: str) -> dict:
 
 
 def _dataset(args):
-    from stimuli.datasets import get_dataset
+    from stimuli.datasets import get_dataset  # noqa: PLC0415 -- loaded only when a command runs
+
     options = parse_assignments(args.option, "--option")
     for key in ("size", "crop"):
         if isinstance(options.get(key), list):
@@ -55,8 +56,9 @@ def cmd_list(args) -> int:
 
 
 def cmd_show(args) -> int:
-    from analysis.stimulus_plots import save_stimulus_figure
-    from stimuli.encoders import get_encoder
+    from analysis.stimulus_plots import save_stimulus_figure  # noqa: PLC0415 -- heavy: only when run
+    from stimuli.encoders import get_encoder  # noqa: PLC0415
+
     ds = _dataset(args)
     if len(ds) == 0:
         raise ValueError(f"{ds.name}: no items to show")
@@ -68,7 +70,7 @@ def cmd_show(args) -> int:
     stim = encoder(sample.data, label=sample.label, meta=sample.meta)
     out = save_stimulus_figure(sample, stim, args.out, class_name=ds.classes[sample.label])
     print(f"{sample.meta.get('id')} ({ds.classes[sample.label]}): {stim.n_spikes} spikes on "
-          f"{stim.n_channels} channels over {stim.duration * 1e3:g} ms -> {out}")
+          f"{stim.n_channels} channels over {stim.duration:g} ms -> {out}")
     return 0
 
 

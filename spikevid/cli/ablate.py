@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 
 def _csv(text: str, cast=str) -> list:
@@ -30,7 +31,9 @@ def _csv(text: str, cast=str) -> list:
 
 
 def _variants(text: str) -> list[str]:
-    from networks.hrsnn import VARIANTS
+    """``--variants``: comma-separated heterogeneity variants, each checked by name."""
+    from networks.hrsnn import VARIANTS  # noqa: PLC0415 -- heavy (Brian2): only when the option is given
+
     names = _csv(text)
     bad = [v for v in names if v not in VARIANTS]
     if bad:
@@ -46,7 +49,8 @@ def _positive(text: str) -> int:
 
 
 def _config(args) -> dict:
-    from networks.config import load_config
+    from spikevid.experiments.config import load_config  # noqa: PLC0415 -- heavy (Brian2): only when run
+
     cfg = load_config(args.config, args.overrides)
     if cfg["model"].get("kind", "hrsnn") != "hrsnn":
         raise ValueError("ablate: the config must use model.kind: hrsnn")
@@ -64,25 +68,22 @@ def _finish(summary: dict, out, stem: str) -> int:
 
 
 def _heterogeneity(args) -> int:
-    from pathlib import Path
+    from spikevid.experiments.studies import ABLATION_VARIANTS, heterogeneity_ablation  # noqa: PLC0415
 
-    from .studies import heterogeneity_ablation
     out = Path(args.out)
     summary = heterogeneity_ablation(_config(args), out, seeds=args.seeds, jobs=args.jobs,
-                                     variants=args.variants, progress=not args.no_progress)
+                                     variants=args.variants or list(ABLATION_VARIANTS),
+                                     progress=not args.no_progress)
     return _finish(summary, out, "ablation")
 
 
 def _train_fraction(args) -> int:
-    from pathlib import Path
+    from spikevid.experiments.studies import FRACTION_VARIANTS, train_fraction_study  # noqa: PLC0415
 
-    from .studies import train_fraction_study
-    bad = [f for f in args.fractions if not 0 < f <= 1]
-    if bad:
-        raise ValueError(f"--fractions: each fraction must lie in (0, 1], got {bad}")
     out = Path(args.out)
     summary = train_fraction_study(_config(args), out, fractions=args.fractions, seeds=args.seeds,
-                                   variants=args.variants, jobs=args.jobs, progress=not args.no_progress)
+                                   variants=args.variants or list(FRACTION_VARIANTS), jobs=args.jobs,
+                                   progress=not args.no_progress)
     return _finish(summary, out, "train_fraction")
 
 
@@ -99,7 +100,6 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     """Add the ``ablate`` command group to the ``spikevid`` parser."""
-    from .studies import ABLATION_VARIANTS, FRACTION_VARIANTS
     group = subparsers.add_parser("ablate", help="heterogeneity ablation and training-fraction study",
                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = group.add_subparsers(dest="ablate_command", metavar="SUBCOMMAND")
@@ -107,7 +107,7 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("heterogeneity", help="HoNHoS, HeNHoS, HoNHeS, HeNHeS x seeds")
     _common(p)
-    p.add_argument("--variants", type=_variants, default=list(ABLATION_VARIANTS),
+    p.add_argument("--variants", type=_variants, default=None,
                    help="comma-separated subset of the variants (default: all four)")
     p.set_defaults(func=_heterogeneity)
 
@@ -115,6 +115,6 @@ def register(subparsers) -> None:
     _common(p)
     p.add_argument("--fractions", type=lambda s: _csv(s, float), default=[0.1, 0.25, 0.5, 1.0],
                    help="comma-separated fractions in (0, 1] (default 0.1,0.25,0.5,1.0)")
-    p.add_argument("--variants", type=_variants, default=list(FRACTION_VARIANTS),
+    p.add_argument("--variants", type=_variants, default=None,
                    help="comma-separated variants (default HeNHeS,HoNHoS)")
     p.set_defaults(func=_train_fraction)

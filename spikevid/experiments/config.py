@@ -1,6 +1,6 @@
 """Experiment configuration: YAML in, a validated nested dict out.
 
-A config has five sections; any key not listed here is an error that names it
+A config has six sections; any key not listed here is an error that names it
 (``model.tau_mem``), so a typo never silently falls back to a default::
 
     dataset:   name, root, split {train, test}, split_options {..}, options {..},
@@ -15,8 +15,11 @@ A config has five sections; any key not listed here is an error that names it
                progress
 
 ``--set key.sub=value`` overrides use the same dotted paths; values are parsed
-as YAML (``--set model.n=200``, ``--set dataset.options.size=[45,36]``).
+as YAML (``--set model.n=200``, ``--set dataset.options.size=[45,36]``).  Times are
+in ms everywhere (:mod:`stimuli.timebase`): ``model.dt``, ``model.gap``,
+``encoder.params.frame_duration``, ``encoder.params.dt``.
 """
+
 from __future__ import annotations
 
 import copy
@@ -25,7 +28,11 @@ from typing import Any
 
 import yaml
 
-__all__ = ["DEFAULTS", "load_config", "resolve_config", "apply_overrides", "dump_config", "ConfigError"]
+from networks.hrsnn import HRSNN
+from networks.readouts import READOUTS, SCALES
+
+__all__ = ["DEFAULTS", "MODEL_KINDS", "ConfigError", "load_config", "resolve_config", "apply_overrides",
+           "set_dotted", "check_train_fraction", "dump_config"]
 
 
 class ConfigError(ValueError):
@@ -50,7 +57,6 @@ MODEL_KINDS = ("hrsnn", "input")
 
 
 def _model_keys() -> set[str]:
-    from .hrsnn import HRSNN
     return {"kind"} | set(HRSNN().get_params())
 
 
@@ -86,27 +92,39 @@ def _merge(base: dict, over: dict) -> dict:
     return out
 
 
+def set_dotted(cfg: dict, key: str, value) -> None:
+    """Set ``cfg["a"]["b"]["c"] = value`` for ``key = "a.b.c"`` (sections created as needed)."""
+    parts = [p for p in str(key).strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"empty config key {key!r}")
+    node = cfg
+    for p in parts[:-1]:
+        if not isinstance(node.setdefault(p, {}), dict):
+            raise ConfigError(f"config key {key}: '{p}' is not a section")
+        node = node[p]
+    node[parts[-1]] = value
+
+
 def apply_overrides(cfg: dict, overrides: list[str] | None) -> dict:
-    """Apply ``key.sub=value`` strings (values parsed as YAML)."""
+    """Apply ``key.sub=value`` strings (values parsed as YAML) to a copy of ``cfg``."""
     cfg = copy.deepcopy(cfg)
     for item in overrides or []:
         if "=" not in item:
             raise ConfigError(f"--set expects key.sub=value, got {item!r}")
         key, raw = item.split("=", 1)
-        parts = [p for p in key.strip().split(".") if p]
-        if not parts:
-            raise ConfigError(f"--set: empty key in {item!r}")
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {exc}") from None
-        node = cfg
-        for p in parts[:-1]:
-            if not isinstance(node.setdefault(p, {}), dict):
-                raise ConfigError(f"--set {key}: '{p}' is not a section")
-            node = node[p]
-        node[parts[-1]] = value
+        set_dotted(cfg, key, value)
     return cfg
+
+
+def check_train_fraction(fraction, name: str = "dataset.train_fraction") -> float:
+    """``fraction`` as a float in (0, 1], else a :class:`ConfigError` naming ``name``."""
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 < fraction <= 1:
+        raise ConfigError(f"'{name}' must lie in (0, 1], got {fraction!r}")
+    return float(fraction)
 
 
 def resolve_config(cfg: dict, overrides: list[str] | None = None) -> dict:
@@ -124,9 +142,7 @@ def resolve_config(cfg: dict, overrides: list[str] | None = None) -> dict:
     if set(split) != {"train", "test"}:
         raise ConfigError(f"'dataset.split' needs exactly the keys train and test, got {sorted(split)}")
     _check_values(out)
-    frac = out["dataset"]["train_fraction"]
-    if not isinstance(frac, (int, float)) or not 0 < frac <= 1:
-        raise ConfigError(f"'dataset.train_fraction' must lie in (0, 1], got {frac!r}")
+    check_train_fraction(out["dataset"]["train_fraction"])
     if int(out["run"]["chunk"]) < 1:
         raise ConfigError(f"'run.chunk' must be >= 1, got {out['run']['chunk']}")
     return out
@@ -134,8 +150,6 @@ def resolve_config(cfg: dict, overrides: list[str] | None = None) -> dict:
 
 def _check_values(cfg: dict) -> None:
     """Fail before any work on values the readout or the model would reject."""
-    from .hrsnn import HRSNN
-    from .readouts import READOUTS, SCALES
     r = cfg["readout"]
     if r["kind"] not in READOUTS:
         raise ConfigError(f"'readout.kind' must be one of {READOUTS}, got {r['kind']!r}")
@@ -144,8 +158,8 @@ def _check_values(cfg: dict) -> None:
     if cfg["model"].get("kind", "hrsnn") == "hrsnn":
         params = {k: v for k, v in cfg["model"].items() if k != "kind"}
         try:
-            HRSNN(**params)._validate()
-        except ValueError as exc:
+            HRSNN(**params).validate_params()
+        except (TypeError, ValueError) as exc:
             raise ConfigError(f"model.{exc}") from None
 
 
@@ -165,4 +179,5 @@ def load_config(path, overrides: list[str] | None = None) -> dict:
 
 
 def dump_config(cfg: dict) -> str:
+    """The config as YAML text (section order kept)."""
     return yaml.safe_dump(cfg, sort_keys=False, default_flow_style=None)

@@ -1,0 +1,172 @@
+"""Summaries of multi-run studies: statistics over seeds, tables, energy per variant.
+
+A study (:mod:`spikevid.experiments.studies`) is a grid of *cells*, each a run folder
+with its ``metrics.json``.  The functions here read those folders only: a cell is
+anything with ``out`` (its run folder) and ``overrides`` (the config entries it sets,
+``{"model.variant": "HeNHeS", "model.seed": 0, ...}``).
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from scipy import stats
+
+from .energy import energy_estimate, format_nj, run_timing
+
+__all__ = ["mean_ci", "summarize_ablation", "summarize_train_fraction", "ablation_table", "fraction_table"]
+
+
+def mean_ci(values, level: float = 0.95, bounds=None) -> dict:
+    """Mean, sample standard deviation and t-distribution confidence interval.
+
+    Parameters
+    ----------
+    values : sequence of float (None entries are ignored)
+    level : float
+        Confidence level.
+    bounds : (float, float), optional
+        Range of the quantity (``(0, 1)`` for an accuracy); the interval is clipped to it.
+
+    Returns
+    -------
+    dict
+        ``n``, ``mean``, ``std`` (ddof=1; 0 for one value), ``ci`` ((low, high), or
+        None with fewer than two values).
+    """
+    x = np.asarray([v for v in values if v is not None], dtype=float)
+    n = len(x)
+    if n == 0:
+        return {"n": 0, "mean": None, "std": None, "ci": None}
+    mean = float(x.mean())
+    std = float(x.std(ddof=1)) if n > 1 else 0.0
+    if n < 2:
+        return {"n": n, "mean": mean, "std": std, "ci": None}
+    half = float(stats.t.ppf(0.5 + level / 2, n - 1) * std / np.sqrt(n))
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return {"n": n, "mean": mean, "std": std, "ci": [low, high]}
+
+
+def _metrics(cell) -> dict | None:
+    path = cell.out / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _energy(cells: list, sops: float, n_synapses: float) -> dict | None:
+    """Energy estimate for mean activity, timed by the first cell that has a raster."""
+    for c in cells:
+        timing = run_timing(c.out)
+        if timing is not None:
+            return energy_estimate(sops, int(round(n_synapses)), **timing)
+    return None
+
+
+def _group(cells_metrics: list[tuple]) -> dict:
+    accs = [m["test_accuracy"] for _, m in cells_metrics]
+    stat = mean_ci(accs, bounds=(0.0, 1.0))
+    spn = [m.get("spikes_per_neuron_per_sample") for _, m in cells_metrics]
+    syn = [m.get("synaptic_events_per_sample") for _, m in cells_metrics]
+    n_syn = [sum(m.get("n_synapses", {}).values()) for _, m in cells_metrics]
+    out = {"n_seeds": stat["n"], "seeds": [c.overrides["model.seed"] for c, _ in cells_metrics],
+           "accuracy_per_seed": accs, "accuracy_mean": stat["mean"], "accuracy_std": stat["std"],
+           "accuracy_ci95": stat["ci"],
+           "train_accuracy_mean": mean_ci([m["train_accuracy"] for _, m in cells_metrics])["mean"],
+           "n_train": [m["n_train"] for _, m in cells_metrics],
+           "spikes_per_neuron_per_sample": mean_ci(spn)["mean"],
+           "synaptic_events_per_sample": mean_ci(syn)["mean"]}
+    if cells_metrics and out["synaptic_events_per_sample"] is not None:
+        out["energy"] = _energy([c for c, _ in cells_metrics], out["synaptic_events_per_sample"],
+                                float(np.mean(n_syn)))
+    return out
+
+
+def _baseline(cells_metrics: list[tuple]) -> dict:
+    """Baseline (input counts) accuracy: one value per seed (the same for every variant)."""
+    per_seed: dict[int, list[float]] = {}
+    for c, m in cells_metrics:
+        if "baseline" in m:
+            per_seed.setdefault(c.overrides["model.seed"], []).append(m["baseline"]["test_accuracy"])
+    accs = [float(np.mean(v)) for _, v in sorted(per_seed.items())]
+    stat = mean_ci(accs, bounds=(0.0, 1.0))
+    return {"kind": "input_counts", "n_seeds": stat["n"], "accuracy_per_seed": accs,
+            "accuracy_mean": stat["mean"], "accuracy_std": stat["std"], "accuracy_ci95": stat["ci"]}
+
+
+def summarize_ablation(cells: list) -> dict:
+    """Per-variant accuracy statistics, activity and energy of finished ablation cells."""
+    have = [(c, m) for c in cells if (m := _metrics(c)) is not None]
+    variants = list(dict.fromkeys(c.overrides["model.variant"] for c in cells))
+    summary = {"study": "heterogeneity_ablation", "n_cells": len(cells), "n_finished": len(have),
+               "variants": {v: _group([(c, m) for c, m in have if c.overrides["model.variant"] == v])
+                            for v in variants},
+               "baseline": _baseline(have)}
+    return summary
+
+
+def summarize_train_fraction(cells: list) -> dict:
+    """Per variant and fraction accuracy statistics of finished training-fraction cells."""
+    have = [(c, m) for c in cells if (m := _metrics(c)) is not None]
+    variants = list(dict.fromkeys(c.overrides["model.variant"] for c in cells))
+    fractions = sorted(set(c.overrides["dataset.train_fraction"] for c in cells))
+    out = {"study": "train_fraction", "n_cells": len(cells), "n_finished": len(have),
+           "fractions": fractions, "variants": {}, "baseline": []}
+    for v in variants:
+        rows = []
+        for f in fractions:
+            sel = [(c, m) for c, m in have
+                   if c.overrides["model.variant"] == v and c.overrides["dataset.train_fraction"] == f]
+            rows.append({"fraction": f, **_group(sel)})
+        out["variants"][v] = rows
+    for f in fractions:
+        out["baseline"].append({"fraction": f, **_baseline([(c, m) for c, m in have
+                                                              if c.overrides["dataset.train_fraction"] == f])})
+    return out
+
+
+# ---------------------------------------------------------------------------- tables
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}"
+
+
+def _ci(ci) -> str:
+    return "n/a" if ci is None else f"[{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]"
+
+
+def ablation_table(summary: dict) -> str:
+    """Markdown table of :func:`summarize_ablation`."""
+    lines = ["| variant | seeds | test accuracy (%) mean \u00b1 std | 95 % CI (%) | per seed (%) | "
+             "spikes/neuron/clip | synaptic ops/clip | SNN energy/clip (nJ, est.) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for v, s in summary["variants"].items():
+        e = (s.get("energy") or {}).get("snn_nJ")
+        lines.append(f"| {v} | {s['n_seeds']} | {_pct(s['accuracy_mean'])} \u00b1 {_pct(s['accuracy_std'])} | "
+                     f"{_ci(s['accuracy_ci95'])} | {', '.join(_pct(a) for a in s['accuracy_per_seed'])} | "
+                     f"{_num(s['spikes_per_neuron_per_sample'], '.2f')} | "
+                     f"{_num(s['synaptic_events_per_sample'], ',.0f')} | {format_nj(e)} |")
+    b = summary["baseline"]
+    if b["n_seeds"]:
+        lines.append(f"| input counts (no SNN) | {b['n_seeds']} | {_pct(b['accuracy_mean'])} \u00b1 "
+                     f"{_pct(b['accuracy_std'])} | {_ci(b['accuracy_ci95'])} | "
+                     f"{', '.join(_pct(a) for a in b['accuracy_per_seed'])} | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def fraction_table(summary: dict) -> str:
+    """Markdown table of :func:`summarize_train_fraction`."""
+    names = list(summary["variants"]) + (["input counts (no SNN)"] if summary["baseline"] else [])
+    lines = ["| fraction | training clips | " + " | ".join(f"{n} acc. (%) [95 % CI]" for n in names) + " |",
+             "|---|---|" + "---|" * len(names)]
+    for k, f in enumerate(summary["fractions"]):
+        rows = [summary["variants"][v][k] for v in summary["variants"]]
+        rows += [summary["baseline"][k]] if summary["baseline"] else []
+        n_train = sorted({n for r in rows for n in r.get("n_train", [])})
+        cells = [f"{_pct(r['accuracy_mean'])} {_ci(r['accuracy_ci95'])}" if r["n_seeds"] else "n/a" for r in rows]
+        lines.append(f"| {f:g} | {', '.join(map(str, n_train)) or 'n/a'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _num(x, fmt) -> str:
+    return "n/a" if x is None else format(x, fmt)

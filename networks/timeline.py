@@ -1,0 +1,162 @@
+"""Clips back to back on one time axis: gaps, clip-boundary resets and feature windows.
+
+Simulating every clip in its own ``run`` (or rebuilding the network per clip) is what
+makes hand-written Brian2 scripts slow.  A :class:`Timeline` instead lays the clips of
+one or more *phases* (say, an unsupervised learning phase, then a feature phase) out on
+one axis of network steps::
+
+    | gap | clip 0 | gap | clip 1 | ... | gap | clip n-1 |(+1 step)
+          ^ window [start, end)
+
+Each clip is preceded by a silent gap of ``gap`` ms.  At the end of the step before a
+clip's window a *reset* fires (:meth:`Timeline.reset_group`): every neuron it reaches
+returns to its initial state (:func:`cortex.neurons.lif_reset_code`), so with frozen
+weights each clip's spikes are exactly those of a fresh network run on that clip
+alone.  Any network that presents clips -- the reservoir, the cortical column -- uses
+the same timeline: :meth:`input_group` emits the clips' spikes, :meth:`reset_group`
+the boundary resets, :meth:`phase_runs` says how long each ``run`` is, and
+:meth:`phase_windows` where each clip's spikes lie.
+
+Times are in ms (:mod:`stimuli.timebase`); positions on the axis are integer steps
+of the network's ``dt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from brian2 import SpikeGeneratorGroup, Synapses
+
+from stimuli.timebase import to_brian
+from stimuli.types import SpikeStimulus
+
+__all__ = ["Timeline", "clip_reset_synapses", "count_in_windows"]
+
+
+class Timeline:
+    """Clips of several phases on one axis of network steps.
+
+    Parameters
+    ----------
+    phases : sequence of (sequence of SpikeStimulus, bool)
+        The clips of each phase and whether the phase is plastic (learning).
+    dt : float
+        Network time step, ms.
+    gap : float
+        Silent time before each clip, ms (rounded to whole steps).
+
+    Attributes
+    ----------
+    indices, steps : ndarray of int64, shape (n_spikes,)
+        Input spikes (channel, network step), sorted by step; a (channel, step)
+        pair that a coarser network step creates twice is merged.
+    starts : ndarray of int64, shape (n_clips,)
+        First step of every clip window, over all phases.
+    total_steps : int
+        Steps simulated in all (the last phase runs one step past its last window).
+    train_steps : int
+        Steps of the plastic phases.
+    """
+
+    def __init__(self, phases: Sequence[tuple[Sequence[SpikeStimulus], bool]], dt: float, gap: float):
+        self.dt, self.gap = float(dt), float(gap)
+        gap_steps = int(round(self.gap / self.dt))
+        idx_parts, step_parts, starts, self._phases = [], [], [], []
+        cursor = 0
+        for stims, plastic in phases:
+            windows = np.zeros((len(stims), 2), dtype=np.int64)
+            for c, s in enumerate(stims):
+                length = max(int(np.ceil(s.n_steps * s.dt / self.dt - 1e-9)), 1)
+                start = cursor + gap_steps
+                step_parts.append(np.minimum(self.net_steps(s, self.dt), length - 1) + start)
+                idx_parts.append(s.indices.astype(np.int64))
+                windows[c] = (start, start + length)
+                starts.append(start)
+                cursor = start + length
+            self._phases.append((windows, bool(plastic), cursor))
+        self.total_steps = cursor + 1
+        indices = np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int64)
+        steps = np.concatenate(step_parts) if step_parts else np.zeros(0, np.int64)
+        n_ch = int(indices.max()) + 1 if indices.size else 1
+        key = np.unique(steps * n_ch + indices)  # sorted by step, duplicates merged
+        self.steps, self.indices = key // n_ch, (key % n_ch).astype(np.int64)
+        self.starts = np.asarray(starts, dtype=np.int64)
+        ends = [end for _, _, end in self._phases]
+        self.train_steps = sum(end - (ends[k - 1] if k else 0)
+                               for k, (_, plastic, end) in enumerate(self._phases) if plastic)
+
+    @staticmethod
+    def net_steps(stim: SpikeStimulus, dt: float) -> np.ndarray:
+        """Spike times of ``stim`` on a network grid of ``dt`` ms (``round(t / dt)``)."""
+        return np.rint(stim.steps * stim.dt / dt).astype(np.int64)
+
+    @property
+    def n_clips(self) -> int:
+        return len(self.starts)
+
+    @property
+    def reset_steps(self) -> np.ndarray:
+        """Steps at whose end the clip-boundary reset fires (the step before each window).
+
+        A clip starting at step 0 needs none: the network starts in its initial state.
+        """
+        return self.starts[self.starts >= 1] - 1
+
+    def phase_windows(self) -> list[tuple[np.ndarray, bool]]:
+        """``(windows, plastic)`` per phase; windows ``(n_clips, 2)`` are ``[start, end)`` steps."""
+        return [(w, p) for w, p, _ in self._phases]
+
+    def feature_windows(self) -> np.ndarray:
+        """Windows of the non-plastic phases, in order (all windows if every phase is plastic)."""
+        frozen = [w for w, p in self.phase_windows() if not p]
+        return np.concatenate(frozen or [w for w, _ in self.phase_windows()] or [np.zeros((0, 2), np.int64)])
+
+    def phase_runs(self) -> list[tuple[int, bool]]:
+        """``(n_steps, plastic)`` of each phase's ``run``; the last includes one extra step."""
+        runs, prev = [], 0
+        for k, (_, plastic, end) in enumerate(self._phases):
+            stop = end + (1 if k == len(self._phases) - 1 else 0)
+            runs.append((stop - prev, plastic))
+            prev = stop
+        return runs
+
+    def input_group(self, n_input: int, name: str = "input") -> SpikeGeneratorGroup:
+        """A ``SpikeGeneratorGroup`` of ``n_input`` channels emitting every clip's spikes."""
+        return SpikeGeneratorGroup(int(n_input), self.indices, to_brian(self.steps * self.dt), name=name,
+                                   sorted=True)
+
+    def reset_group(self, name: str = "reset") -> SpikeGeneratorGroup:
+        """A one-neuron generator that spikes at every :attr:`reset_steps` step."""
+        steps = self.reset_steps
+        return SpikeGeneratorGroup(1, np.zeros(len(steps), dtype=int), to_brian(steps * self.dt), name=name)
+
+
+def clip_reset_synapses(reset: SpikeGeneratorGroup, group, code: str, name: str) -> Synapses:
+    """Synapses from the reset generator onto every neuron of ``group`` running ``code``.
+
+    The code runs in the ``end`` slot of the step, after that step's spikes, deliveries
+    and neuron resets, so the next step starts from the reset state.
+
+    Parameters
+    ----------
+    reset : SpikeGeneratorGroup
+        From :meth:`Timeline.reset_group`.
+    group : NeuronGroup
+    code : str
+        ``on_pre`` statements on ``*_post`` variables
+        (:func:`cortex.neurons.lif_reset_code` with ``suffix="_post"``).
+    name : str
+        Brian2 object name.
+    """
+    syn = Synapses(reset, group, on_pre=code, name=name)
+    syn.connect(i=np.zeros(len(group), dtype=int), j=np.arange(len(group)))
+    syn.pre.when = "end"
+    return syn
+
+
+def count_in_windows(steps: np.ndarray, windows: np.ndarray) -> int:
+    """Number of ``steps`` lying in any of the ``[start, end)`` windows (disjoint)."""
+    s = np.sort(np.asarray(steps))
+    windows = np.asarray(windows).reshape(-1, 2)
+    return int((np.searchsorted(s, windows[:, 1]) - np.searchsorted(s, windows[:, 0])).sum())

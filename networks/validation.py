@@ -1,0 +1,104 @@
+"""Hyperparameter constraints as a table, checked by one function.
+
+Estimators declare ``_parameter_constraints = {"n": Interval(int, 2, None), ...}``
+(the scikit-learn idiom) and call :func:`validate_params` in ``fit``; every message
+names the parameter, the rule and the value, with the unit where one applies::
+
+    tau_m: a time constant must be positive, got -1.0 ms
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+__all__ = ["Interval", "Options", "validate_params"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A number in ``[low, high]`` (``closed`` says which ends are included).
+
+    Parameters
+    ----------
+    kind : {int, float}
+        ``int`` accepts integers only; ``float`` any real number (ints included).
+    low, high : float or None
+        Bounds (None: unbounded).
+    closed : {"both", "left", "right", "neither"}
+    what : str
+        What the value is, for the message (``"a time constant"``).
+    unit : str
+        Unit, for the message (``"ms"``).
+    """
+
+    kind: type
+    low: float | None
+    high: float | None
+    closed: str = "both"
+    what: str = ""
+    unit: str = ""
+
+    def accepts(self, value) -> bool:
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return False
+        if self.kind is int and not isinstance(value, numbers.Integral):
+            return False
+        if value != value:  # NaN
+            return False
+        left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
+        if self.low is not None and (value < self.low or (value == self.low and not left)):
+            return False
+        return not (self.high is not None and (value > self.high or (value == self.high and not right)))
+
+    def describe(self) -> str:
+        kind = "an integer " if self.kind is int else ""
+        left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
+        if self.low == 0 and self.high is None and not left and self.kind is not int:
+            return "positive"
+        if self.low is not None and self.high is not None:
+            return f"{kind}in {'[' if left else '('}{self.low:g}, {self.high:g}{']' if right else ')'}"
+        if self.low is not None:
+            return f"{kind}{'>=' if left else '>'} {self.low:g}"
+        if self.high is not None:
+            return f"{kind}{'<=' if right else '<'} {self.high:g}"
+        return kind.strip() or "a number"
+
+
+@dataclass(frozen=True)
+class Options:
+    """One of a fixed set of values."""
+
+    choices: tuple
+
+    def accepts(self, value) -> bool:
+        try:
+            return value in self.choices
+        except TypeError:  # unhashable
+            return False
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(c) for c in self.choices)
+
+
+def validate_params(params: dict, constraints: dict) -> None:
+    """Check every parameter against its constraint (a constraint or a tuple of alternatives).
+
+    Raises
+    ------
+    ValueError
+        ``"<name>: <what> must be <rule>, got <value> <unit>"`` (``"<name>: expected one of
+        ..., got <value>"`` for choices) for the first violation.
+    """
+    for name, rule in constraints.items():
+        value = params[name]
+        alternatives = rule if isinstance(rule, tuple) else (rule,)
+        if any(alt is None and value is None or alt is not None and alt.accepts(value) for alt in alternatives):
+            continue
+        first = next(a for a in alternatives if a is not None)
+        what, unit = getattr(first, "what", ""), getattr(first, "unit", "")
+        rules = " or ".join("None" if a is None else a.describe() for a in alternatives)
+        if isinstance(first, Options) and len(alternatives) == 1:
+            raise ValueError(f"{name}: expected {rules}, got {value!r}")
+        raise ValueError(f"{name}: {what + ' ' if what else ''}must be {rules}, got {value!r}"
+                         + (f" {unit}" if unit and isinstance(value, numbers.Real) else ""))

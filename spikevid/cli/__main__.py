@@ -1,0 +1,7 @@
+"""``python -m spikevid.cli``: the same as the ``spikevid`` command."""
+
+import sys
+
+from . import main
+
+sys.exit(main())

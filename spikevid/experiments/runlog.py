@@ -1,0 +1,48 @@
+"""The log of a run: ``out/log.txt`` (and the console), with timed phases."""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+__all__ = ["run_logger", "close_logger", "timed"]
+
+
+def run_logger(out: Path, *, console: bool = True) -> logging.Logger:
+    """A logger writing to ``out/log.txt`` (and to stderr with ``console=True``).
+
+    Parallel study workers use ``console=False`` so their lines do not interleave.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    log = logging.getLogger(f"spikevid.run.{out.resolve()}")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    close_logger(log)
+    fh = logging.FileHandler(out / "log.txt")
+    fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(fh)
+    if console:
+        sh = logging.StreamHandler()
+        sh.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(sh)
+    return log
+
+
+def close_logger(log: logging.Logger) -> None:
+    """Detach and close every handler of ``log``."""
+    for h in list(log.handlers):
+        log.removeHandler(h)
+        h.close()
+
+
+@contextmanager
+def timed(seconds: dict, name: str, log: logging.Logger):
+    """Log the start and end of phase ``name``; add its wall time to ``seconds[name]``."""
+    t0 = time.perf_counter()
+    log.info(f"[{name}] started")
+    yield
+    seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
+    log.info(f"[{name}] done in {seconds[name]:.1f} s")

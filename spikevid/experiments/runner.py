@@ -1,0 +1,331 @@
+"""The experiment runner: dataset -> encoder -> network -> readout -> metrics, in phases.
+
+``run_experiment(cfg, out_dir)`` runs six small phases, each a public function that
+reads and extends the :class:`Run` it is given:
+
+1. :func:`prepare`     -- the result folder, its ``config.yaml`` (a different config is
+   refused) and ``log.txt``;
+2. :func:`encode`      -- the configured splits, encoded through the stimulus cache;
+3. :func:`reservoir`   -- ``model.kind: hrsnn``: unsupervised STDP phase (``model.npz``,
+   reused on resume), then features in chunks (``features/``, each a resume point)
+   and a raster of the first test clips;
+4. :func:`baseline`    -- the same reduction of the input spikes (no network);
+5. :func:`readouts`    -- a scikit-learn readout per feature set;
+6. :func:`write_results` -- ``features.npz`` and ``metrics.json``.
+
+Files written into ``out_dir``::
+
+    config.yaml          the resolved configuration
+    log.txt              what happened, with timings
+    cache/               encoded stimuli, one file per sample (reused on resume)
+    model.npz            learned weights, weights before learning, weight
+                         snapshots, connectivity and neuron parameters
+    features/            reservoir features per chunk of clips (resume points)
+    features.npz         X_train, y_train, X_test, y_test (+ baseline features)
+    raster.npz           spikes of the first test clips (input, exc, inh); times in steps, dt in ms
+    metrics.json         accuracies, confusion matrix, activity, timings
+
+Every file is written atomically.  Started again on the same directory with the
+same configuration, the runner reuses the cached stimuli, the trained model and
+every finished feature chunk, and ends with the same metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from analysis.report import summary_table
+from networks.baseline import InputCounts
+from networks.hrsnn import HRSNN
+from networks.readouts import evaluate, make_readout
+from networks.simulation import SimulationResult
+from networks.timeline import Timeline
+from stimuli.cache import StimulusCache
+from stimuli.encoders import get_encoder
+from stimuli.io import atomic_savez, atomic_write_json, atomic_write_text
+from stimuli.timebase import ms_to_seconds
+from stimuli.types import SpikeStimulus
+
+from .config import ConfigError, dump_config
+from .data import encode_all, load_split
+from .runlog import close_logger, run_logger, timed
+
+__all__ = ["Run", "EncodedData", "run_experiment", "prepare", "encode", "reservoir", "baseline", "readouts",
+           "write_results", "RASTER_CLIPS"]
+
+#: Config entries that may change between a run and its resumption.
+_VOLATILE = (("run", "progress"), ("model", "build_dir"))
+#: Test clips saved in ``raster.npz``.
+RASTER_CLIPS = 3
+
+
+@dataclass
+class Run:
+    """What the phases of one run share: config, folder, log and phase timings (seconds)."""
+
+    cfg: dict
+    out: Path
+    log: logging.Logger
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def progress(self) -> bool:
+        return bool(self.cfg["run"]["progress"])
+
+    @property
+    def kind(self) -> str:
+        return self.cfg["model"].get("kind", "hrsnn")
+
+
+@dataclass
+class EncodedData:
+    """The encoded splits of a run."""
+
+    classes: list
+    train: list[SpikeStimulus]
+    test: list[SpikeStimulus]
+
+    @property
+    def y_train(self) -> np.ndarray:
+        return np.array([s.label for s in self.train])
+
+    @property
+    def y_test(self) -> np.ndarray:
+        return np.array([s.label for s in self.test])
+
+    @property
+    def n_input(self) -> int:
+        return self.train[0].n_channels
+
+
+def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
+    """Run the configured experiment into ``out_dir`` (resumable); return the metrics.
+
+    Parameters
+    ----------
+    cfg : dict
+        A resolved config (:func:`spikevid.experiments.config.load_config`).
+    out_dir : path
+        Result directory; created if needed.
+    log : logging.Logger, optional
+        Default: :func:`~spikevid.experiments.runlog.run_logger` on ``out_dir``.
+
+    Returns
+    -------
+    dict
+        The content of ``metrics.json``.
+    """
+    run = prepare(cfg, out_dir, log)
+    data = encode(run)
+    features, activity = reservoir(run, data) if run.kind == "hrsnn" else ({}, {})
+    features.update(baseline(run, data))
+    results = readouts(run, data, features)
+    metrics = write_results(run, data, features, results, activity)
+    run.log.info("\n" + summary_table(metrics))
+    run.log.info(f"results in {run.out}/ (metrics.json, features.npz, model.npz, log.txt)")
+    close_logger(run.log)
+    return metrics
+
+
+# ---------------------------------------------------------------------------- 1. prepare
+def prepare(cfg: dict, out_dir, log=None) -> Run:
+    """Create the result folder; refuse one that holds a different configuration."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg_path = out / "config.yaml"
+    if cfg_path.exists():
+        old = yaml.safe_load(cfg_path.read_text()) or {}
+        diff = _diff(_strip(old), _strip(cfg))
+        if diff:
+            raise ConfigError(f"{out} holds a run of a different configuration (differs in: "
+                              f"{', '.join(diff)}); choose another --out or delete it")
+    atomic_write_text(cfg_path, dump_config(cfg))
+    run = Run(cfg, out, log or run_logger(out))
+    run.log.info(f"spikevid run -> {out}")
+    return run
+
+
+def _strip(cfg: dict) -> dict:
+    out = yaml.safe_load(dump_config(cfg))
+    for section, key in _VOLATILE:
+        out.get(section, {}).pop(key, None)
+    return out
+
+
+def _diff(a, b, path=""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(set(a) | set(b))
+        return [d for k in keys for d in _diff(a.get(k), b.get(k), f"{path}.{k}" if path else k)]
+    return [] if a == b else [path]
+
+
+# ---------------------------------------------------------------------------- 2. encode
+def encode(run: Run) -> EncodedData:
+    """Load the splits and encode them (through ``run.cache``: the run's, a shared one, or none)."""
+    with timed(run.seconds, "encode", run.log):
+        ds, train_ds, test_ds = load_split(run.cfg)
+        encoder = get_encoder(run.cfg["encoder"]["name"], **(run.cfg["encoder"]["params"] or {}))
+        where = run.cfg["run"]["cache"]
+        cache = StimulusCache(run.out / "cache") if where is True else StimulusCache(Path(where)) if where else None
+        train = encode_all(train_ds, encoder, cache, desc="encode train", progress=run.progress)
+        test = encode_all(test_ds, encoder, cache, desc="encode test", progress=run.progress)
+        data = EncodedData(list(ds.classes), train, test)
+        rate = np.mean([s.n_spikes / (s.n_channels * ms_to_seconds(s.duration)) for s in train])
+        run.log.info(f"  {len(train)} train / {len(test)} test clips, {data.n_input} input channels, "
+                     f"mean input rate {rate:.2f} Hz"
+                     + (f"; cache hits {cache.hits}, misses {cache.misses}" if cache else ""))
+    return data
+
+
+# ---------------------------------------------------------------------------- 3. reservoir
+def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
+    """Train the HRSNN without labels (or reuse ``model.npz``), then extract features in chunks.
+
+    Returns
+    -------
+    features : dict
+        ``{"reservoir": (X_train, X_test)}``.
+    activity : dict
+        Spikes per neuron and synaptic events per clip, network size.
+    """
+    params = {k: v for k, v in run.cfg["model"].items() if k != "kind"}
+    params.setdefault("progress", run.progress)
+    model = HRSNN(**params)
+    model_path = run.out / "model.npz"
+    with timed(run.seconds, "train", run.log):
+        if model_path.exists():
+            model.load_state(model_path)
+            run.log.info(f"  reused the trained model {model_path.name}")
+        else:
+            model.fit(data.train)
+            model.save_state(model_path)
+            run.log.info(f"  unsupervised phase: {len(data.train)} clips x {model.epochs} epoch(s), "
+                         f"{model.fit_seconds_:.1f} s")
+    with timed(run.seconds, "extract", run.log):
+        chunk = int(run.cfg["run"]["chunk"])
+        X_tr, spn_tr, syn_tr, _ = _extract(run, model, data.train, "train", chunk)
+        X_te, spn_te, syn_te, raster = _extract(run, model, data.test, "test", chunk)
+        if raster is not None:
+            atomic_savez(run.out / "raster.npz", **raster)
+    n_tr, n_te = len(data.train), len(data.test)
+    activity = {"spikes_per_neuron_per_sample": (spn_tr * n_tr + spn_te * n_te) / (n_tr + n_te),
+                "synaptic_events_per_sample": (syn_tr * n_tr + syn_te * n_te) / (n_tr + n_te),
+                "n_neurons": int(model.n), "n_synapses": {k: int(len(i)) for k, (i, _) in model.structure_.items()}}
+    return {"reservoir": (X_tr, X_te)}, activity
+
+
+def _extract(run: Run, model: HRSNN, stims: list, split: str, chunk: int):
+    """Features of ``stims`` in chunks, each saved (and reused on resume)."""
+    feats, spikes_total, syn_total, raster = [], 0.0, 0.0, None
+    chunks = [(a, min(a + chunk, len(stims))) for a in range(0, len(stims), chunk)]
+    for k, (a, b) in enumerate(chunks):
+        path = run.out / "features" / f"{split}_{k:04d}.npz"
+        if path.exists():
+            with np.load(path) as z:
+                F, spn, syn = z["features"], float(z["spikes_per_neuron"]), float(z["synaptic_events"])
+            run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: reused {path.name}")
+        else:
+            res = model.simulate(stims[a:b])
+            F = res.features[0]
+            spn, syn = float(res.extra["spikes_per_neuron"]), float(res.extra["synaptic_events"])
+            atomic_savez(path, features=F, spikes_per_neuron=spn, synaptic_events=syn,
+                         labels=np.array([s.label for s in stims[a:b]]))
+            run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: clips {a}-{b - 1}, {spn:.2f} spikes/neuron/clip")
+            if split == "test" and k == 0:
+                raster = raster_record(res, stims[a:b], model)
+        feats.append(F)
+        spikes_total += spn * (b - a)
+        syn_total += syn
+    n = max(len(stims), 1)
+    return np.vstack(feats), spikes_total / n, syn_total / n, raster
+
+
+def raster_record(res: SimulationResult, stims: list[SpikeStimulus], model: HRSNN) -> dict:
+    """``raster.npz`` content: spikes of the first clips of a feature phase, steps from the first window.
+
+    Keys: ``windows`` (steps), ``dt`` (ms), ``labels``, ``<pop>_i``/``<pop>_t`` for
+    ``input``, ``exc`` and ``inh``, population sizes, and ``v`` (mV) / ``v_i`` where
+    membranes were recorded.
+    """
+    win = res.windows[-1][:RASTER_CLIPS]
+    lo, hi = int(win[0, 0]), int(win[-1, 1])
+    out = {"windows": win - lo, "dt": float(res.dt), "labels": np.array([s.label for s in stims[:len(win)]])}
+    for pop, (idx, stp) in res.spikes.items():
+        keep = (stp >= lo) & (stp < hi)
+        out[f"{pop}_i"], out[f"{pop}_t"] = idx[keep], stp[keep] - lo
+    # input spikes of the same clips, placed in their windows
+    ii, tt = [], []
+    for (a, _), s in zip(win - lo, stims, strict=False):
+        ii.append(s.indices)
+        tt.append(Timeline.net_steps(s, res.dt) + a)
+    out["input_i"], out["input_t"] = np.concatenate(ii), np.concatenate(tt)
+    out["n_exc"], out["n_inh"], out["n_input"] = model.n_exc, model.n_inh, model.n_input_
+    if "v" in res.extra:  # membrane traces, one row per recorded neuron, steps lo..hi
+        out["v"], out["v_i"] = res.extra["v"][:, lo:hi], res.extra["v_i"]
+    return out
+
+
+# ---------------------------------------------------------------------------- 4. baseline
+def baseline(run: Run, data: EncodedData) -> dict:
+    """``{"input": (X_train, X_test)}``: binned input counts, when enabled (always for ``kind: input``)."""
+    if run.kind != "input" and not run.cfg["baseline"]["enabled"]:
+        return {}
+    bins = run.cfg["baseline"]["bins"] or run.cfg["model"].get("bins", HRSNN().bins)
+    base = InputCounts(bins=int(bins)).fit(data.train)
+    return {"input": (base.transform(data.train), base.transform(data.test))}
+
+
+# ---------------------------------------------------------------------------- 5. readouts
+def readouts(run: Run, data: EncodedData, features: dict) -> dict:
+    """Fit the configured readout on each feature set; accuracies and confusion matrices."""
+    r = run.cfg["readout"]
+    with timed(run.seconds, "readout", run.log):
+        out = {}
+        for name, (X_tr, X_te) in features.items():
+            clf = make_readout(r["kind"], scale=r["scale"], C=float(r["C"]), alpha=float(r["alpha"]),
+                               seed=int(run.cfg["model"].get("seed") or 0))
+            clf.fit(X_tr, data.y_train)
+            train = evaluate(clf, X_tr, data.y_train, data.classes)
+            test = evaluate(clf, X_te, data.y_test, data.classes)
+            out[name] = {"train_accuracy": train["accuracy"], "test_accuracy": test["accuracy"],
+                         "per_class_accuracy": test["per_class_accuracy"],
+                         "confusion_matrix": test["confusion_matrix"], "test_predictions": test["predictions"],
+                         "n_features": int(X_tr.shape[1])}
+    return out
+
+
+# ---------------------------------------------------------------------------- 6. results
+def write_results(run: Run, data: EncodedData, features: dict, results: dict, activity: dict) -> dict:
+    """Write ``features.npz`` and ``metrics.json``; return the metrics."""
+    arrays = {"y_train": data.y_train, "y_test": data.y_test}
+    for name, (X_tr, X_te) in features.items():
+        arrays[f"X_train_{name}"], arrays[f"X_test_{name}"] = X_tr, X_te
+    atomic_savez(run.out / "features.npz", **arrays)
+    main = results["reservoir" if run.kind == "hrsnn" else "input"]
+    defaults = HRSNN().get_params()
+    model = {"kind": run.kind}
+    if run.kind == "hrsnn":
+        model.update({k: run.cfg["model"].get(k, defaults[k]) for k in ("variant", "n", "device", "dt", "seed")})
+    metrics = {
+        "test_accuracy": main["test_accuracy"], "train_accuracy": main["train_accuracy"],
+        "n_train": len(data.train), "n_test": len(data.test), "classes": data.classes,
+        "confusion_matrix": main["confusion_matrix"], "per_class_accuracy": main["per_class_accuracy"],
+        "test_predictions": main["test_predictions"], "n_features": main["n_features"], "model": model,
+        "dataset": run.cfg["dataset"]["name"], "encoder": run.cfg["encoder"]["name"], "n_input": int(data.n_input),
+        **activity,
+        "seconds": {k: round(v, 3) for k, v in run.seconds.items()},
+        "environment": {"python": platform.python_version(), "machine": platform.machine()},
+    }
+    if run.kind == "hrsnn" and "input" in results:
+        b = results["input"]
+        metrics["baseline"] = {"kind": "input_counts", "test_accuracy": b["test_accuracy"],
+                               "train_accuracy": b["train_accuracy"], "n_features": b["n_features"],
+                               "confusion_matrix": b["confusion_matrix"], "per_class_accuracy": b["per_class_accuracy"]}
+    atomic_write_json(run.out / "metrics.json", metrics)
+    return metrics

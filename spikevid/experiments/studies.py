@@ -1,0 +1,237 @@
+"""Multi-run studies: the heterogeneity ablation and the training-fraction study.
+
+Every study is a grid of *cells*, each one :func:`~spikevid.experiments.runner.run_experiment`
+into its own folder::
+
+    DIR/<variant>/seed<k>/                 heterogeneity ablation
+    DIR/<variant>/frac<f>/seed<k>/         training-fraction study
+    DIR/cache/                             encoded stimuli, shared by all cells
+    DIR/build/worker<w>/                   standalone projects, one per worker process
+
+Cells run in parallel worker processes; a cell whose ``metrics.json`` exists is
+not run again, and an interrupted cell resumes through the runner (cached stimuli,
+saved model, finished feature chunks).  Summaries (JSON, Markdown table, figure
+and ``report.md``, from :mod:`analysis.summaries`) are written atomically at the end
+from the cells' ``metrics.json``.
+"""
+
+from __future__ import annotations
+
+import copy
+import multiprocessing as mp
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from analysis.accuracy import plot_ablation, plot_accuracy_vs_fraction
+from analysis.figures import save_figure
+from analysis.report import write_ablation_report, write_fraction_report
+from analysis.summaries import ablation_table, fraction_table, summarize_ablation, summarize_train_fraction
+from cortex.devices import STANDALONE_DEVICES
+from stimuli.io import atomic_write_json, atomic_write_text
+
+from .config import check_train_fraction, dump_config, resolve_config, set_dotted
+from .runlog import run_logger
+from .runner import run_experiment
+
+__all__ = ["Cell", "ablation_cells", "fraction_cells", "run_cells", "heterogeneity_ablation",
+           "train_fraction_study", "ABLATION_VARIANTS", "FRACTION_VARIANTS"]
+
+#: Variants of the heterogeneity ablation, homogeneous first.
+ABLATION_VARIANTS = ("HoNHoS", "HeNHoS", "HoNHeS", "HeNHeS")
+#: Default variants of the training-fraction study.
+FRACTION_VARIANTS = ("HeNHeS", "HoNHoS")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One run of a study: where it goes and which config entries it overrides."""
+
+    name: str
+    out: Path
+    overrides: dict = field(default_factory=dict)
+
+    @property
+    def done(self) -> bool:
+        return (self.out / "metrics.json").is_file()
+
+
+# ---------------------------------------------------------------------------- cells
+def ablation_cells(out, seeds, variants=ABLATION_VARIANTS) -> list[Cell]:
+    """Cells ``out/<variant>/seed<k>`` for every variant and seed."""
+    out = Path(out)
+    return [Cell(f"{v}/seed{k}", out / v / f"seed{k}", {"model.variant": v, "model.seed": int(k)})
+            for v in variants for k in _seed_list(seeds)]
+
+
+def fraction_cells(out, fractions, seeds, variants=FRACTION_VARIANTS) -> list[Cell]:
+    """Cells ``out/<variant>/frac<f>/seed<k>``; seed ``k`` draws both the subset and the network."""
+    out = Path(out)
+    return [Cell(f"{v}/frac{f:g}/seed{k}", out / v / f"frac{f:g}" / f"seed{k}",
+                 {"model.variant": v, "model.seed": int(k), "dataset.train_fraction": float(f),
+                  "dataset.fraction_seed": int(k)})
+            for v in variants for f in fractions for k in _seed_list(seeds)]
+
+
+def _seed_list(seeds) -> list[int]:
+    return list(range(int(seeds))) if np.isscalar(seeds) else [int(s) for s in seeds]
+
+
+def _cell_config(base: dict, cell: Cell, cache) -> dict:
+    cfg = copy.deepcopy(base)
+    for key, value in cell.overrides.items():
+        set_dotted(cfg, key, value)
+    cfg["run"]["cache"] = str(cache) if cache else cfg["run"]["cache"]
+    cfg["run"]["progress"] = False
+    return resolve_config(cfg)
+
+
+# ---------------------------------------------------------------------------- workers
+_WORKER: dict = {"build_dir": None}
+
+
+def _init_worker(slots, build_root):
+    """Give this worker process its own standalone build folder (kept for its lifetime)."""
+    index = slots.get()
+    _WORKER["build_dir"] = str(Path(build_root) / f"worker{index}")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _run_cell(cfg: dict, out: str) -> tuple[float, float]:
+    """Run one cell (in a worker or in-process); returns (test accuracy, seconds)."""
+    t0 = time.perf_counter()
+    if cfg["model"].get("device") in STANDALONE_DEVICES and _WORKER["build_dir"]:
+        cfg = copy.deepcopy(cfg)
+        cfg["model"]["build_dir"] = _WORKER["build_dir"]
+    out = Path(out)
+    metrics = run_experiment(cfg, out, log=run_logger(out, console=False))
+    return float(metrics["test_accuracy"]), time.perf_counter() - t0
+
+
+class _Slots:
+    """Worker numbers handed out in order (the in-process stand-in of a queue)."""
+
+    def __init__(self, n):
+        self.items = list(range(n))
+
+    def get(self):
+        return self.items.pop(0)
+
+
+def run_cells(base_cfg: dict, cells: list[Cell], out, *, jobs: int | None = None,
+              progress: bool = True, desc: str = "cells") -> dict:
+    """Run every unfinished cell, ``jobs`` at a time; finished cells are skipped.
+
+    Parameters
+    ----------
+    base_cfg : dict
+        A resolved config; each cell applies its overrides to it.
+    cells : list of Cell
+    out : path
+        Study folder (holds the shared ``cache/`` and ``build/``).
+    jobs : int, optional
+        Worker processes (default: CPU cores).  ``1`` runs in this process.
+    progress : bool
+        Progress bar over cells.
+
+    Returns
+    -------
+    dict
+        ``executed`` and ``skipped`` (cell names), ``failed`` (name -> message),
+        ``seconds`` (name -> wall time of executed cells).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    jobs = max(1, int(jobs or os.cpu_count() or 1))
+    cache, build_root = out / "cache", Path(base_cfg["model"].get("build_dir") or out / "build")
+    todo = [c for c in cells if not c.done]
+    report = {"executed": [], "skipped": [c.name for c in cells if c.done], "failed": {}, "seconds": {}}
+    configs = {c.name: _cell_config(base_cfg, c, cache) for c in todo}
+    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=desc, unit="cell", disable=not progress)
+
+    def finished(name, fn):
+        try:
+            acc, sec = fn()
+            report["executed"].append(name)
+            report["seconds"][name] = round(sec, 2)
+            bar.set_postfix_str(f"{name}: {acc:.1%}")
+        except Exception as exc:  # one failed cell must not stop the study
+            report["failed"][name] = f"{type(exc).__name__}: {exc}"
+            bar.set_postfix_str(f"{name}: failed")
+        bar.update(1)
+
+    try:
+        if jobs == 1 or len(todo) <= 1:
+            _init_worker(_Slots(1), build_root)
+            for c in todo:
+                finished(c.name, lambda c=c: _run_cell(configs[c.name], str(c.out)))
+        else:
+            ctx = mp.get_context("spawn")  # a clean interpreter: no inherited Brian2 state
+            n = min(jobs, len(todo))
+            slots = ctx.Queue()
+            for k in range(n):
+                slots.put(k)
+            with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
+                                     initargs=(slots, build_root)) as pool:
+                futures = {pool.submit(_run_cell, configs[c.name], str(c.out)): c.name for c in todo}
+                for fut in as_completed(futures):
+                    finished(futures[fut], fut.result)
+    finally:
+        bar.close()
+    return report
+
+
+# ---------------------------------------------------------------------------- studies
+def _write(out: Path, stem: str, summary: dict, table: str, fig_fn, report_fn, run_report: dict,
+           base_cfg: dict) -> list[Path]:
+    summary = {**summary, "run": run_report}
+    paths = [atomic_write_json(out / f"{stem}.json", summary), atomic_write_text(out / f"{stem}.md", table)]
+    atomic_write_text(out / "config.yaml", dump_config(base_cfg))
+    if summary["n_finished"]:
+        fig, _ = fig_fn(summary)
+        paths += save_figure(fig, out / stem)
+    paths.append(report_fn(out, summary, table))
+    return paths
+
+
+def heterogeneity_ablation(base_cfg: dict, out, *, seeds=3, jobs: int | None = None,
+                           variants=ABLATION_VARIANTS, progress: bool = True) -> dict:
+    """Run the four heterogeneity variants x ``seeds`` and write the summary files.
+
+    Writes ``ablation.json``, ``ablation.md``, ``ablation.png``/``.pdf`` and
+    ``report.md`` into ``out``.
+
+    Returns
+    -------
+    dict
+        The summary (``ablation.json`` content, with ``run``: executed/skipped/failed cells).
+    """
+    out = Path(out)
+    cells = ablation_cells(out, seeds, variants)
+    run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="ablation")
+    summary = summarize_ablation(cells)
+    _write(out, "ablation", summary, ablation_table(summary), plot_ablation, write_ablation_report, run,
+           base_cfg)
+    return {**summary, "run": run}
+
+
+def train_fraction_study(base_cfg: dict, out, *, fractions=(0.1, 0.25, 0.5, 1.0), seeds=3,
+                         variants=FRACTION_VARIANTS, jobs: int | None = None, progress: bool = True) -> dict:
+    """Accuracy against the fraction of training clips (unsupervised phase and readout alike).
+
+    Writes ``train_fraction.json``, ``train_fraction.md``, ``train_fraction.png``/``.pdf``
+    and ``report.md`` into ``out``.
+    """
+    fractions = [check_train_fraction(f, "--fractions") for f in fractions]
+    out = Path(out)
+    cells = fraction_cells(out, fractions, seeds, variants)
+    run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="train-fraction")
+    summary = summarize_train_fraction(cells)
+    _write(out, "train_fraction", summary, fraction_table(summary), plot_accuracy_vs_fraction,
+           write_fraction_report, run, base_cfg)
+    return {**summary, "run": run}
