@@ -7,11 +7,12 @@ STAMP := $(VENV)/.installed
 export SPIKEVID_CACHE_DIR ?= $(CURDIR)/.brian_cache
 export MPLBACKEND ?= Agg
 
-.PHONY: demo test test-slow test-cuda venv bench clean help
+.PHONY: demo test lint test-slow test-cuda venv bench clean help
 
 help:
 	@echo "make demo       create .venv, install, run the default experiment (configs/demo.yaml)"
 	@echo "make test       create .venv, install, run the default (fast) test tier"
+	@echo "make lint       ruff: lint rules and formatting (configured in pyproject.toml)"
 	@echo "make test-slow  real-data and accuracy checks (needs ../shared/data)"
 	@echo "make test-cuda  brian2cuda checks (needs the cuda extra and nvcc)"
 	@echo "make bench      run the benchmarks in benchmarks/"
@@ -31,6 +32,10 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

@@ -27,9 +27,32 @@ from .stimulus_plots import plot_stimulus, save_stimulus_figure
 from .summaries import mean_ci, summarize_ablation, summarize_train_fraction
 from .weights import plot_weight_dynamics, plot_weight_matrices
 
-__all__ = ["plot_confusion", "plot_ablation", "plot_accuracy_vs_fraction", "plot_activity", "plot_membrane_traces",
-           "spike_statistics", "energy_estimate", "run_energy", "synaptic_operations", "paper_style", "save_figure",
-           "plot_run_raster", "population_rate", "run_figures", "summary_table", "write_run_report",
-           "load_config_file", "load_metrics", "load_model", "load_raster", "plot_stimulus", "save_stimulus_figure",
-           "mean_ci", "summarize_ablation", "summarize_train_fraction", "plot_weight_dynamics",
-           "plot_weight_matrices"]
+__all__ = [
+    "plot_confusion",
+    "plot_ablation",
+    "plot_accuracy_vs_fraction",
+    "plot_activity",
+    "plot_membrane_traces",
+    "spike_statistics",
+    "energy_estimate",
+    "run_energy",
+    "synaptic_operations",
+    "paper_style",
+    "save_figure",
+    "plot_run_raster",
+    "population_rate",
+    "run_figures",
+    "summary_table",
+    "write_run_report",
+    "load_config_file",
+    "load_metrics",
+    "load_model",
+    "load_raster",
+    "plot_stimulus",
+    "save_stimulus_figure",
+    "mean_ci",
+    "summarize_ablation",
+    "summarize_train_fraction",
+    "plot_weight_dynamics",
+    "plot_weight_matrices",
+]

@@ -1,4 +1,5 @@
 """Accuracy figures: confusion matrix, heterogeneity ablation, accuracy against training fraction."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,6 +25,7 @@ def plot_confusion(confusion, classes):
         ``counts`` (int array) and ``normalised`` (each non-empty row sums to 1).
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     cm = np.asarray(confusion, dtype=np.int64)
     rows = cm.sum(axis=1, keepdims=True)
     norm = np.divide(cm, rows, out=np.zeros(cm.shape), where=rows > 0)
@@ -34,8 +36,9 @@ def plot_confusion(confusion, classes):
         im = ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
         for (r, c), v in np.ndenumerate(cm):
             if v or r == c:
-                ax.text(c, r, str(v), ha="center", va="center", fontsize=7,
-                        color="white" if norm[r, c] > 0.6 else "black")
+                ax.text(
+                    c, r, str(v), ha="center", va="center", fontsize=7, color="white" if norm[r, c] > 0.6 else "black"
+                )
         ax.set_xticks(range(n), classes, rotation=40, ha="right", rotation_mode="anchor")
         ax.set_yticks(range(n), classes)
         ax.set_xlabel("predicted class")
@@ -63,6 +66,7 @@ def plot_ablation(summary: dict):
         ``baseline``.
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     variants = [v for v in summary["variants"] if summary["variants"][v]["n_seeds"]]
     means = [summary["variants"][v]["accuracy_mean"] for v in variants]
     cis = [summary["variants"][v]["accuracy_ci95"] for v in variants]
@@ -78,16 +82,25 @@ def plot_ablation(summary: dict):
                 ax.errorbar(k, m, yerr=[[m - ci[0]], [ci[1] - m]], color="black", capsize=3, lw=1, zorder=3)
         rng = np.random.default_rng(0)
         for k, acc in enumerate(seeds):
-            ax.scatter(k + rng.uniform(-0.12, 0.12, len(acc)), acc, s=9, color="black", zorder=4,
-                       label="seed" if k == 0 else None)
+            ax.scatter(
+                k + rng.uniform(-0.12, 0.12, len(acc)),
+                acc,
+                s=9,
+                color="black",
+                zorder=4,
+                label="seed" if k == 0 else None,
+            )
         if base is not None:
             ax.axhline(base, color="#c0392b", ls="--", lw=1, label="input counts (no SNN)", zorder=2)
         ax.set_xticks(x, variants)
         ax.set_ylabel("test accuracy")
         ax.set_ylim(0, 1.08)
         n_seeds = max((len(s) for s in seeds), default=0)
-        ax.set_title(f"heterogeneity ablation, {n_seeds} seed{'s' if n_seeds != 1 else ''}\n"
-                     f"bars: mean; whiskers: 95 % CI", loc="left", fontsize=8)
+        ax.set_title(
+            f"heterogeneity ablation, {n_seeds} seed{'s' if n_seeds != 1 else ''}\nbars: mean; whiskers: 95 % CI",
+            loc="left",
+            fontsize=8,
+        )
         fig.legend(loc="outside lower center", ncols=2)
     return fig, {"variants": variants, "mean": means, "ci": cis, "seeds": seeds, "baseline": base}
 
@@ -107,6 +120,7 @@ def plot_accuracy_vs_fraction(summary: dict):
         Per variant (and ``baseline``): ``fraction``, ``mean``, ``low``, ``high``.
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     data = {}
     with paper_style():
         fig, ax = plt.subplots(figsize=(3.4, 2.9), layout="constrained")
@@ -124,9 +138,18 @@ def plot_accuracy_vs_fraction(summary: dict):
             hi = np.array([r["accuracy_ci95"][1] if r["accuracy_ci95"] else r["accuracy_mean"] for r in rows])
             is_base = name not in summary["variants"]
             color = "#c0392b" if is_base else VARIANT_COLORS.get(name)
-            ax.plot(f, m, marker="x" if is_base else markers[n % len(markers)], ms=4 if is_base else 7 - 1.5 * n,
-                    mfc="none" if n == 0 and not is_base else color, color=color, ls="--" if is_base else "-",
-                    lw=0.8 if is_base else 1.2, label=name, zorder=1 if is_base else 3 - 0.1 * n)
+            ax.plot(
+                f,
+                m,
+                marker="x" if is_base else markers[n % len(markers)],
+                ms=4 if is_base else 7 - 1.5 * n,
+                mfc="none" if n == 0 and not is_base else color,
+                color=color,
+                ls="--" if is_base else "-",
+                lw=0.8 if is_base else 1.2,
+                label=name,
+                zorder=1 if is_base else 3 - 0.1 * n,
+            )
             ax.fill_between(f, lo, hi, color=color, alpha=0.15, lw=0)
             data[name] = {"fraction": f, "mean": m, "low": lo, "high": hi}
         ax.set_xlabel("fraction of training clips")

@@ -1,4 +1,5 @@
 """Reservoir activity: firing-rate and ISI-CV distributions, tau_m heterogeneity, membrane traces."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -57,8 +58,13 @@ def spike_statistics(raster: dict) -> dict:
             cv = np.where(n_isi >= MIN_ISIS, np.sqrt(var) / mean, np.nan)
         cvs.append(cv)
         pops.append(np.full(n, pop))
-    return {"rate": np.concatenate(rates), "cv": np.concatenate(cvs), "population": np.concatenate(pops),
-            "spike_counts": counts, "duration": duration}
+    return {
+        "rate": np.concatenate(rates),
+        "cv": np.concatenate(cvs),
+        "population": np.concatenate(pops),
+        "spike_counts": counts,
+        "duration": duration,
+    }
 
 
 def _hist(ax, values, bins, color, label):
@@ -87,6 +93,7 @@ def plot_activity(runs: dict, *, n_bins: int = 20):
         ``counts`` and ``edges`` of each panel (``rate``, ``cv``, ``tau_m``).
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     if not runs:
         raise ValueError("plot_activity: no runs given")
     stats = {k: spike_statistics(v["raster"]) for k, v in runs.items()}
@@ -95,10 +102,15 @@ def plot_activity(runs: dict, *, n_bins: int = 20):
     all_cv = np.concatenate([s["cv"] for s in stats.values()])
     all_cv = all_cv[np.isfinite(all_cv)]
     all_tau = np.concatenate(list(taus.values()))
-    edges = {"rate": np.linspace(0, max(float(all_rates.max()), 1.0) * 1.001, n_bins + 1),
-             "cv": np.linspace(0, max(float(all_cv.max()) if all_cv.size else 1.0, 1.0) * 1.001, n_bins + 1),
-             "tau_m": np.linspace(min(float(all_tau.min()) * 0.98, float(all_tau.min()) - 0.5),
-                                  max(float(all_tau.max()) * 1.02, float(all_tau.max()) + 0.5), n_bins + 1)}
+    edges = {
+        "rate": np.linspace(0, max(float(all_rates.max()), 1.0) * 1.001, n_bins + 1),
+        "cv": np.linspace(0, max(float(all_cv.max()) if all_cv.size else 1.0, 1.0) * 1.001, n_bins + 1),
+        "tau_m": np.linspace(
+            min(float(all_tau.min()) * 0.98, float(all_tau.min()) - 0.5),
+            max(float(all_tau.max()) * 1.02, float(all_tau.max()) + 0.5),
+            n_bins + 1,
+        ),
+    }
     palette = list(VARIANT_COLORS.values()) + ["#1f77b4", "#ff7f0e", "#2ca02c"]
     data = {}
     with paper_style():
@@ -162,13 +174,15 @@ def plot_membrane_traces(t: np.ndarray, v: np.ndarray, *, neurons=None, v_th=Non
         ``t_ms``, ``v_mV`` (what was drawn).
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     v = np.atleast_2d(np.asarray(v, dtype=float))
     t_ms, v_mv = np.asarray(t, dtype=float), v
     neurons = list(range(len(v))) if neurons is None else list(neurons)
     thr = None if v_th is None else np.broadcast_to(np.asarray(v_th, dtype=float), (len(v),))
     with paper_style():
-        fig, axes = plt.subplots(len(v), 1, figsize=(PAPER_WIDTH, 0.4 + 0.9 * len(v)), sharex=True,
-                                 layout="constrained", squeeze=False)
+        fig, axes = plt.subplots(
+            len(v), 1, figsize=(PAPER_WIDTH, 0.4 + 0.9 * len(v)), sharex=True, layout="constrained", squeeze=False
+        )
         for k, ax in enumerate(axes[:, 0]):
             ax.plot(t_ms, v_mv[k], color=COLORS["exc"], lw=0.6)
             if thr is not None:

@@ -22,6 +22,7 @@ Neuron state updates, memory access, the encoder and the readout are left out of
 both; the numbers compare synaptic arithmetic only and are estimates, not
 measurements.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -32,8 +33,17 @@ from networks.topology import PATHWAYS, fan_out
 
 from .rundata import clip_duration, load_config_file, load_metrics, load_raster
 
-__all__ = ["E_AC_PJ", "E_MAC_PJ", "fan_out", "synaptic_operations", "energy_estimate", "run_timing",
-           "run_energy", "format_energy", "format_nj"]
+__all__ = [
+    "E_AC_PJ",
+    "E_MAC_PJ",
+    "fan_out",
+    "synaptic_operations",
+    "energy_estimate",
+    "run_timing",
+    "run_energy",
+    "format_energy",
+    "format_nj",
+]
 
 #: Energy of one accumulate (32-bit float add), 45 nm, picojoule.
 E_AC_PJ = 0.9
@@ -68,9 +78,16 @@ def synaptic_operations(spikes: dict, structure: dict, sizes: dict, pathways: di
     return {"total": int(sum(per_pop.values())), "per_population": per_pop, "per_pathway": per_path}
 
 
-def energy_estimate(sops_per_sample: float, n_synapses: int, *, clip_duration: float,
-                    frame_duration: float | None = None, dt: float | None = None,
-                    e_ac: float = E_AC_PJ, e_mac: float = E_MAC_PJ) -> dict:
+def energy_estimate(
+    sops_per_sample: float,
+    n_synapses: int,
+    *,
+    clip_duration: float,
+    frame_duration: float | None = None,
+    dt: float | None = None,
+    e_ac: float = E_AC_PJ,
+    e_mac: float = E_MAC_PJ,
+) -> dict:
     """Energy per sample of the SNN and of a rate-based network of the same shape.
 
     Parameters
@@ -96,8 +113,14 @@ def energy_estimate(sops_per_sample: float, n_synapses: int, *, clip_duration: f
         ``ann_frame_over_snn`` / ``ann_step_over_snn``, plus ``assumptions`` (text).
     """
     snn = sops_per_sample * e_ac * 1e-3
-    out = {"sops_per_sample": float(sops_per_sample), "n_synapses": int(n_synapses),
-           "e_ac_pJ": e_ac, "e_mac_pJ": e_mac, "snn_nJ": float(snn), "clip_duration_ms": float(clip_duration)}
+    out = {
+        "sops_per_sample": float(sops_per_sample),
+        "n_synapses": int(n_synapses),
+        "e_ac_pJ": e_ac,
+        "e_mac_pJ": e_mac,
+        "snn_nJ": float(snn),
+        "clip_duration_ms": float(clip_duration),
+    }
     for key, period in (("frame", frame_duration), ("step", dt)):
         if period:
             updates = clip_duration / period
@@ -111,8 +134,10 @@ def energy_estimate(sops_per_sample: float, n_synapses: int, *, clip_duration: f
         f"Estimate, synaptic arithmetic only (45 nm CMOS, Horowitz 2014): SNN = synaptic operations "
         f"x {e_ac} pJ per accumulate; reference = rate-based recurrent network with the same {n_synapses} "
         f"synapses (input and recurrent), every synapse one multiply-accumulate of {e_mac} pJ per update, "
-        f"updated once per frame" + (" or once per simulation step" if dt else "")
-        + ". Neuron updates, memory traffic, encoder and readout are not counted.")
+        f"updated once per frame"
+        + (" or once per simulation step" if dt else "")
+        + ". Neuron updates, memory traffic, encoder and readout are not counted."
+    )
     return out
 
 
@@ -126,8 +151,11 @@ def run_timing(run_dir) -> dict | None:
     if raster is None:
         return None
     params = load_config_file(run_dir).get("encoder", {}).get("params") or {}
-    return {"clip_duration": clip_duration(raster), "frame_duration": params.get("frame_duration"),
-            "dt": float(raster["dt"])}
+    return {
+        "clip_duration": clip_duration(raster),
+        "frame_duration": params.get("frame_duration"),
+        "dt": float(raster["dt"]),
+    }
 
 
 def run_energy(run_dir) -> dict:
@@ -143,17 +171,23 @@ def run_energy(run_dir) -> dict:
 
 def format_energy(est: dict) -> str:
     """A few Markdown lines stating the estimate and its assumptions."""
-    lines = [f"- spikes per neuron per clip: {est['spikes_per_neuron_per_sample']:.2f}"
-             if "spikes_per_neuron_per_sample" in est else None,
-             f"- synaptic operations per clip: {est['sops_per_sample']:,.0f} "
-             f"({est['n_synapses']:,} synapses)",
-             f"- SNN energy per clip (estimate): {format_nj(est['snn_nJ'])} nJ"]
+    lines = [
+        f"- spikes per neuron per clip: {est['spikes_per_neuron_per_sample']:.2f}"
+        if "spikes_per_neuron_per_sample" in est
+        else None,
+        f"- synaptic operations per clip: {est['sops_per_sample']:,.0f} ({est['n_synapses']:,} synapses)",
+        f"- SNN energy per clip (estimate): {format_nj(est['snn_nJ'])} nJ",
+    ]
     if est.get("ann_frame_nJ") is not None:
-        lines.append(f"- rate-based reference, once per frame ({est['ann_frame_updates']:.0f} updates): "
-                     f"{format_nj(est['ann_frame_nJ'])} nJ ({_ratio(est['ann_frame_over_snn'])} the SNN)")
+        lines.append(
+            f"- rate-based reference, once per frame ({est['ann_frame_updates']:.0f} updates): "
+            f"{format_nj(est['ann_frame_nJ'])} nJ ({_ratio(est['ann_frame_over_snn'])} the SNN)"
+        )
     if est.get("ann_step_nJ") is not None:
-        lines.append(f"- rate-based reference, once per step ({est['ann_step_updates']:.0f} updates): "
-                     f"{format_nj(est['ann_step_nJ'])} nJ ({_ratio(est['ann_step_over_snn'])} the SNN)")
+        lines.append(
+            f"- rate-based reference, once per step ({est['ann_step_updates']:.0f} updates): "
+            f"{format_nj(est['ann_step_nJ'])} nJ ({_ratio(est['ann_step_over_snn'])} the SNN)"
+        )
     lines.append(f"- assumptions: {est['assumptions']}")
     return "\n".join(x for x in lines if x)
 

@@ -4,6 +4,7 @@ Every plotting function of :mod:`analysis` draws inside :func:`paper_style`
 (8-9 pt fonts, 7 in wide figures) and returns ``(fig, data)`` where ``data`` holds
 the numbers it drew, so tests and reports can check them against a run's files.
 """
+
 from __future__ import annotations
 
 import io
@@ -14,17 +15,35 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["PAPER_WIDTH", "STYLE", "COLORS", "VARIANT_COLORS", "paper_style", "save_figure",
-           "raster_marker_size", "thin"]
+__all__ = [
+    "PAPER_WIDTH",
+    "STYLE",
+    "COLORS",
+    "VARIANT_COLORS",
+    "paper_style",
+    "save_figure",
+    "raster_marker_size",
+    "thin",
+]
 
 #: Width of a full-width figure in a two-column paper, inches.
 PAPER_WIDTH = 7.0
 #: Matplotlib rc settings of every figure.
 STYLE = {
-    "font.size": 8, "axes.titlesize": 9, "axes.labelsize": 8, "xtick.labelsize": 7,
-    "ytick.labelsize": 7, "legend.fontsize": 7, "legend.frameon": False, "figure.titlesize": 9,
-    "axes.spines.top": False, "axes.spines.right": False, "savefig.dpi": 200, "figure.dpi": 100,
-    "pdf.fonttype": 42, "lines.linewidth": 1.0,
+    "font.size": 8,
+    "axes.titlesize": 9,
+    "axes.labelsize": 8,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
+    "legend.frameon": False,
+    "figure.titlesize": 9,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "savefig.dpi": 200,
+    "figure.dpi": 100,
+    "pdf.fonttype": 42,
+    "lines.linewidth": 1.0,
 }
 #: Population colours: input black, excitatory blue, inhibitory red.
 COLORS = {"input": "0.15", "exc": "#1f5fbf", "inh": "#d1352b"}
@@ -36,6 +55,7 @@ VARIANT_COLORS = {"HoNHoS": "#7f7f7f", "HeNHoS": "#2a9d8f", "HoNHeS": "#e9c46a",
 def paper_style():
     """Context in which figures get the project's paper style."""
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     with plt.rc_context(STYLE):
         yield
 
@@ -53,6 +73,7 @@ def save_figure(fig, stem, formats=("png", "pdf"), *, close: bool = True) -> lis
         Close the figure afterwards.
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     stem = Path(stem)
     stem.parent.mkdir(parents=True, exist_ok=True)
     paths = []

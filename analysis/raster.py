@@ -1,4 +1,5 @@
 """Spike raster of a run: input on top, reservoir (E blue, I red) below, population rate underneath."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,9 @@ from .stimulus_plots import MAX_DRAWN_SPIKES
 __all__ = ["population_rate", "plot_run_raster"]
 
 
-def population_rate(steps: np.ndarray, n_neurons: int, dt: float, n_steps: int,
-                    bin_width: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+def population_rate(
+    steps: np.ndarray, n_neurons: int, dt: float, n_steps: int, bin_width: float = 10.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Population firing rate in Hz, in bins of ``bin_width`` ms.
 
     Parameters
@@ -44,12 +46,12 @@ def population_rate(steps: np.ndarray, n_neurons: int, dt: float, n_steps: int,
 
 
 def _draw(ax, t_ms, idx, color, n_shown_total):
-    ax.scatter(t_ms, idx, s=raster_marker_size(n_shown_total), marker="|", linewidths=0.5,
-               color=color, rasterized=True)
+    ax.scatter(t_ms, idx, s=raster_marker_size(n_shown_total), marker="|", linewidths=0.5, color=color, rasterized=True)
 
 
-def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_width: float = 10.0,
-                    max_spikes: int = MAX_DRAWN_SPIKES):
+def plot_run_raster(
+    raster: dict, *, class_names: list[str] | None = None, bin_width: float = 10.0, max_spikes: int = MAX_DRAWN_SPIKES
+):
     """Raster of input and reservoir spikes of a run's first test clips, rate underneath.
 
     Parameters
@@ -72,6 +74,7 @@ def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_w
         ``windows`` (ms).
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     dt = float(raster["dt"])
     win = np.asarray(raster["windows"], dtype=np.int64)
     n_steps = int(win[-1, 1])
@@ -85,8 +88,14 @@ def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_w
         sel[pop] = (i[keep], t[keep])
         data["spike_counts"][pop] = int(keep.sum())
     with paper_style():
-        fig, axes = plt.subplots(3, 1, figsize=(PAPER_WIDTH, 5.2), sharex=True, layout="constrained",
-                                 gridspec_kw={"height_ratios": [1.0, 1.3, 0.7]})
+        fig, axes = plt.subplots(
+            3,
+            1,
+            figsize=(PAPER_WIDTH, 5.2),
+            sharex=True,
+            layout="constrained",
+            gridspec_kw={"height_ratios": [1.0, 1.3, 0.7]},
+        )
         ax_in, ax_res, ax_rate = axes
         for ax, pops in ((ax_in, ("input",)), (ax_res, ("exc", "inh"))):
             total = sum(len(sel[p][0]) for p in pops)
@@ -105,14 +114,13 @@ def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_w
         ax_res.set_ylim(-0.5, n_exc + n_inh - 0.5)
         ax_res.axhline(n_exc - 0.5, color="0.6", lw=0.5)
         ax_res.set_ylabel("reservoir neuron")
-        ax_res.set_title(f"reservoir: {data['spike_counts']['exc']:,} E and {data['spike_counts']['inh']:,} "
-                         f"I spikes", loc="left")
-        ax_res.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, handlelength=1,
-                      borderaxespad=0.1)
+        ax_res.set_title(
+            f"reservoir: {data['spike_counts']['exc']:,} E and {data['spike_counts']['inh']:,} I spikes", loc="left"
+        )
+        ax_res.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, handlelength=1, borderaxespad=0.1)
         t_c, r_e = population_rate(sel["exc"][1], n_exc, dt, n_steps, bin_width)
         _, r_i = population_rate(sel["inh"][1], n_inh, dt, n_steps, bin_width)
-        _, r_a = population_rate(np.concatenate([sel["exc"][1], sel["inh"][1]]), n_exc + n_inh, dt,
-                                 n_steps, bin_width)
+        _, r_a = population_rate(np.concatenate([sel["exc"][1], sel["inh"][1]]), n_exc + n_inh, dt, n_steps, bin_width)
         ax_rate.plot(t_c, r_e, color=COLORS["exc"], label="E")
         ax_rate.plot(t_c, r_i, color=COLORS["inh"], label="I")
         ax_rate.set_ylabel(f"rate (Hz)\n{bin_width:g} ms bins")
@@ -127,8 +135,16 @@ def plot_run_raster(raster: dict, *, class_names: list[str] | None = None, bin_w
                 ax.axvline(a, color="0.45", lw=0.6, ls="--")
                 ax.axvline(b, color="0.45", lw=0.6, ls=":")
         for (a, b), name in zip(win * dt, names, strict=False):
-            ax_in.annotate(name, xy=((a + b) / 2, 1.0), xycoords=("data", "axes fraction"),
-                           xytext=(0, 2), textcoords="offset points", ha="center", va="bottom", fontsize=7)
+            ax_in.annotate(
+                name,
+                xy=((a + b) / 2, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
         ax_rate.set_xlim(0, n_steps * dt)
         ax_in.set_title(ax_in.get_title(loc="left"), loc="left", pad=12)
     return fig, data

@@ -23,8 +23,14 @@ from .raster import plot_run_raster
 from .rundata import class_names, load_config_file, load_metrics, load_model, load_raster
 from .weights import plot_weight_dynamics, plot_weight_matrices
 
-__all__ = ["FIGURES", "summary_table", "run_figures", "write_run_report", "write_ablation_report",
-           "write_fraction_report"]
+__all__ = [
+    "FIGURES",
+    "summary_table",
+    "run_figures",
+    "write_run_report",
+    "write_ablation_report",
+    "write_fraction_report",
+]
 
 #: Figures of ``spikevid plot all`` (in this order).
 FIGURES = ("raster", "weights", "activity", "confusion")
@@ -38,23 +44,31 @@ def summary_table(metrics: dict) -> str:
         name = f"HRSNN {metrics['model'].get('variant', '')} (n={metrics['model'].get('n')})"
     else:
         name = "input counts"
-    rows.append((name, f"{metrics['train_accuracy']:.1%}", f"{metrics['test_accuracy']:.1%}",
-                 str(metrics["n_features"])))
+    rows.append(
+        (name, f"{metrics['train_accuracy']:.1%}", f"{metrics['test_accuracy']:.1%}", str(metrics["n_features"]))
+    )
     if "baseline" in metrics:
         b = metrics["baseline"]
-        rows.append(("input counts (no SNN)", f"{b['train_accuracy']:.1%}", f"{b['test_accuracy']:.1%}",
-                     str(b["n_features"])))
+        rows.append(
+            ("input counts (no SNN)", f"{b['train_accuracy']:.1%}", f"{b['test_accuracy']:.1%}", str(b["n_features"]))
+        )
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
 
     def line(r):
         return "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True))
 
-    text = [f"{metrics['dataset']}: {metrics['n_train']} train / {metrics['n_test']} test clips, "
-            f"{len(metrics['classes'])} classes", line(rows[0]), line(["-" * w for w in widths])]
+    text = [
+        f"{metrics['dataset']}: {metrics['n_train']} train / {metrics['n_test']} test clips, "
+        f"{len(metrics['classes'])} classes",
+        line(rows[0]),
+        line(["-" * w for w in widths]),
+    ]
     text += [line(r) for r in rows[1:]]
     if "spikes_per_neuron_per_sample" in metrics:
-        text.append(f"reservoir activity: {metrics['spikes_per_neuron_per_sample']:.2f} spikes/neuron/clip; "
-                    f"time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in metrics["seconds"].items()))
+        text.append(
+            f"reservoir activity: {metrics['spikes_per_neuron_per_sample']:.2f} spikes/neuron/clip; "
+            f"time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in metrics["seconds"].items())
+        )
     return "\n".join(text)
 
 
@@ -123,8 +137,16 @@ def _figures(which, metrics: dict, raster: dict | None, model):
         if "v" in raster:
             v_th = model.neuron_params_["exc"]["v_th"][np.asarray(raster["v_i"], dtype=int)]
             t = np.arange(raster["v"].shape[1]) * raster["dt"]
-            yield "membrane", plot_membrane_traces(t, raster["v"], neurons=raster["v_i"], v_th=v_th,
-                                                   windows=np.asarray(raster["windows"]) * raster["dt"])
+            yield (
+                "membrane",
+                plot_membrane_traces(
+                    t,
+                    raster["v"],
+                    neurons=raster["v_i"],
+                    v_th=v_th,
+                    windows=np.asarray(raster["windows"]) * raster["dt"],
+                ),
+            )
     if "confusion" in which:
         yield "confusion", plot_confusion(metrics["confusion_matrix"], metrics["classes"])
 
@@ -147,37 +169,67 @@ def write_run_report(run_dir, made: dict | None = None) -> Path:
     m, cfg = load_metrics(run_dir), load_config_file(run_dir)
     model = m["model"]
     rel = {k: Path(os.path.relpath(p[0], run_dir)).as_posix() for k, (p, _) in made.items()}
-    lines = [f"# Run report: {run_dir.name}", "",
-             f"Dataset **{m.get('dataset')}** ({m['n_train']} training / {m['n_test']} test clips, "
-             f"{len(m['classes'])} classes), encoder **{m.get('encoder')}** ({m.get('n_input', '?')} input channels), "
-             + (f"reservoir **HRSNN {model.get('variant')}** with {model.get('n')} neurons "
-                f"(device {model.get('device')}, dt {model.get('dt')} ms, seed {model.get('seed')})."
-                if model.get("kind") == "hrsnn" else "no reservoir (input counts)."), "",
-             "## Accuracy", "", "| model | train | test | features |", "|---|---|---|---|",
-             f"| {'HRSNN ' + str(model.get('variant')) if model.get('kind') == 'hrsnn' else 'input counts'} | "
-             f"{m['train_accuracy']:.1%} | {m['test_accuracy']:.1%} | {m['n_features']} |"]
+    lines = [
+        f"# Run report: {run_dir.name}",
+        "",
+        f"Dataset **{m.get('dataset')}** ({m['n_train']} training / {m['n_test']} test clips, "
+        f"{len(m['classes'])} classes), encoder **{m.get('encoder')}** ({m.get('n_input', '?')} input channels), "
+        + (
+            f"reservoir **HRSNN {model.get('variant')}** with {model.get('n')} neurons "
+            f"(device {model.get('device')}, dt {model.get('dt')} ms, seed {model.get('seed')})."
+            if model.get("kind") == "hrsnn"
+            else "no reservoir (input counts)."
+        ),
+        "",
+        "## Accuracy",
+        "",
+        "| model | train | test | features |",
+        "|---|---|---|---|",
+        f"| {'HRSNN ' + str(model.get('variant')) if model.get('kind') == 'hrsnn' else 'input counts'} | "
+        f"{m['train_accuracy']:.1%} | {m['test_accuracy']:.1%} | {m['n_features']} |",
+    ]
     if "baseline" in m:
         b = m["baseline"]
-        lines.append(f"| input counts (no SNN) | {b['train_accuracy']:.1%} | {b['test_accuracy']:.1%} | "
-                     f"{b['n_features']} |")
-    lines += ["", "Per-class test accuracy: " + ", ".join(f"{c} {a:.0%}" for c, a in m["per_class_accuracy"].items())
-              + ".", ""]
+        lines.append(
+            f"| input counts (no SNN) | {b['train_accuracy']:.1%} | {b['test_accuracy']:.1%} | {b['n_features']} |"
+        )
+    lines += [
+        "",
+        "Per-class test accuracy: " + ", ".join(f"{c} {a:.0%}" for c, a in m["per_class_accuracy"].items()) + ".",
+        "",
+    ]
     if "confusion" in rel:
-        lines.append(_img(rel["confusion"], "Confusion matrix of the test clips (numbers: counts; colour: "
-                                            "fraction of the true class)."))
+        lines.append(
+            _img(
+                rel["confusion"],
+                "Confusion matrix of the test clips (numbers: counts; colour: fraction of the true class).",
+            )
+        )
     if "spikes_per_neuron_per_sample" in m:
         lines += ["## Activity and energy (estimate)", "", format_energy(run_energy(run_dir)), ""]
     if "raster" in rel:
-        lines.append(_img(rel["raster"], "First test clips: input spikes (top), reservoir spikes (E blue, I red) "
-                                         "and the population rate (bottom); shaded: clip windows."))
+        lines.append(
+            _img(
+                rel["raster"],
+                "First test clips: input spikes (top), reservoir spikes (E blue, I red) "
+                "and the population rate (bottom); shaded: clip windows.",
+            )
+        )
     if "activity" in rel:
         d = next(iter(made["activity"][1].values()))
         rate = d["stats"]["rate"]
-        lines.append(f"Firing rate over these clips: median {np.median(rate):.1f} Hz (range {rate.min():.1f}-"
-                     f"{rate.max():.1f} Hz); ISI CV defined for {d['n_cv']} of {len(rate)} neurons; "
-                     f"\u03c4_m {d['tau_m_ms'].mean():.1f} \u00b1 {d['tau_m_ms'].std():.1f} ms (mean \u00b1 std).\n")
-        lines.append(_img(rel["activity"], "Firing-rate and ISI-CV distributions over the raster clips, and the "
-                                           "membrane time constants of all reservoir neurons."))
+        lines.append(
+            f"Firing rate over these clips: median {np.median(rate):.1f} Hz (range {rate.min():.1f}-"
+            f"{rate.max():.1f} Hz); ISI CV defined for {d['n_cv']} of {len(rate)} neurons; "
+            f"\u03c4_m {d['tau_m_ms'].mean():.1f} \u00b1 {d['tau_m_ms'].std():.1f} ms (mean \u00b1 std).\n"
+        )
+        lines.append(
+            _img(
+                rel["activity"],
+                "Firing-rate and ISI-CV distributions over the raster clips, and the "
+                "membrane time constants of all reservoir neurons.",
+            )
+        )
     if "membrane" in rel:
         lines.append(_img(rel["membrane"], "Membrane potential of a few excitatory neurons."))
     weights = [k for k in rel if k.startswith("weights_")]
@@ -185,21 +237,36 @@ def write_run_report(run_dir, made: dict | None = None) -> Path:
         lines += ["## Weights (unsupervised STDP phase)", ""]
         for k in weights:
             d = made[k][1]
-            lines.append(f"`{k[8:]}`: mean weight {d['mean'][0]:.3f} \u2192 {d['mean'][-1]:.3f}, std "
-                         f"{d['std'][0]:.3f} \u2192 {d['std'][-1]:.3f} over {ms_to_seconds(d['times'][-1]):.2f} s.\n")
-            lines.append(_img(rel[k], f"Pathway {k[8:]}: weight distribution over training, mean \u00b1 std, "
-                                      f"sample trajectories, before/after."))
+            lines.append(
+                f"`{k[8:]}`: mean weight {d['mean'][0]:.3f} \u2192 {d['mean'][-1]:.3f}, std "
+                f"{d['std'][0]:.3f} \u2192 {d['std'][-1]:.3f} over {ms_to_seconds(d['times'][-1]):.2f} s.\n"
+            )
+            lines.append(
+                _img(
+                    rel[k],
+                    f"Pathway {k[8:]}: weight distribution over training, mean \u00b1 std, "
+                    f"sample trajectories, before/after.",
+                )
+            )
         if "weight_matrices" in rel:
             lines.append(_img(rel["weight_matrices"], "Weight matrices before and after learning."))
-    lines += ["## Configuration", "", "```yaml", (run_dir / "config.yaml").read_text().rstrip()
-              if (run_dir / "config.yaml").is_file() else str(cfg), "```", ""]
+    lines += [
+        "## Configuration",
+        "",
+        "```yaml",
+        (run_dir / "config.yaml").read_text().rstrip() if (run_dir / "config.yaml").is_file() else str(cfg),
+        "```",
+        "",
+    ]
     return atomic_write_text(run_dir / "report.md", "\n".join(lines))
 
 
 def _run_note(summary: dict) -> str:
     r = summary.get("run") or {}
-    text = (f"{summary['n_finished']} of {summary['n_cells']} cells finished "
-            f"({len(r.get('executed', []))} run now, {len(r.get('skipped', []))} reused).")
+    text = (
+        f"{summary['n_finished']} of {summary['n_cells']} cells finished "
+        f"({len(r.get('executed', []))} run now, {len(r.get('skipped', []))} reused)."
+    )
     if r.get("failed"):
         text += "\n\nFailed cells:\n\n" + "\n".join(f"- `{k}`: {v}" for k, v in r["failed"].items())
     return text
@@ -208,23 +275,38 @@ def _run_note(summary: dict) -> str:
 def write_ablation_report(out, summary: dict, table: str) -> Path:
     """``out/report.md`` of the heterogeneity ablation."""
     out = Path(out)
-    lines = ["# Heterogeneity ablation", "",
-             "Four reservoirs that differ only in heterogeneity: homogeneous or heterogeneous neurons "
-             "(membrane time constants, `N`) and synapses (STDP parameters, `S`). For a given seed all "
-             "variants share connectivity and initial weights. Accuracy: test set; CI: 95 % "
-             "(t-distribution over seeds, clipped to [0, 1]).", "", _run_note(summary), "", table, ""]
+    lines = [
+        "# Heterogeneity ablation",
+        "",
+        "Four reservoirs that differ only in heterogeneity: homogeneous or heterogeneous neurons "
+        "(membrane time constants, `N`) and synapses (STDP parameters, `S`). For a given seed all "
+        "variants share connectivity and initial weights. Accuracy: test set; CI: 95 % "
+        "(t-distribution over seeds, clipped to [0, 1]).",
+        "",
+        _run_note(summary),
+        "",
+        table,
+        "",
+    ]
     if (out / "ablation.png").is_file():
-        lines.append(_img("ablation.png", "Test accuracy per variant: bars = mean, whiskers = 95 % CI, dots = "
-                                          "seeds, dashed line = input-count baseline without SNN."))
+        lines.append(
+            _img(
+                "ablation.png",
+                "Test accuracy per variant: bars = mean, whiskers = 95 % CI, dots = "
+                "seeds, dashed line = input-count baseline without SNN.",
+            )
+        )
     est = next((s.get("energy") for s in summary["variants"].values() if s.get("energy")), None)
     if est:
         lines += ["## Energy (estimate)", "", est["assumptions"], ""]
         for v, s in summary["variants"].items():
             e = s.get("energy")
             if e:
-                lines.append(f"- {v}: {format_nj(e['snn_nJ'])} nJ per clip (SNN) vs {format_nj(e['ann_frame_nJ'])}"
-                             f" nJ for the rate-based reference updated once per frame, "
-                             f"{format_nj(e['ann_step_nJ'])} nJ once per step")
+                lines.append(
+                    f"- {v}: {format_nj(e['snn_nJ'])} nJ per clip (SNN) vs {format_nj(e['ann_frame_nJ'])}"
+                    f" nJ for the rate-based reference updated once per frame, "
+                    f"{format_nj(e['ann_step_nJ'])} nJ once per step"
+                )
         lines.append("")
     lines += ["Files: `ablation.json` (all numbers), `ablation.md` (table), `<variant>/seed<k>/` (runs).", ""]
     return atomic_write_text(out / "report.md", "\n".join(lines))
@@ -233,14 +315,28 @@ def write_ablation_report(out, summary: dict, table: str) -> Path:
 def write_fraction_report(out, summary: dict, table: str) -> Path:
     """``out/report.md`` of the training-fraction study."""
     out = Path(out)
-    lines = ["# Accuracy against the amount of training data", "",
-             "Each cell trains on a stratified subset of the training split (the fraction of every "
-             "class, at least one clip, drawn with the cell's seed); the unsupervised STDP phase and the "
-             "readout both see only that subset; the test set is always complete. CI: 95 % "
-             "(t-distribution over seeds, clipped to [0, 1]).", "", _run_note(summary), "", table, ""]
+    lines = [
+        "# Accuracy against the amount of training data",
+        "",
+        "Each cell trains on a stratified subset of the training split (the fraction of every "
+        "class, at least one clip, drawn with the cell's seed); the unsupervised STDP phase and the "
+        "readout both see only that subset; the test set is always complete. CI: 95 % "
+        "(t-distribution over seeds, clipped to [0, 1]).",
+        "",
+        _run_note(summary),
+        "",
+        table,
+        "",
+    ]
     if (out / "train_fraction.png").is_file():
-        lines.append(_img("train_fraction.png", "Test accuracy against the fraction of training clips "
-                                                "(lines: mean; bands: 95 % CI)."))
-    lines += ["Files: `train_fraction.json` (all numbers), `train_fraction.md` (table), "
-              "`<variant>/frac<f>/seed<k>/` (runs).", ""]
+        lines.append(
+            _img(
+                "train_fraction.png",
+                "Test accuracy against the fraction of training clips (lines: mean; bands: 95 % CI).",
+            )
+        )
+    lines += [
+        "Files: `train_fraction.json` (all numbers), `train_fraction.md` (table), `<variant>/frac<f>/seed<k>/` (runs).",
+        "",
+    ]
     return atomic_write_text(out / "report.md", "\n".join(lines))

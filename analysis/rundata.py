@@ -1,4 +1,5 @@
 """Read what ``spikevid run`` wrote into a run directory."""
+
 from __future__ import annotations
 
 import json

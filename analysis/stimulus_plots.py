@@ -1,4 +1,5 @@
 """Figures of one encoded sample: a spike raster beside the sample's first and last frame."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,8 +8,14 @@ import numpy as np
 
 from stimuli.types import Sample, SpikeStimulus
 
-__all__ = ["MAX_DRAWN_SPIKES", "event_frame", "sample_frames", "plot_spike_raster", "plot_stimulus",
-           "save_stimulus_figure"]
+__all__ = [
+    "MAX_DRAWN_SPIKES",
+    "event_frame",
+    "sample_frames",
+    "plot_spike_raster",
+    "plot_stimulus",
+    "save_stimulus_figure",
+]
 
 #: Rasters with more spikes than this are thinned (uniformly, seeded) for drawing.
 MAX_DRAWN_SPIKES = 200_000
@@ -57,14 +64,18 @@ def sample_frames(sample: Sample) -> tuple[np.ndarray, np.ndarray, str]:
     """
     if sample.is_events:
         size = sample.meta.get("sensor_size")
-        return (event_frame(sample.data, size, window=(0.0, 0.1)),
-                event_frame(sample.data, size, window=(0.9, 1.0)), "events (ON - OFF)")
+        return (
+            event_frame(sample.data, size, window=(0.0, 0.1)),
+            event_frame(sample.data, size, window=(0.9, 1.0)),
+            "events (ON - OFF)",
+        )
     clip = np.asarray(sample.data)
     return clip[0], clip[-1], "frame"
 
 
-def plot_spike_raster(stimulus: SpikeStimulus, ax=None, *, max_spikes: int = MAX_DRAWN_SPIKES,
-                      title: str | None = None):
+def plot_spike_raster(
+    stimulus: SpikeStimulus, ax=None, *, max_spikes: int = MAX_DRAWN_SPIKES, title: str | None = None
+):
     """Draw a spike raster: time (ms) against input channel.
 
     Parameters
@@ -81,6 +92,7 @@ def plot_spike_raster(stimulus: SpikeStimulus, ax=None, *, max_spikes: int = MAX
     matplotlib Axes
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
     t_ms = stimulus.times
@@ -96,8 +108,10 @@ def plot_spike_raster(stimulus: SpikeStimulus, ax=None, *, max_spikes: int = MAX
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("input channel")
     note = "" if shown == stimulus.n_spikes else f" ({shown:,} drawn)"
-    ax.set_title(title or f"{stimulus.n_spikes:,} spikes{note}, {stimulus.n_channels:,} channels, "
-                          f"dt {stimulus.dt:g} ms", fontsize=9)
+    ax.set_title(
+        title or f"{stimulus.n_spikes:,} spikes{note}, {stimulus.n_channels:,} channels, dt {stimulus.dt:g} ms",
+        fontsize=9,
+    )
     return ax
 
 
@@ -109,6 +123,7 @@ def plot_stimulus(sample: Sample, stimulus: SpikeStimulus, *, class_name: str | 
     matplotlib Figure
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     first, last, what = sample_frames(sample)
     fig = plt.figure(figsize=(10, 4.2), layout="constrained")
     grid = fig.add_gridspec(2, 2, width_ratios=[1, 3.2])
@@ -132,10 +147,12 @@ def plot_stimulus(sample: Sample, stimulus: SpikeStimulus, *, class_name: str | 
     return fig
 
 
-def save_stimulus_figure(sample: Sample, stimulus: SpikeStimulus, path, *, dpi: int = 120,
-                         class_name: str | None = None) -> Path:
+def save_stimulus_figure(
+    sample: Sample, stimulus: SpikeStimulus, path, *, dpi: int = 120, class_name: str | None = None
+) -> Path:
     """Write :func:`plot_stimulus` to ``path`` (PNG, PDF, ... by suffix); returns the path."""
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig = plot_stimulus(sample, stimulus, class_name=class_name)

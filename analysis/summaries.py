@@ -70,16 +70,20 @@ def _group(cells_metrics: list[tuple]) -> dict:
     spn = [m.get("spikes_per_neuron_per_sample") for _, m in cells_metrics]
     syn = [m.get("synaptic_events_per_sample") for _, m in cells_metrics]
     n_syn = [sum(m.get("n_synapses", {}).values()) for _, m in cells_metrics]
-    out = {"n_seeds": stat["n"], "seeds": [c.overrides["model.seed"] for c, _ in cells_metrics],
-           "accuracy_per_seed": accs, "accuracy_mean": stat["mean"], "accuracy_std": stat["std"],
-           "accuracy_ci95": stat["ci"],
-           "train_accuracy_mean": mean_ci([m["train_accuracy"] for _, m in cells_metrics])["mean"],
-           "n_train": [m["n_train"] for _, m in cells_metrics],
-           "spikes_per_neuron_per_sample": mean_ci(spn)["mean"],
-           "synaptic_events_per_sample": mean_ci(syn)["mean"]}
+    out = {
+        "n_seeds": stat["n"],
+        "seeds": [c.overrides["model.seed"] for c, _ in cells_metrics],
+        "accuracy_per_seed": accs,
+        "accuracy_mean": stat["mean"],
+        "accuracy_std": stat["std"],
+        "accuracy_ci95": stat["ci"],
+        "train_accuracy_mean": mean_ci([m["train_accuracy"] for _, m in cells_metrics])["mean"],
+        "n_train": [m["n_train"] for _, m in cells_metrics],
+        "spikes_per_neuron_per_sample": mean_ci(spn)["mean"],
+        "synaptic_events_per_sample": mean_ci(syn)["mean"],
+    }
     if cells_metrics and out["synaptic_events_per_sample"] is not None:
-        out["energy"] = _energy([c for c, _ in cells_metrics], out["synaptic_events_per_sample"],
-                                float(np.mean(n_syn)))
+        out["energy"] = _energy([c for c, _ in cells_metrics], out["synaptic_events_per_sample"], float(np.mean(n_syn)))
     return out
 
 
@@ -91,18 +95,27 @@ def _baseline(cells_metrics: list[tuple]) -> dict:
             per_seed.setdefault(c.overrides["model.seed"], []).append(m["baseline"]["test_accuracy"])
     accs = [float(np.mean(v)) for _, v in sorted(per_seed.items())]
     stat = mean_ci(accs, bounds=(0.0, 1.0))
-    return {"kind": "input_counts", "n_seeds": stat["n"], "accuracy_per_seed": accs,
-            "accuracy_mean": stat["mean"], "accuracy_std": stat["std"], "accuracy_ci95": stat["ci"]}
+    return {
+        "kind": "input_counts",
+        "n_seeds": stat["n"],
+        "accuracy_per_seed": accs,
+        "accuracy_mean": stat["mean"],
+        "accuracy_std": stat["std"],
+        "accuracy_ci95": stat["ci"],
+    }
 
 
 def summarize_ablation(cells: list) -> dict:
     """Per-variant accuracy statistics, activity and energy of finished ablation cells."""
     have = [(c, m) for c in cells if (m := _metrics(c)) is not None]
     variants = list(dict.fromkeys(c.overrides["model.variant"] for c in cells))
-    summary = {"study": "heterogeneity_ablation", "n_cells": len(cells), "n_finished": len(have),
-               "variants": {v: _group([(c, m) for c, m in have if c.overrides["model.variant"] == v])
-                            for v in variants},
-               "baseline": _baseline(have)}
+    summary = {
+        "study": "heterogeneity_ablation",
+        "n_cells": len(cells),
+        "n_finished": len(have),
+        "variants": {v: _group([(c, m) for c, m in have if c.overrides["model.variant"] == v]) for v in variants},
+        "baseline": _baseline(have),
+    }
     return summary
 
 
@@ -111,18 +124,28 @@ def summarize_train_fraction(cells: list) -> dict:
     have = [(c, m) for c in cells if (m := _metrics(c)) is not None]
     variants = list(dict.fromkeys(c.overrides["model.variant"] for c in cells))
     fractions = sorted(set(c.overrides["dataset.train_fraction"] for c in cells))
-    out = {"study": "train_fraction", "n_cells": len(cells), "n_finished": len(have),
-           "fractions": fractions, "variants": {}, "baseline": []}
+    out = {
+        "study": "train_fraction",
+        "n_cells": len(cells),
+        "n_finished": len(have),
+        "fractions": fractions,
+        "variants": {},
+        "baseline": [],
+    }
     for v in variants:
         rows = []
         for f in fractions:
-            sel = [(c, m) for c, m in have
-                   if c.overrides["model.variant"] == v and c.overrides["dataset.train_fraction"] == f]
+            sel = [
+                (c, m)
+                for c, m in have
+                if c.overrides["model.variant"] == v and c.overrides["dataset.train_fraction"] == f
+            ]
             rows.append({"fraction": f, **_group(sel)})
         out["variants"][v] = rows
     for f in fractions:
-        out["baseline"].append({"fraction": f, **_baseline([(c, m) for c, m in have
-                                                              if c.overrides["dataset.train_fraction"] == f])})
+        out["baseline"].append(
+            {"fraction": f, **_baseline([(c, m) for c, m in have if c.overrides["dataset.train_fraction"] == f])}
+        )
     return out
 
 
@@ -137,28 +160,36 @@ def _ci(ci) -> str:
 
 def ablation_table(summary: dict) -> str:
     """Markdown table of :func:`summarize_ablation`."""
-    lines = ["| variant | seeds | test accuracy (%) mean \u00b1 std | 95 % CI (%) | per seed (%) | "
-             "spikes/neuron/clip | synaptic ops/clip | SNN energy/clip (nJ, est.) |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        "| variant | seeds | test accuracy (%) mean \u00b1 std | 95 % CI (%) | per seed (%) | "
+        "spikes/neuron/clip | synaptic ops/clip | SNN energy/clip (nJ, est.) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for v, s in summary["variants"].items():
         e = (s.get("energy") or {}).get("snn_nJ")
-        lines.append(f"| {v} | {s['n_seeds']} | {_pct(s['accuracy_mean'])} \u00b1 {_pct(s['accuracy_std'])} | "
-                     f"{_ci(s['accuracy_ci95'])} | {', '.join(_pct(a) for a in s['accuracy_per_seed'])} | "
-                     f"{_num(s['spikes_per_neuron_per_sample'], '.2f')} | "
-                     f"{_num(s['synaptic_events_per_sample'], ',.0f')} | {format_nj(e)} |")
+        lines.append(
+            f"| {v} | {s['n_seeds']} | {_pct(s['accuracy_mean'])} \u00b1 {_pct(s['accuracy_std'])} | "
+            f"{_ci(s['accuracy_ci95'])} | {', '.join(_pct(a) for a in s['accuracy_per_seed'])} | "
+            f"{_num(s['spikes_per_neuron_per_sample'], '.2f')} | "
+            f"{_num(s['synaptic_events_per_sample'], ',.0f')} | {format_nj(e)} |"
+        )
     b = summary["baseline"]
     if b["n_seeds"]:
-        lines.append(f"| input counts (no SNN) | {b['n_seeds']} | {_pct(b['accuracy_mean'])} \u00b1 "
-                     f"{_pct(b['accuracy_std'])} | {_ci(b['accuracy_ci95'])} | "
-                     f"{', '.join(_pct(a) for a in b['accuracy_per_seed'])} | | | |")
+        lines.append(
+            f"| input counts (no SNN) | {b['n_seeds']} | {_pct(b['accuracy_mean'])} \u00b1 "
+            f"{_pct(b['accuracy_std'])} | {_ci(b['accuracy_ci95'])} | "
+            f"{', '.join(_pct(a) for a in b['accuracy_per_seed'])} | | | |"
+        )
     return "\n".join(lines) + "\n"
 
 
 def fraction_table(summary: dict) -> str:
     """Markdown table of :func:`summarize_train_fraction`."""
     names = list(summary["variants"]) + (["input counts (no SNN)"] if summary["baseline"] else [])
-    lines = ["| fraction | training clips | " + " | ".join(f"{n} acc. (%) [95 % CI]" for n in names) + " |",
-             "|---|---|" + "---|" * len(names)]
+    lines = [
+        "| fraction | training clips | " + " | ".join(f"{n} acc. (%) [95 % CI]" for n in names) + " |",
+        "|---|---|" + "---|" * len(names),
+    ]
     for k, f in enumerate(summary["fractions"]):
         rows = [summary["variants"][v][k] for v in summary["variants"]]
         rows += [summary["baseline"][k]] if summary["baseline"] else []

@@ -1,4 +1,5 @@
 """Weight dynamics of the unsupervised (STDP) phase and weight matrices before/after."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,14 @@ from .figures import PAPER_WIDTH, paper_style
 __all__ = ["weight_histograms", "plot_weight_dynamics", "weight_matrix", "plot_weight_matrices"]
 
 #: Readable names of pathways.
-PATHWAY_NAMES = {"in_exc": "input \u2192 E", "in_inh": "input \u2192 I", "ee": "E \u2192 E",
-                 "ei": "E \u2192 I", "ie": "I \u2192 E", "ii": "I \u2192 I"}
+PATHWAY_NAMES = {
+    "in_exc": "input \u2192 E",
+    "in_inh": "input \u2192 I",
+    "ee": "E \u2192 E",
+    "ei": "E \u2192 I",
+    "ie": "I \u2192 E",
+    "ii": "I \u2192 I",
+}
 
 _POP = {"input": "input", "exc": "E", "inh": "I"}
 
@@ -29,13 +36,24 @@ def weight_histograms(snapshots: np.ndarray, w_max: float = 1.0, n_bins: int = 4
     snaps = np.atleast_2d(np.asarray(snapshots, dtype=float))
     hi = max(float(w_max), float(snaps.max()) if snaps.size else 0.0)
     edges = np.linspace(0.0, hi, n_bins + 1)
-    counts = np.stack([np.histogram(np.clip(s, 0.0, hi), bins=edges)[0] for s in snaps]) \
-        if len(snaps) else np.zeros((0, n_bins), dtype=int)
+    counts = (
+        np.stack([np.histogram(np.clip(s, 0.0, hi), bins=edges)[0] for s in snaps])
+        if len(snaps)
+        else np.zeros((0, n_bins), dtype=int)
+    )
     return counts, edges
 
 
-def plot_weight_dynamics(snapshots: np.ndarray, times: np.ndarray, *, pathway: str = "ee",
-                         w_max: float = 1.0, n_bins: int = 40, n_traces: int = 30, seed: int = 0):
+def plot_weight_dynamics(
+    snapshots: np.ndarray,
+    times: np.ndarray,
+    *,
+    pathway: str = "ee",
+    w_max: float = 1.0,
+    n_bins: int = 40,
+    n_traces: int = 30,
+    seed: int = 0,
+):
     """Four panels of one plastic pathway over the unsupervised phase.
 
     (a) weight distribution against time (heatmap of per-snapshot histograms),
@@ -65,6 +83,7 @@ def plot_weight_dynamics(snapshots: np.ndarray, times: np.ndarray, *, pathway: s
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
     from matplotlib.colors import LogNorm  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
     snaps = np.atleast_2d(np.asarray(snapshots, dtype=float))
     times = np.asarray(times, dtype=float)
     if snaps.shape[0] != len(times):
@@ -88,8 +107,9 @@ def plot_weight_dynamics(snapshots: np.ndarray, times: np.ndarray, *, pathway: s
         frac = counts / max(n_syn, 1)
         positive = frac[frac > 0]
         norm = LogNorm(vmin=max(positive.min(), 1e-4), vmax=1.0) if positive.size else None
-        mesh = ax_h.pcolormesh(t_edges, edges, np.ma.masked_equal(frac, 0).T, cmap="viridis", norm=norm,
-                               rasterized=True)
+        mesh = ax_h.pcolormesh(
+            t_edges, edges, np.ma.masked_equal(frac, 0).T, cmap="viridis", norm=norm, rasterized=True
+        )
         fig.colorbar(mesh, ax=ax_h, label="fraction of synapses", pad=0.01)
         ax_h.set_xlabel("time (s)")
         ax_h.set_ylabel("weight")
@@ -111,8 +131,15 @@ def plot_weight_dynamics(snapshots: np.ndarray, times: np.ndarray, *, pathway: s
         ax_t.set_title(f"(c) {len(traced)} random synapses", loc="left")
         # (d) before / after
         width = np.diff(edges)
-        ax_d.bar(edges[:-1], counts[0], width=width, align="edge", color="0.6", alpha=0.7,
-                 label=f"before (t = {t_s[0]:.2g} s)")
+        ax_d.bar(
+            edges[:-1],
+            counts[0],
+            width=width,
+            align="edge",
+            color="0.6",
+            alpha=0.7,
+            label=f"before (t = {t_s[0]:.2g} s)",
+        )
         ax_d.stairs(counts[-1], edges, color="#6a3d9a", lw=1.2, label=f"after (t = {t_s[-1]:.2g} s)")
         ax_d.set_xlabel("weight")
         ax_d.set_ylabel("synapses")
@@ -160,15 +187,21 @@ def plot_weight_matrices(model, pathways=("ee", "in_exc"), *, w_max: float | Non
     sizes = {"input": model.n_input_, "exc": model.n_exc, "inh": model.n_inh}
     shown = [p for p in pathways if p in model.weights_ and p in model.weights_init_]
     if not shown:
-        raise ValueError(f"none of the pathways {list(pathways)} is plastic in this model "
-                         f"(plastic: {sorted(model.weights_)})")
+        raise ValueError(
+            f"none of the pathways {list(pathways)} is plastic in this model (plastic: {sorted(model.weights_)})"
+        )
     vmax = float(model.w_max if w_max is None else w_max)
     data = {}
     with paper_style():
         heights = [min(max(sizes[PATHWAYS[p][0]] / max(sizes[PATHWAYS[p][1]], 1), 0.6), 1.6) for p in shown]
-        fig, axes = plt.subplots(len(shown), 2, figsize=(PAPER_WIDTH, 0.8 + 2.4 * sum(heights)),
-                                 layout="constrained", squeeze=False,
-                                 gridspec_kw={"height_ratios": heights})
+        fig, axes = plt.subplots(
+            len(shown),
+            2,
+            figsize=(PAPER_WIDTH, 0.8 + 2.4 * sum(heights)),
+            layout="constrained",
+            squeeze=False,
+            gridspec_kw={"height_ratios": heights},
+        )
         cmap = plt.get_cmap("magma_r").with_extremes(bad="#dfe7ef")
         im = None
         for row, p in enumerate(shown):

@@ -2,6 +2,7 @@
 
 Each ``bench_*.py`` module has ``main(argv)``; results go to ``benchmarks/results/``.
 """
+
 from __future__ import annotations
 
 import importlib

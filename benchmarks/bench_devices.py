@@ -102,11 +102,8 @@ def ei_stdp_network(config: dict) -> tuple[Network, SpikeMonitor]:
     )
     neurons.v = "v_rest + rand() * (v_th - v_rest)"
     exc, inh = neurons[: c["n_exc"]], neurons[c["n_exc"] :]
-    drive = PoissonInput(
-        neurons, "v", c["n_poisson"], c["poisson_rate_Hz"] * Hz, weight=c["w_poisson_mV"] * mV
-    )
-    ee = Synapses(exc, exc, STDP_MODEL, on_pre=STDP_ON_PRE, on_post=STDP_ON_POST,
-                  namespace=namespace, name="ee_stdp")
+    drive = PoissonInput(neurons, "v", c["n_poisson"], c["poisson_rate_Hz"] * Hz, weight=c["w_poisson_mV"] * mV)
+    ee = Synapses(exc, exc, STDP_MODEL, on_pre=STDP_ON_PRE, on_post=STDP_ON_POST, namespace=namespace, name="ee_stdp")
     ee.connect(p=c["p_connect"], condition="i != j")
     ee.w = "rand() * w_max"
     ei = Synapses(exc, inh, on_pre=f"v_post += {c['w_exc_mV']}*mV", name="ei")
@@ -139,8 +136,13 @@ def time_device(name: str, duration: float, config: dict) -> dict:
             sim = time.perf_counter() - start
         n_spikes = int(monitor.num_spikes)
     n_neurons = config["n_exc"] + config["n_inh"]
-    return {"build_s": build, "sim_s": sim, "sim_s_per_s": sim / duration_s,
-            "spikes": n_spikes, "rate_Hz": n_spikes / duration_s / n_neurons}
+    return {
+        "build_s": build,
+        "sim_s": sim,
+        "sim_s_per_s": sim / duration_s,
+        "spikes": n_spikes,
+        "rate_Hz": n_spikes / duration_s / n_neurons,
+    }
 
 
 def main(argv=None) -> dict:
@@ -165,13 +167,16 @@ def main(argv=None) -> dict:
     for name, r in results.items():
         r["speedup"] = baseline / r["sim_s_per_s"] if baseline else None
         speedup = f"{r['speedup']:.1f}x" if r["speedup"] else "-"
-        print(f"{name:<16}{r['build_s']:>9.1f}{r['sim_s_per_s']:>16.3f}{speedup:>10}"
-              f"{r['rate_Hz']:>9.1f}")
+        print(f"{name:<16}{r['build_s']:>9.1f}{r['sim_s_per_s']:>16.3f}{speedup:>10}{r['rate_Hz']:>9.1f}")
     report = {
         "config": {**CONFIG, "duration_ms": args.duration, "devices": args.devices},
-        "machine": {"python": platform.python_version(), "brian2": brian2.__version__,
-                    "numpy": np.__version__, "cpus": os.cpu_count(),
-                    "processor": platform.processor() or platform.machine()},
+        "machine": {
+            "python": platform.python_version(),
+            "brian2": brian2.__version__,
+            "numpy": np.__version__,
+            "cpus": os.cpu_count(),
+            "processor": platform.processor() or platform.machine(),
+        },
         "results": results,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

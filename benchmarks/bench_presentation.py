@@ -18,6 +18,7 @@ Usage::
 
     python -m benchmarks.bench_presentation [--clips 50] [--n 1000] [--target numpy]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,7 +45,7 @@ def _clips(n_clips: int, n_channels: int, n_steps: int, seed: int = 0):
     out = []
     for k in range(n_clips):
         rate = np.full(n_channels, 0.005)
-        rate[(k % 4) * n_channels // 4:((k % 4) + 1) * n_channels // 4] = 0.03
+        rate[(k % 4) * n_channels // 4 : ((k % 4) + 1) * n_channels // 4] = 0.03
         st, idx = np.nonzero(rng.random((n_steps, n_channels)) < rate)
         out.append(SpikeStimulus(idx, st, n_channels, n_steps, 1.0, label=k % 4))
     return out
@@ -53,8 +54,13 @@ def _clips(n_clips: int, n_channels: int, n_steps: int, seed: int = 0):
 def loop_restore(model, clips) -> tuple[float, np.ndarray]:
     """The per-clip loop a hand-written script would use; returns (seconds, counts)."""
     # the same network as HRSNN builds, with the first clip's spikes (replaced below)
-    built = build_reservoir(model, Timeline([(clips[:1], False)], dt=model.dt, gap=0.0), n_input=model.n_input_,
-                            seed=model.seed_, weights=model.weights_)
+    built = build_reservoir(
+        model,
+        Timeline([(clips[:1], False)], dt=model.dt, gap=0.0),
+        n_input=model.n_input_,
+        seed=model.seed_,
+        weights=model.weights_,
+    )
     for name in built.plastic:
         built.synapses[name].plastic = 0  # feature phase: frozen weights, as in HRSNN.transform
     net, mons = built.network, built.monitors
@@ -77,8 +83,12 @@ def main(argv=None) -> dict:
     parser.add_argument("--clips", type=int, default=50)
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--duration", type=float, default=200.0, help="ms per clip")
-    parser.add_argument("--target", default="numpy", choices=["numpy", "cython"],
-                        help="runtime code generation target for the runtime rows")
+    parser.add_argument(
+        "--target",
+        default="numpy",
+        choices=["numpy", "cython"],
+        help="runtime code generation target for the runtime rows",
+    )
     parser.add_argument("--quick", action="store_true", help="10 clips, 400 neurons")
     args = parser.parse_args(argv)
     if args.quick:
@@ -102,12 +112,17 @@ def main(argv=None) -> dict:
     base = per_clip["loop_restore"]
     print(f"{args.clips} clips x {args.duration:.0f} ms, {args.n} neurons, runtime target {args.target}")
     for k, v in per_clip.items():
-        print(f"  {k:14s} {v:8.3f} s/clip   {base / v:6.1f}x vs loop_restore"
-              + ("" if k == "loop_restore" else f"   same spikes as loop: {rows[k + '_matches_loop']}"))
-    result = {"config": vars(args), "seconds_per_clip": per_clip,
-              "speedup_vs_loop_restore": {k: base / v for k, v in per_clip.items()},
-              "matches_loop": {k: rows[f"{k}_matches_loop"] for k in ("hrsnn_runtime", "hrsnn_cpp")},
-              "machine": {"python": platform.python_version(), "processor": platform.machine()}}
+        print(
+            f"  {k:14s} {v:8.3f} s/clip   {base / v:6.1f}x vs loop_restore"
+            + ("" if k == "loop_restore" else f"   same spikes as loop: {rows[k + '_matches_loop']}")
+        )
+    result = {
+        "config": vars(args),
+        "seconds_per_clip": per_clip,
+        "speedup_vs_loop_restore": {k: base / v for k, v in per_clip.items()},
+        "matches_loop": {k: rows[f"{k}_matches_loop"] for k in ("hrsnn_runtime", "hrsnn_cpp")},
+        "machine": {"python": platform.python_version(), "processor": platform.machine()},
+    }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {RESULTS}")

@@ -24,8 +24,24 @@ from .synapses import (
 )
 
 __all__ = [
-    "DISTRIBUTIONS", "ParamSpec", "SpecFields", "as_spec", "SeedLike", "make_rng", "resolve_seed",
-    "LIFParams", "lif_equations", "lif_group", "lif_reset_code", "lif_rate", "lif_membrane",
-    "STDPParams", "RSTDPParams", "connectivity", "stdp_synapses", "rstdp_synapses", "static_synapses",
+    "DISTRIBUTIONS",
+    "ParamSpec",
+    "SpecFields",
+    "as_spec",
+    "SeedLike",
+    "make_rng",
+    "resolve_seed",
+    "LIFParams",
+    "lif_equations",
+    "lif_group",
+    "lif_reset_code",
+    "lif_rate",
+    "lif_membrane",
+    "STDPParams",
+    "RSTDPParams",
+    "connectivity",
+    "stdp_synapses",
+    "rstdp_synapses",
+    "static_synapses",
     "set_plasticity",
 ]

@@ -118,8 +118,9 @@ def _claim_project(directory: Path | None, name: str) -> Path:
     if directory is not None:
         fh = _try_lock(directory, block=False)
         if fh is None:
-            warnings.warn(f"standalone project {directory} is in use by another process; waiting",
-                          RuntimeWarning, stacklevel=4)
+            warnings.warn(
+                f"standalone project {directory} is in use by another process; waiting", RuntimeWarning, stacklevel=4
+            )
             fh = _try_lock(directory, block=True)
         project = directory
     else:

@@ -20,6 +20,7 @@ Distributions, all parametrised by ``mean`` and ``cv = std / |mean|``:
 ``normal``
     plain normal; allowed for signed parameters (voltages).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
@@ -53,8 +54,10 @@ def _truncnorm_sigma(mean: float, cv: float, half_width_factor: float = 3.0):
     # the largest std reachable is that of a uniform on mean +/- cap
     max_std = cap / np.sqrt(3.0)
     if target >= max_std * 0.999:
-        raise ValueError(f"cv={cv} is too large for a sign-preserving truncated normal "
-                         f"(at most {max_std / abs(mean):.3f}); use 'gamma' or 'lognormal'")
+        raise ValueError(
+            f"cv={cv} is too large for a sign-preserving truncated normal "
+            f"(at most {max_std / abs(mean):.3f}); use 'gamma' or 'lognormal'"
+        )
     sigma = optimize.brentq(lambda s: trunc_std(s) - target, target * 1e-3, target * 1e3)
     return sigma, min(half_width_factor * sigma, cap)
 
@@ -112,21 +115,23 @@ class ParamSpec:
     def validate(self) -> None:
         """Raise ``ValueError`` naming the parameter if the spec is impossible."""
         if self.dist not in DISTRIBUTIONS:
-            raise ValueError(f"{self.label}: unknown distribution {self.dist!r}; "
-                             f"choose one of {', '.join(DISTRIBUTIONS)}")
+            raise ValueError(
+                f"{self.label}: unknown distribution {self.dist!r}; choose one of {', '.join(DISTRIBUTIONS)}"
+            )
         m = np.asarray(self.mean)
         if m.ndim != 0 or not np.isfinite(m):
             raise ValueError(f"{self.label}: mean must be a finite scalar, got {self.mean!r}")
         if not np.isfinite(self.cv) or self.cv < 0:
             raise ValueError(f"{self.label}: cv must be >= 0, got {self.cv}")
         if self.cv > 0 and self.dist in _POSITIVE_ONLY and self.mean_value <= 0:
-            raise ValueError(f"{self.label}: a {self.dist} distribution needs a positive mean, "
-                             f"got {self.mean!r}")
+            raise ValueError(f"{self.label}: a {self.dist} distribution needs a positive mean, got {self.mean!r}")
         if self.cv > 0 and self.mean_value == 0:
             raise ValueError(f"{self.label}: cv is undefined for a zero mean")
         if self.dist == "uniform" and self.cv > 0 and self.mean_value > 0 and np.sqrt(3) * self.cv > 1:
-            raise ValueError(f"{self.label}: a uniform distribution with cv={self.cv} "
-                             "would include negative values (cv must be <= 0.577)")
+            raise ValueError(
+                f"{self.label}: a uniform distribution with cv={self.cv} "
+                "would include negative values (cv must be <= 0.577)"
+            )
         if self.dist == "truncnorm" and self.cv > 0:
             try:
                 _truncnorm_sigma(self.mean_value, self.cv)

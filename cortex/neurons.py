@@ -27,6 +27,7 @@ constant input current (``I_e = I_i = 0``), so the analytic solution
 ``v(t) = v_inf + (v0 - v_inf) exp(-t/tau_m)`` with ``v_inf = v_rest + R_m I_ext``
 holds to float precision.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -41,8 +42,16 @@ from .heterogeneity import ParamSpec, SpecFields
 from .seeds import SeedLike, make_rng
 
 __all__ = [
-    "LIF_CURRENT_EQS", "LIF_CONDUCTANCE_EQS", "LIF_PARAMETER_EQS", "ADAPTIVE_THRESHOLD_EQS",
-    "LIFParams", "lif_equations", "lif_group", "lif_reset_code", "lif_rate", "lif_membrane",
+    "LIF_CURRENT_EQS",
+    "LIF_CONDUCTANCE_EQS",
+    "LIF_PARAMETER_EQS",
+    "ADAPTIVE_THRESHOLD_EQS",
+    "LIFParams",
+    "lif_equations",
+    "lif_group",
+    "lif_reset_code",
+    "lif_rate",
+    "lif_membrane",
 ]
 
 #: Membrane and synaptic dynamics, current-based synapses (currents in A).
@@ -149,8 +158,10 @@ class LIFParams(SpecFields):
             if m <= 0:
                 raise ValueError(f"{name}: a time constant must be positive, got {specs[name].mean!r}")
             if dt is not None and m < float(dt):
-                raise ValueError(f"{name}: mean {specs[name].mean!s} is shorter than the time step "
-                                 f"dt = {dt!s}; reduce dt or lengthen {name}")
+                raise ValueError(
+                    f"{name}: mean {specs[name].mean!s} is shorter than the time step "
+                    f"dt = {dt!s}; reduce dt or lengthen {name}"
+                )
         if specs["tau_ref"].mean_value < 0:
             raise ValueError(f"tau_ref: the refractory period must be >= 0, got {specs['tau_ref'].mean!r}")
         if specs["R_m"].mean_value <= 0:
@@ -174,9 +185,18 @@ def lif_equations(synapse: str = "current", adaptive_threshold: bool = False) ->
 
 
 @check_units(dt=second)
-def lif_group(n: int, params: LIFParams | Mapping | None = None, *, synapse: str = "current",
-              adaptive_threshold: bool = False, v_init: str = "rest", name: str = "lif",
-              seed: SeedLike = None, dt=None, method: str = "exponential_euler") -> NeuronGroup:
+def lif_group(
+    n: int,
+    params: LIFParams | Mapping | None = None,
+    *,
+    synapse: str = "current",
+    adaptive_threshold: bool = False,
+    v_init: str = "rest",
+    name: str = "lif",
+    seed: SeedLike = None,
+    dt=None,
+    method: str = "exponential_euler",
+) -> NeuronGroup:
     """Build a named LIF ``NeuronGroup`` with parameters drawn from their specs.
 
     Parameters
@@ -220,8 +240,16 @@ def lif_group(n: int, params: LIFParams | Mapping | None = None, *, synapse: str
     eqs = lif_equations(synapse, adaptive_threshold)
     threshold = "v > v_th + theta" if adaptive_threshold else "v > v_th"
     reset = "v = v_reset\ntheta += theta_plus" if adaptive_threshold else "v = v_reset"
-    group = NeuronGroup(int(n), eqs, threshold=threshold, reset=reset, refractory="tau_ref",
-                        method=method, name=name, **({"dt": dt} if dt is not None else {}))
+    group = NeuronGroup(
+        int(n),
+        eqs,
+        threshold=threshold,
+        reset=reset,
+        refractory="tau_ref",
+        method=method,
+        name=name,
+        **({"dt": dt} if dt is not None else {}),
+    )
     rng = make_rng(seed)
     used = set(group.variables)
     drawn = {}
@@ -272,12 +300,15 @@ def _keep_positive(values, spec: ParamSpec):
     """Guard against a (vanishingly rare) non-positive draw of a positive parameter."""
     arr = np.asarray(values)
     if np.any(arr <= 0) and spec.name != "tau_ref":
-        raise ValueError(f"{spec.name}: drew a non-positive value from {spec.describe()}; "
-                         "lower cv or use a gamma/lognormal distribution")
+        raise ValueError(
+            f"{spec.name}: drew a non-positive value from {spec.describe()}; "
+            "lower cv or use a gamma/lognormal distribution"
+        )
     return values
 
 
 # -- analytic reference solutions (used by tests and users checking a model) -------
+
 
 @check_units(t=second, I_ext=amp, tau_m=second, R_m=ohm, v_rest=volt)
 def lif_membrane(t, *, I_ext, tau_m=20 * ms, R_m=100 * Mohm, v_rest=-65 * mV, v0=None):
@@ -291,8 +322,7 @@ def lif_membrane(t, *, I_ext, tau_m=20 * ms, R_m=100 * Mohm, v_rest=-65 * mV, v0
 
 
 @check_units(I_ext=amp, tau_m=second, R_m=ohm, v_rest=volt, v_th=volt, v_reset=volt, tau_ref=second)
-def lif_rate(I_ext, *, tau_m=20 * ms, R_m=100 * Mohm, v_rest=-65 * mV, v_th=-50 * mV,
-             v_reset=-65 * mV, tau_ref=2 * ms):
+def lif_rate(I_ext, *, tau_m=20 * ms, R_m=100 * Mohm, v_rest=-65 * mV, v_th=-50 * mV, v_reset=-65 * mV, tau_ref=2 * ms):
     """Analytic f-I curve of the LIF neuron (Hz); 0 below rheobase.
 
     ``f = 1 / (tau_ref + tau_m * ln((v_inf - v_reset) / (v_inf - v_th)))``.

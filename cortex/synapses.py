@@ -34,6 +34,7 @@ eligibility trace ``c`` (decay ``tau_c``) instead of the weight; every
 ``reward(t, j)``), e.g. +1 on the correct class population and -1 elsewhere.
 No reward, no weight change; the sign of the change follows the reward.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -47,9 +48,21 @@ from .heterogeneity import ParamSpec, SpecFields, as_spec
 from .seeds import SeedLike, make_rng
 
 __all__ = [
-    "STDP_EQS", "STDP_ON_PRE", "STDP_ON_POST", "RSTDP_EQS", "RSTDP_ON_PRE", "RSTDP_ON_POST",
-    "RSTDP_REWARD_CODE", "STDPParams", "RSTDPParams", "static_synapses", "stdp_synapses",
-    "rstdp_synapses", "set_plasticity", "connectivity", "transmission_code",
+    "STDP_EQS",
+    "STDP_ON_PRE",
+    "STDP_ON_POST",
+    "RSTDP_EQS",
+    "RSTDP_ON_PRE",
+    "RSTDP_ON_POST",
+    "RSTDP_REWARD_CODE",
+    "STDPParams",
+    "RSTDPParams",
+    "static_synapses",
+    "stdp_synapses",
+    "rstdp_synapses",
+    "set_plasticity",
+    "connectivity",
+    "transmission_code",
 ]
 
 #: State and parameters of a pair-STDP synapse (per-synapse learning dynamics).
@@ -90,11 +103,14 @@ w = clip(w + plastic * apre * (w_max - w), 0, w_max)
 }
 
 #: Reward-modulated STDP: the STDP update goes into the eligibility trace ``c``.
-RSTDP_EQS = STDP_EQS + """
+RSTDP_EQS = (
+    STDP_EQS
+    + """
 tau_c : second (constant)
 eta : 1 (shared, constant)
 dc/dt = -c / tau_c : 1 (event-driven)
 """
+)
 RSTDP_ON_PRE = """
 {effect}
 apre {trace_op} A_plus
@@ -185,8 +201,10 @@ class RSTDPParams(STDPParams):
 
 # -- connectivity and transmission ---------------------------------------------------
 
-def connectivity(n_pre: int, n_post: int, connect, *, seed: SeedLike = None,
-                 autapses: bool = True) -> tuple[np.ndarray, np.ndarray]:
+
+def connectivity(
+    n_pre: int, n_post: int, connect, *, seed: SeedLike = None, autapses: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
     """Pre and post indices of a connection pattern, drawn in NumPy.
 
     Drawing here (not with Brian2's ``connect(p=...)``) gives the same network on
@@ -241,8 +259,9 @@ def transmission_code(post: NeuronGroup, target: str) -> str:
     for var in (f"I_{target}", f"g_{target}"):
         if var in post.variables:
             return f"{var}_post += w * J"
-    raise ValueError(f"target: {post.name} has neither I_{target} nor g_{target}; "
-                     "build it with cortex.neurons.lif_group")
+    raise ValueError(
+        f"target: {post.name} has neither I_{target} nor g_{target}; build it with cortex.neurons.lif_group"
+    )
 
 
 def default_J(post: NeuronGroup, target: str):
@@ -286,9 +305,25 @@ def _weights(w_init, n: int, rng, w_max: float | None) -> np.ndarray:
     return np.minimum(w, w_max) if w_max is not None else w
 
 
-def _build(pre, post, model, on_pre, on_post, *, target, J, connect, w_init, delay, name, seed,
-           autapses, w_max=None, per_synapse: Mapping[str, ParamSpec] | None = None,
-           namespace=None) -> Synapses:
+def _build(
+    pre,
+    post,
+    model,
+    on_pre,
+    on_post,
+    *,
+    target,
+    J,
+    connect,
+    w_init,
+    delay,
+    name,
+    seed,
+    autapses,
+    w_max=None,
+    per_synapse: Mapping[str, ParamSpec] | None = None,
+    namespace=None,
+) -> Synapses:
     effect = transmission_code(post, target)
     J = default_J(post, target) if J is None else J
     _check_J(post, target, J)
@@ -314,8 +349,19 @@ def _build(pre, post, model, on_pre, on_post, *, target, J, connect, w_init, del
     return syn
 
 
-def static_synapses(pre, post, *, target: str = "e", J=None, connect=0.1, w_init=1.0, delay=None,
-                    name: str = "synapses", seed: SeedLike = None, autapses: bool = True) -> Synapses:
+def static_synapses(
+    pre,
+    post,
+    *,
+    target: str = "e",
+    J=None,
+    connect=0.1,
+    w_init=1.0,
+    delay=None,
+    name: str = "synapses",
+    seed: SeedLike = None,
+    autapses: bool = True,
+) -> Synapses:
     """Fixed-weight synapses ``pre -> post``.
 
     Parameters
@@ -332,15 +378,41 @@ def static_synapses(pre, post, *, target: str = "e", J=None, connect=0.1, w_init
     delay : Quantity or ParamSpec, optional
         Axonal delay, homogeneous or drawn per synapse.
     """
-    return _build(pre, post, "w : 1", None, None, target=target, J=J, connect=connect,
-                  w_init=w_init, delay=delay, name=name, seed=seed, autapses=autapses)
+    return _build(
+        pre,
+        post,
+        "w : 1",
+        None,
+        None,
+        target=target,
+        J=J,
+        connect=connect,
+        w_init=w_init,
+        delay=delay,
+        name=name,
+        seed=seed,
+        autapses=autapses,
+    )
 
 
 @check_units(dt=second)
-def stdp_synapses(pre, post, params: STDPParams | Mapping | None = None, *, rule: str = "additive",
-                  nearest: bool = False, target: str = "e", J=None, connect=0.1, w_init=(0.0, 0.5),
-                  delay=None, name: str = "stdp", seed: SeedLike = None, autapses: bool = True,
-                  dt=None) -> Synapses:
+def stdp_synapses(
+    pre,
+    post,
+    params: STDPParams | Mapping | None = None,
+    *,
+    rule: str = "additive",
+    nearest: bool = False,
+    target: str = "e",
+    J=None,
+    connect=0.1,
+    w_init=(0.0, 0.5),
+    delay=None,
+    name: str = "stdp",
+    seed: SeedLike = None,
+    autapses: bool = True,
+    dt=None,
+) -> Synapses:
     """Plastic synapses with trace-based pair STDP (see module docstring).
 
     Parameters
@@ -366,20 +438,46 @@ def stdp_synapses(pre, post, params: STDPParams | Mapping | None = None, *, rule
     specs = params.validate(dt)
     op = "=" if nearest else "+="
     w_max = specs["w_max"].mean_value
-    syn = _build(pre, post, STDP_EQS, STDP_ON_PRE[rule].replace("{trace_op}", op),
-                 STDP_ON_POST[rule].format(trace_op=op), target=target, J=J, connect=connect,
-                 w_init=w_init, delay=delay, name=name, seed=seed, autapses=autapses, w_max=w_max,
-                 per_synapse={k: specs[k] for k in params._per_synapse})
+    syn = _build(
+        pre,
+        post,
+        STDP_EQS,
+        STDP_ON_PRE[rule].replace("{trace_op}", op),
+        STDP_ON_POST[rule].format(trace_op=op),
+        target=target,
+        J=J,
+        connect=connect,
+        w_init=w_init,
+        delay=delay,
+        name=name,
+        seed=seed,
+        autapses=autapses,
+        w_max=w_max,
+        per_synapse={k: specs[k] for k in params._per_synapse},
+    )
     syn.w_max = w_max
     syn.plastic = 1
     return syn
 
 
 @check_units(reward_dt=second, dt=second)
-def rstdp_synapses(pre, post, params: RSTDPParams | Mapping | None = None, *, reward=None,
-                   reward_dt=1 * ms, nearest: bool = False, target: str = "e", J=None,
-                   connect="all", w_init=(0.0, 0.5), delay=None, name: str = "rstdp",
-                   seed: SeedLike = None, dt=None) -> Synapses:
+def rstdp_synapses(
+    pre,
+    post,
+    params: RSTDPParams | Mapping | None = None,
+    *,
+    reward=None,
+    reward_dt=1 * ms,
+    nearest: bool = False,
+    target: str = "e",
+    J=None,
+    connect="all",
+    w_init=(0.0, 0.5),
+    delay=None,
+    name: str = "rstdp",
+    seed: SeedLike = None,
+    dt=None,
+) -> Synapses:
     """Reward-modulated STDP synapses (eligibility trace + reward signal).
 
     Parameters
@@ -406,8 +504,10 @@ def rstdp_synapses(pre, post, params: RSTDPParams | Mapping | None = None, *, re
             reward_expr = "reward_signal(t)"
         elif nd == 2:
             if reward.values.shape[1] != len(post):
-                raise ValueError(f"reward: a 2-D TimedArray needs {len(post)} columns (one per "
-                                 f"post-synaptic neuron), got {reward.values.shape[1]}")
+                raise ValueError(
+                    f"reward: a 2-D TimedArray needs {len(post)} columns (one per "
+                    f"post-synaptic neuron), got {reward.values.shape[1]}"
+                )
             reward_expr = "reward_signal(t, j)"
         else:
             raise ValueError("reward: TimedArray must be 1-D or 2-D")
@@ -415,15 +515,28 @@ def rstdp_synapses(pre, post, params: RSTDPParams | Mapping | None = None, *, re
     else:
         raise ValueError(f"reward: expected None or a brian2.TimedArray, got {type(reward).__name__}")
     w_max = specs["w_max"].mean_value
-    syn = _build(pre, post, model, RSTDP_ON_PRE.replace("{trace_op}", op),
-                 RSTDP_ON_POST.format(trace_op=op), target=target, J=J, connect=connect,
-                 w_init=w_init, delay=delay, name=name, seed=seed, autapses=True, w_max=w_max,
-                 per_synapse={k: specs[k] for k in params._per_synapse}, namespace=namespace)
+    syn = _build(
+        pre,
+        post,
+        model,
+        RSTDP_ON_PRE.replace("{trace_op}", op),
+        RSTDP_ON_POST.format(trace_op=op),
+        target=target,
+        J=J,
+        connect=connect,
+        w_init=w_init,
+        delay=delay,
+        name=name,
+        seed=seed,
+        autapses=True,
+        w_max=w_max,
+        per_synapse={k: specs[k] for k in params._per_synapse},
+        namespace=namespace,
+    )
     syn.w_max = w_max
     syn.eta = specs["eta"].mean_value
     syn.plastic = 1
-    syn.run_regularly(RSTDP_REWARD_CODE.format(reward=reward_expr), dt=reward_dt,
-                      when="end", name=f"{name}_reward")
+    syn.run_regularly(RSTDP_REWARD_CODE.format(reward=reward_expr), dt=reward_dt, when="end", name=f"{name}_reward")
     return syn
 
 

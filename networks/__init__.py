@@ -24,6 +24,23 @@ from .simulation import SimulationResult, device_session, run_phases
 from .timeline import Timeline
 from .topology import PATHWAYS, PLASTIC_PATHWAYS
 
-__all__ = ["HRSNN", "VARIANTS", "InputCounts", "REDUCTIONS", "binned_counts", "reduce_spikes", "READOUTS",
-           "SCALES", "make_readout", "evaluate", "ReservoirNetwork", "build_reservoir", "SimulationResult",
-           "device_session", "run_phases", "Timeline", "PATHWAYS", "PLASTIC_PATHWAYS"]
+__all__ = [
+    "HRSNN",
+    "VARIANTS",
+    "InputCounts",
+    "REDUCTIONS",
+    "binned_counts",
+    "reduce_spikes",
+    "READOUTS",
+    "SCALES",
+    "make_readout",
+    "evaluate",
+    "ReservoirNetwork",
+    "build_reservoir",
+    "SimulationResult",
+    "device_session",
+    "run_phases",
+    "Timeline",
+    "PATHWAYS",
+    "PLASTIC_PATHWAYS",
+]

@@ -5,6 +5,7 @@ same binned counts the reservoir features use (:mod:`networks.features`), but of
 the input channels.  The same readout on these features says how much the
 reservoir adds over its input.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -43,9 +44,20 @@ class InputCounts(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self, "n_input_")
         X = check_stimuli(X, self.n_input_)
-        return np.vstack([reduce_spikes(s.indices, s.steps, [[0, s.n_steps]], self.n_input_,
-                                        reduction=self.reduction, bins=int(self.bins), dt=s.dt)
-                          for s in X])
+        return np.vstack(
+            [
+                reduce_spikes(
+                    s.indices,
+                    s.steps,
+                    [[0, s.n_steps]],
+                    self.n_input_,
+                    reduction=self.reduction,
+                    bins=int(self.bins),
+                    dt=s.dt,
+                )
+                for s in X
+            ]
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -13,6 +13,7 @@ same functions, so their numbers are comparable.
     The same counts divided by the bin length (Hz): clips of different lengths
     become comparable.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -22,8 +23,9 @@ from stimuli.timebase import ms_to_seconds
 __all__ = ["REDUCTIONS", "binned_counts", "reduce_spikes"]
 
 
-def binned_counts(indices: np.ndarray, steps: np.ndarray, windows: np.ndarray, n_neurons: int,
-                  bins: int = 1) -> np.ndarray:
+def binned_counts(
+    indices: np.ndarray, steps: np.ndarray, windows: np.ndarray, n_neurons: int, bins: int = 1
+) -> np.ndarray:
     """Spike counts per neuron in ``bins`` equal sub-windows of each window.
 
     Parameters

@@ -142,33 +142,85 @@ class HRSNN(TransformerMixin, BaseEstimator):
     """
 
     _parameter_constraints = {
-        "n": Interval(int, 2, None), "exc": Interval(float, 0, 1, "neither", "the excitatory fraction"),
-        "variant": Options(tuple(VARIANTS)), "synapse": Options(("current", "conductance")),
-        "tau_m": Interval(float, 0, None, "neither", _TIME, "ms"), "cv_neuron": Interval(float, 0, None),
-        "neuron_dist": Options(DISTRIBUTIONS), "tau_ref": Interval(float, 0, None, what=_NONNEG, unit="ms"),
-        "a_plus": Interval(float, 0, None), "a_ratio": Interval(float, 0, None),
+        "n": Interval(int, 2, None),
+        "exc": Interval(float, 0, 1, "neither", "the excitatory fraction"),
+        "variant": Options(tuple(VARIANTS)),
+        "synapse": Options(("current", "conductance")),
+        "tau_m": Interval(float, 0, None, "neither", _TIME, "ms"),
+        "cv_neuron": Interval(float, 0, None),
+        "neuron_dist": Options(DISTRIBUTIONS),
+        "tau_ref": Interval(float, 0, None, what=_NONNEG, unit="ms"),
+        "a_plus": Interval(float, 0, None),
+        "a_ratio": Interval(float, 0, None),
         "tau_pre": Interval(float, 0, None, "neither", _TIME, "ms"),
-        "tau_post": Interval(float, 0, None, "neither", _TIME, "ms"), "cv_synapse": Interval(float, 0, None),
-        "rule": Options(("multiplicative", "additive")), "connect": Options(CONNECTION_SCHEMES),
+        "tau_post": Interval(float, 0, None, "neither", _TIME, "ms"),
+        "cv_synapse": Interval(float, 0, None),
+        "rule": Options(("multiplicative", "additive")),
+        "connect": Options(CONNECTION_SCHEMES),
         "lam": Interval(float, 0, None, "neither"),
         **{f"p_{k}": Interval(float, 0, 1, what=_PROB) for k in ("in", "ee", "ei", "ie", "ii")},
         **{f"w_{k}": Interval(float, 0, None, what=_NONNEG) for k in ("in", "ee", "ei", "ie", "ii")},
         "w_max": Interval(float, 0, None, "neither"),
         **{f"J_{k}": Interval(float, 0, None, what=_NONNEG) for k in ("in", "e", "i")},
-        "bins": Interval(int, 1, None), "reduction": Options(REDUCTIONS), "populations": Options(("exc", "all")),
+        "bins": Interval(int, 1, None),
+        "reduction": Options(REDUCTIONS),
+        "populations": Options(("exc", "all")),
         "dt": Interval(float, 0, None, "neither", "a time step", "ms"),
-        "gap": Interval(float, 0, None, what=_NONNEG, unit="ms"), "epochs": Interval(int, 1, None),
-        "snapshots": Interval(int, 0, None), "record_v": Interval(int, 0, None), "device": Options(DEVICES),
+        "gap": Interval(float, 0, None, what=_NONNEG, unit="ms"),
+        "epochs": Interval(int, 1, None),
+        "snapshots": Interval(int, 0, None),
+        "record_v": Interval(int, 0, None),
+        "device": Options(DEVICES),
         "progress": Options((True, False)),
     }
 
-    def __init__(self, n=1000, *, exc=0.8, variant="HeNHeS", synapse="current", tau_m=20.0, cv_neuron=0.6,
-                 neuron_dist="gamma", tau_ref=2.0, a_plus=0.01, a_ratio=1.05, tau_pre=20.0, tau_post=20.0,
-                 cv_synapse=0.6, rule="multiplicative", plastic="in_exc,ee", connect="random", lam=2.0,
-                 p_in=0.1, p_ee=0.1, p_ei=0.2, p_ie=0.2, p_ii=0.1, w_in=0.5, w_ee=0.2, w_ei=0.5, w_ie=1.0,
-                 w_ii=1.0, w_max=1.0, J_in=1.0, J_e=0.15, J_i=0.3, bins=4, reduction="binned_counts",
-                 populations="all", dt=0.5, gap=50.0, epochs=1, snapshots=20, record_v=4, device="runtime",
-                 build_dir=None, seed=None, progress=True):
+    def __init__(
+        self,
+        n=1000,
+        *,
+        exc=0.8,
+        variant="HeNHeS",
+        synapse="current",
+        tau_m=20.0,
+        cv_neuron=0.6,
+        neuron_dist="gamma",
+        tau_ref=2.0,
+        a_plus=0.01,
+        a_ratio=1.05,
+        tau_pre=20.0,
+        tau_post=20.0,
+        cv_synapse=0.6,
+        rule="multiplicative",
+        plastic="in_exc,ee",
+        connect="random",
+        lam=2.0,
+        p_in=0.1,
+        p_ee=0.1,
+        p_ei=0.2,
+        p_ie=0.2,
+        p_ii=0.1,
+        w_in=0.5,
+        w_ee=0.2,
+        w_ei=0.5,
+        w_ie=1.0,
+        w_ii=1.0,
+        w_max=1.0,
+        J_in=1.0,
+        J_e=0.15,
+        J_i=0.3,
+        bins=4,
+        reduction="binned_counts",
+        populations="all",
+        dt=0.5,
+        gap=50.0,
+        epochs=1,
+        snapshots=20,
+        record_v=4,
+        device="runtime",
+        build_dir=None,
+        seed=None,
+        progress=True,
+    ):
         for name, value in locals().items():  # every argument stored as given (scikit-learn convention)
             if name != "self":
                 setattr(self, name, value)
@@ -205,9 +257,13 @@ class HRSNN(TransformerMixin, BaseEstimator):
         """STDP parameters of this variant."""
         _, het_s = VARIANTS[self.variant]
         cv = self.cv_synapse if het_s else 0.0
-        return STDPParams(A_plus=ParamSpec(self.a_plus, cv), A_minus=ParamSpec(self.a_plus * self.a_ratio, cv),
-                          tau_pre=ParamSpec(self.tau_pre * ms, cv), tau_post=ParamSpec(self.tau_post * ms, cv),
-                          w_max=self.w_max)
+        return STDPParams(
+            A_plus=ParamSpec(self.a_plus, cv),
+            A_minus=ParamSpec(self.a_plus * self.a_ratio, cv),
+            tau_pre=ParamSpec(self.tau_pre * ms, cv),
+            tau_post=ParamSpec(self.tau_post * ms, cv),
+            w_max=self.w_max,
+        )
 
     def validate_params(self) -> HRSNN:
         """Check every hyperparameter (names the first bad one in a ``ValueError``); returns self."""
@@ -215,8 +271,9 @@ class HRSNN(TransformerMixin, BaseEstimator):
         validate_params(params, self._parameter_constraints)
         self.plastic_pathways()
         if self.n_exc < 1 or self.n_inh < 1:
-            raise ValueError(f"n, exc: need at least one excitatory and one inhibitory neuron "
-                             f"(n={self.n}, exc={self.exc})")
+            raise ValueError(
+                f"n, exc: need at least one excitatory and one inhibitory neuron (n={self.n}, exc={self.exc})"
+            )
         for name in ("tau_m", "tau_pre", "tau_post"):
             if params[name] < self.dt:
                 raise ValueError(f"{name}: {params[name]} ms is shorter than the time step dt = {self.dt} ms")
@@ -257,8 +314,9 @@ class HRSNN(TransformerMixin, BaseEstimator):
         """
         return self.fit_simulate(X_train, extract).features
 
-    def fit_simulate(self, X_train: Sequence[SpikeStimulus], extract: Sequence[Sequence[SpikeStimulus]] = ()
-                     ) -> SimulationResult:
+    def fit_simulate(
+        self, X_train: Sequence[SpikeStimulus], extract: Sequence[Sequence[SpikeStimulus]] = ()
+    ) -> SimulationResult:
         """:meth:`fit_extract` returning the full :class:`~networks.simulation.SimulationResult`."""
         self.validate_params()
         X_train = check_stimuli(X_train)
@@ -286,8 +344,9 @@ class HRSNN(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "n_features_out_")
-        return np.asarray([f"bin{b}_n{k}" for b in range(int(self.bins)) for k in range(self.n_population)],
-                          dtype=object)
+        return np.asarray(
+            [f"bin{b}_n{k}" for b in range(int(self.bins)) for k in range(self.n_population)], dtype=object
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -302,8 +361,13 @@ class HRSNN(TransformerMixin, BaseEstimator):
         t0 = time.perf_counter()
         with device_session(self.device, self.build_dir):
             net = build_reservoir(self, timeline, n_input=n_input, seed=seed, weights=weights)
-            run_phases(net.network, timeline, [net.synapses[p] for p in net.plastic],
-                       learning_only=net.weight_monitors, progress=self.progress)
+            run_phases(
+                net.network,
+                timeline,
+                [net.synapses[p] for p in net.plastic],
+                learning_only=net.weight_monitors,
+                progress=self.progress,
+            )
             result = collect(net, self, timeline)
             del net
         result.seconds = time.perf_counter() - t0

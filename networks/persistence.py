@@ -29,9 +29,14 @@ _STATE_DICTS = ("weights_", "weights_init_", "snapshots_")
 def save_state(model: HRSNN, path) -> None:
     """Write the learned state of a fitted ``model`` to ``path`` (.npz), atomically."""
     check_is_fitted(model, "weights_")
-    arrays = {"format": np.int64(STATE_FORMAT), "seed_": np.int64(model.seed_), "n_input_": np.int64(model.n_input_),
-              "snapshot_times_": model.snapshot_times_, "fit_seconds_": np.float64(model.fit_seconds_),
-              "spikes_per_neuron_": np.float64(model.spikes_per_neuron_)}
+    arrays = {
+        "format": np.int64(STATE_FORMAT),
+        "seed_": np.int64(model.seed_),
+        "n_input_": np.int64(model.n_input_),
+        "snapshot_times_": model.snapshot_times_,
+        "fit_seconds_": np.float64(model.fit_seconds_),
+        "spikes_per_neuron_": np.float64(model.spikes_per_neuron_),
+    }
     for attr in _STATE_DICTS:
         for name, arr in getattr(model, attr).items():
             arrays[f"{attr}/{name}"] = arr

@@ -10,6 +10,7 @@ linear classifier:
 Scaling (``scale``): ``"standard"`` (zero mean, unit variance), ``"log"``
 (``log1p`` of counts, then standard), or ``"none"``.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,8 +26,9 @@ READOUTS = ("logistic", "ridge", "svm")
 SCALES = ("standard", "log", "none")
 
 
-def make_readout(kind: str = "logistic", *, scale: str = "standard", C: float = 1.0, alpha: float = 1.0,
-                 max_iter: int = 5000, seed=0) -> Pipeline:
+def make_readout(
+    kind: str = "logistic", *, scale: str = "standard", C: float = 1.0, alpha: float = 1.0, max_iter: int = 5000, seed=0
+) -> Pipeline:
     """Scaling + linear classifier as an sklearn ``Pipeline``.
 
     Parameters
@@ -81,5 +83,9 @@ def evaluate(model, X, y, classes) -> dict:
     for k, name in enumerate(classes):
         n = cm[k].sum()
         per_class[str(name)] = float(cm[k, k] / n) if n else None
-    return {"accuracy": float(accuracy_score(y, pred)), "per_class_accuracy": per_class,
-            "confusion_matrix": cm.tolist(), "predictions": pred.tolist()}
+    return {
+        "accuracy": float(accuracy_score(y, pred)),
+        "per_class_accuracy": per_class,
+        "confusion_matrix": cm.tolist(),
+        "predictions": pred.tolist(),
+    }

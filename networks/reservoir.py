@@ -75,8 +75,9 @@ class ReservoirNetwork:
         return [m for k, m in self.monitors.items() if k.startswith("w_")]
 
 
-def build_reservoir(model: HRSNN, timeline: Timeline, *, n_input: int, seed: int,
-                    weights: dict[str, np.ndarray] | None = None) -> ReservoirNetwork:
+def build_reservoir(
+    model: HRSNN, timeline: Timeline, *, n_input: int, seed: int, weights: dict[str, np.ndarray] | None = None
+) -> ReservoirNetwork:
     """Brian2 objects of the reservoir ``model`` describes, fed by ``timeline``.
 
     Parameters
@@ -101,20 +102,35 @@ def build_reservoir(model: HRSNN, timeline: Timeline, *, n_input: int, seed: int
     params = model.neuron_params()
     # independent child streams: all variants share connectivity and initial weights for a seed
     neuron_rng_e, neuron_rng_i, wiring_rng, weight_rng, stdp_rng = make_rng(seed).spawn(5)
-    groups = {"exc": lif_group(model.n_exc, params, synapse=model.synapse, name="exc", seed=neuron_rng_e, dt=dt),
-              "inh": lif_group(model.n_inh, params, synapse=model.synapse, name="inh", seed=neuron_rng_i, dt=dt),
-              "input": timeline.input_group(n_input)}
+    groups = {
+        "exc": lif_group(model.n_exc, params, synapse=model.synapse, name="exc", seed=neuron_rng_e, dt=dt),
+        "inh": lif_group(model.n_inh, params, synapse=model.synapse, name="inh", seed=neuron_rng_i, dt=dt),
+        "input": timeline.input_group(n_input),
+    }
     reset = timeline.reset_group()
     code = lif_reset_code(model.synapse, suffix="_post")
     resets = [clip_reset_synapses(reset, groups[p], code, name=f"reset_{p}") for p in ("exc", "inh")]
-    probs = {"in_exc": model.p_in, "in_inh": model.p_in, "ee": model.p_ee, "ei": model.p_ei,
-             "ie": model.p_ie, "ii": model.p_ii}
-    structure = reservoir_connectivity(n_input, model.n_exc, model.n_inh, probs, scheme=model.connect,
-                                       lam=model.lam, seed=wiring_rng)
+    probs = {
+        "in_exc": model.p_in,
+        "in_inh": model.p_in,
+        "ee": model.p_ee,
+        "ei": model.p_ei,
+        "ie": model.p_ie,
+        "ii": model.p_ii,
+    }
+    structure = reservoir_connectivity(
+        n_input, model.n_exc, model.n_inh, probs, scheme=model.connect, lam=model.lam, seed=wiring_rng
+    )
     plastic = model.plastic_pathways()
     stdp = model.stdp_params()
-    w_means = {"in_exc": model.w_in, "in_inh": model.w_in, "ee": model.w_ee, "ei": model.w_ei,
-               "ie": model.w_ie, "ii": model.w_ii}
+    w_means = {
+        "in_exc": model.w_in,
+        "in_inh": model.w_in,
+        "ee": model.w_ee,
+        "ei": model.w_ei,
+        "ie": model.w_ie,
+        "ii": model.w_ii,
+    }
     synapses, weights_init = {}, {}
     for name, (src, tgt, excitatory) in PATHWAYS.items():
         i, j = structure[name]
@@ -173,17 +189,35 @@ def collect(net: ReservoirNetwork, model: HRSNN, timeline: Timeline) -> Simulati
     total = sum(count_in_windows(s[1], counted) for s in spikes.values())
     # synaptic events: each spike times its fan-out (input spikes included)
     fan = fan_out(net.structure, {"input": len(net.groups["input"]), "exc": ne, "inh": model.n_inh})
-    syn_events = float(fan["exc"][spikes["exc"][0]].sum() + fan["inh"][spikes["inh"][0]].sum()
-                       + fan["input"][timeline.indices].sum())
-    extra = {"spikes_per_neuron": total / (model.n * max(len(counted), 1)), "synaptic_events": syn_events,
-             "n_clips": int(timeline.n_clips)}
+    syn_events = float(
+        fan["exc"][spikes["exc"][0]].sum() + fan["inh"][spikes["inh"][0]].sum() + fan["input"][timeline.indices].sum()
+    )
+    extra = {
+        "spikes_per_neuron": total / (model.n * max(len(counted), 1)),
+        "synaptic_events": syn_events,
+        "n_clips": int(timeline.n_clips),
+    }
     if "v_exc" in net.monitors:
         extra["v"] = np.asarray(net.monitors["v_exc"].v[:] / mV).copy()
         extra["v_i"] = np.arange(int(model.record_v))
-    neuron_params = {pop: {"tau_m": np.asarray(net.groups[pop].tau_m[:] / ms).copy(),
-                           "v_th": np.asarray(net.groups[pop].v_th[:] / mV).copy(),
-                           "tau_ref": np.asarray(net.groups[pop].tau_ref[:] / ms).copy()}
-                     for pop in ("exc", "inh")}
-    return SimulationResult(features=features, windows=windows, spikes=spikes, weights=weights,
-                            weights_init=net.weights_init, snapshots=snapshots, snapshot_times=snap_t,
-                            structure=net.structure, neuron_params=neuron_params, dt=dt, extra=extra)
+    neuron_params = {
+        pop: {
+            "tau_m": np.asarray(net.groups[pop].tau_m[:] / ms).copy(),
+            "v_th": np.asarray(net.groups[pop].v_th[:] / mV).copy(),
+            "tau_ref": np.asarray(net.groups[pop].tau_ref[:] / ms).copy(),
+        }
+        for pop in ("exc", "inh")
+    }
+    return SimulationResult(
+        features=features,
+        windows=windows,
+        spikes=spikes,
+        weights=weights,
+        weights_init=net.weights_init,
+        snapshots=snapshots,
+        snapshot_times=snap_t,
+        structure=net.structure,
+        neuron_params=neuron_params,
+        dt=dt,
+        extra=extra,
+    )

@@ -89,8 +89,9 @@ def device_session(device: str, build_dir=None):
     gc.collect()
 
 
-def run_phases(network: Network, timeline: Timeline, plastic: Iterable, *, learning_only: Iterable = (),
-               progress: bool = True) -> None:
+def run_phases(
+    network: Network, timeline: Timeline, plastic: Iterable, *, learning_only: Iterable = (), progress: bool = True
+) -> None:
     """Run each phase of ``timeline`` on ``network`` (then build and run, on standalone devices).
 
     Parameters
@@ -143,8 +144,12 @@ class ProgressBar:
 
     def __call__(self, elapsed, completed, start, duration):
         if self.bar is None:
-            self.bar = tqdm(total=round(float(duration), 3), desc=self.desc, unit="sim s",
-                            bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} sim s [{elapsed}<{remaining}]")
+            self.bar = tqdm(
+                total=round(float(duration), 3),
+                desc=self.desc,
+                unit="sim s",
+                bar_format="{l_bar}{bar}| {n:.1f}/{total:.1f} sim s [{elapsed}<{remaining}]",
+            )
         self.bar.n = round(float(completed) * float(duration), 3)
         self.bar.refresh()
 

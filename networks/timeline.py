@@ -83,8 +83,9 @@ class Timeline:
         self.steps, self.indices = key // n_ch, (key % n_ch).astype(np.int64)
         self.starts = np.asarray(starts, dtype=np.int64)
         ends = [end for _, _, end in self._phases]
-        self.train_steps = sum(end - (ends[k - 1] if k else 0)
-                               for k, (_, plastic, end) in enumerate(self._phases) if plastic)
+        self.train_steps = sum(
+            end - (ends[k - 1] if k else 0) for k, (_, plastic, end) in enumerate(self._phases) if plastic
+        )
 
     @staticmethod
     def net_steps(stim: SpikeStimulus, dt: float) -> np.ndarray:
@@ -123,8 +124,7 @@ class Timeline:
 
     def input_group(self, n_input: int, name: str = "input") -> SpikeGeneratorGroup:
         """A ``SpikeGeneratorGroup`` of ``n_input`` channels emitting every clip's spikes."""
-        return SpikeGeneratorGroup(int(n_input), self.indices, to_brian(self.steps * self.dt), name=name,
-                                   sorted=True)
+        return SpikeGeneratorGroup(int(n_input), self.indices, to_brian(self.steps * self.dt), name=name, sorted=True)
 
     def reset_group(self, name: str = "reset") -> SpikeGeneratorGroup:
         """A one-neuron generator that spikes at every :attr:`reset_steps` step."""

@@ -21,13 +21,26 @@ import numpy as np
 from cortex.seeds import SeedLike, make_rng
 from cortex.synapses import connectivity
 
-__all__ = ["PATHWAYS", "PLASTIC_PATHWAYS", "CONNECTION_SCHEMES", "grid_shape", "grid_positions",
-           "distance_connectivity", "reservoir_connectivity", "fan_out"]
+__all__ = [
+    "PATHWAYS",
+    "PLASTIC_PATHWAYS",
+    "CONNECTION_SCHEMES",
+    "grid_shape",
+    "grid_positions",
+    "distance_connectivity",
+    "reservoir_connectivity",
+    "fan_out",
+]
 
 #: The reservoir's pathways: name -> (source, target, excitatory?).
-PATHWAYS = {"in_exc": ("input", "exc", True), "in_inh": ("input", "inh", True),
-            "ee": ("exc", "exc", True), "ei": ("exc", "inh", True),
-            "ie": ("inh", "exc", False), "ii": ("inh", "inh", False)}
+PATHWAYS = {
+    "in_exc": ("input", "exc", True),
+    "in_inh": ("input", "inh", True),
+    "ee": ("exc", "exc", True),
+    "ei": ("exc", "inh", True),
+    "ie": ("inh", "exc", False),
+    "ii": ("inh", "inh", False),
+}
 #: Pathways that may carry STDP (excitatory ones onto or within the reservoir).
 PLASTIC_PATHWAYS = ("in_exc", "in_inh", "ee")
 #: Recurrent connection schemes of :func:`reservoir_connectivity`.
@@ -54,9 +67,16 @@ def grid_positions(n: int, seed: SeedLike = None) -> np.ndarray:
     return pts[rng.permutation(len(pts))[:n]].astype(float)
 
 
-def distance_connectivity(pos_pre: np.ndarray, pos_post: np.ndarray, C: float, lam: float, *,
-                          seed: SeedLike = None, autapses: bool = False,
-                          chunk: int = 256) -> tuple[np.ndarray, np.ndarray]:
+def distance_connectivity(
+    pos_pre: np.ndarray,
+    pos_post: np.ndarray,
+    C: float,
+    lam: float,
+    *,
+    seed: SeedLike = None,
+    autapses: bool = False,
+    chunk: int = 256,
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw connections with probability ``C * exp(-(d/lam)**2)``.
 
     Parameters
@@ -81,7 +101,7 @@ def distance_connectivity(pos_pre: np.ndarray, pos_post: np.ndarray, C: float, l
     rng = make_rng(seed)
     ii, jj = [], []
     for a in range(0, len(pos_pre), chunk):  # memory O(chunk * n_post)
-        d2 = ((pos_pre[a:a + chunk, None, :] - pos_post[None, :, :]) ** 2).sum(-1)
+        d2 = ((pos_pre[a : a + chunk, None, :] - pos_post[None, :, :]) ** 2).sum(-1)
         p = C * np.exp(-d2 / lam**2)
         i, j = np.nonzero(rng.random(p.shape) < p)
         ii.append(i + a)
@@ -94,9 +114,16 @@ def distance_connectivity(pos_pre: np.ndarray, pos_post: np.ndarray, C: float, l
     return i.astype(np.int32), j.astype(np.int32)
 
 
-def reservoir_connectivity(n_input: int, n_exc: int, n_inh: int, probabilities: dict[str, float], *,
-                           scheme: str = "random", lam: float = 2.0,
-                           seed: SeedLike = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def reservoir_connectivity(
+    n_input: int,
+    n_exc: int,
+    n_inh: int,
+    probabilities: dict[str, float],
+    *,
+    scheme: str = "random",
+    lam: float = 2.0,
+    seed: SeedLike = None,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Draw every pathway of :data:`PATHWAYS` (input pathways always at random).
 
     Parameters
@@ -123,21 +150,23 @@ def reservoir_connectivity(n_input: int, n_exc: int, n_inh: int, probabilities: 
         raise ValueError(f"connect: expected one of {CONNECTION_SCHEMES}, got {scheme!r}")
     rng = make_rng(seed)
     sizes = {"input": n_input, "exc": n_exc, "inh": n_inh}
-    structure = {name: connectivity(n_input, sizes[PATHWAYS[name][1]], probabilities[name], seed=rng)
-                 for name in ("in_exc", "in_inh")}
+    structure = {
+        name: connectivity(n_input, sizes[PATHWAYS[name][1]], probabilities[name], seed=rng)
+        for name in ("in_exc", "in_inh")
+    }
     recurrent = [name for name in PATHWAYS if PATHWAYS[name][0] != "input"]
     if scheme == "random":
         for name in recurrent:
             src, tgt, _ = PATHWAYS[name]
-            structure[name] = connectivity(sizes[src], sizes[tgt], probabilities[name], seed=rng,
-                                           autapses=src != tgt)
+            structure[name] = connectivity(sizes[src], sizes[tgt], probabilities[name], seed=rng, autapses=src != tgt)
     else:
         pos = grid_positions(n_exc + n_inh, seed=rng)
         where = {"exc": pos[:n_exc], "inh": pos[n_exc:]}
         for name in recurrent:
             src, tgt, _ = PATHWAYS[name]
-            structure[name] = distance_connectivity(where[src], where[tgt], probabilities[name], lam,
-                                                    seed=rng, autapses=src != tgt)
+            structure[name] = distance_connectivity(
+                where[src], where[tgt], probabilities[name], lam, seed=rng, autapses=src != tgt
+            )
     return structure
 
 

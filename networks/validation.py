@@ -100,5 +100,7 @@ def validate_params(params: dict, constraints: dict) -> None:
         rules = " or ".join("None" if a is None else a.describe() for a in alternatives)
         if isinstance(first, Options) and len(alternatives) == 1:
             raise ValueError(f"{name}: expected {rules}, got {value!r}")
-        raise ValueError(f"{name}: {what + ' ' if what else ''}must be {rules}, got {value!r}"
-                         + (f" {unit}" if unit and isinstance(value, numbers.Real) else ""))
+        raise ValueError(
+            f"{name}: {what + ' ' if what else ''}must be {rules}, got {value!r}"
+            + (f" {unit}" if unit and isinstance(value, numbers.Real) else "")
+        )

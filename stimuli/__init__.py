@@ -21,6 +21,19 @@ from .encoders import ENCODERS, get_encoder
 from .io import atomic_savez, atomic_write_json, atomic_write_text
 from .types import EVENT_DTYPE, Sample, SpikeStimulus, StimulusError, check_stimuli, make_events
 
-__all__ = ["EVENT_DTYPE", "Sample", "SpikeStimulus", "StimulusError", "check_stimuli", "make_events",
-           "ENCODERS", "get_encoder", "DATASETS", "get_dataset", "StimulusCache", "atomic_savez",
-           "atomic_write_json", "atomic_write_text"]
+__all__ = [
+    "EVENT_DTYPE",
+    "Sample",
+    "SpikeStimulus",
+    "StimulusError",
+    "check_stimuli",
+    "make_events",
+    "ENCODERS",
+    "get_encoder",
+    "DATASETS",
+    "get_dataset",
+    "StimulusCache",
+    "atomic_savez",
+    "atomic_write_json",
+    "atomic_write_text",
+]

@@ -11,6 +11,7 @@
 Nothing is dropped silently: a spike outside ``[0, n_steps)`` or ``[0, n_channels)``
 raises :class:`~stimuli.types.StimulusError`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -65,8 +66,9 @@ def to_spike_generator(stim: SpikeStimulus, name: str = "input", **kwargs) -> Sp
     if "clock" not in kwargs:
         kwargs.setdefault("dt", to_brian(stim.dt))
     # SpikeStimulus is sorted by time, which lets Brian2 skip its own sort.
-    return SpikeGeneratorGroup(stim.n_channels, stim.indices, to_brian(stim.steps * stim.dt),
-                               name=name, sorted=True, **kwargs)
+    return SpikeGeneratorGroup(
+        stim.n_channels, stim.indices, to_brian(stim.steps * stim.dt), name=name, sorted=True, **kwargs
+    )
 
 
 def set_stimulus(group: SpikeGeneratorGroup, stim: SpikeStimulus) -> None:
@@ -77,12 +79,14 @@ def set_stimulus(group: SpikeGeneratorGroup, stim: SpikeStimulus) -> None:
     """
     _check_stimulus(stim)
     if group.N != stim.n_channels:
-        raise StimulusError(f"{stim.meta.get('id', 'stimulus')}: {stim.n_channels} channels, "
-                            f"group {group.name!r} has {group.N}")
+        raise StimulusError(
+            f"{stim.meta.get('id', 'stimulus')}: {stim.n_channels} channels, group {group.name!r} has {group.N}"
+        )
     group_dt = from_brian(group.clock.dt)
     if abs(group_dt - stim.dt) > _DT_RTOL * stim.dt:
-        raise StimulusError(f"{stim.meta.get('id', 'stimulus')}: dt {stim.dt} ms differs from "
-                            f"group {group.name!r} dt {group_dt} ms")
+        raise StimulusError(
+            f"{stim.meta.get('id', 'stimulus')}: dt {stim.dt} ms differs from group {group.name!r} dt {group_dt} ms"
+        )
     group.set_spikes(stim.indices, to_brian(stim.steps * stim.dt), sorted=True)
 
 
@@ -122,8 +126,9 @@ def concatenate(stims: Sequence[SpikeStimulus], gap_steps: int = 0) -> tuple[Spi
         if abs(s.dt - dt) > _DT_RTOL * dt:
             raise StimulusError(f"concatenate: stimulus {i} ({s.meta.get('id', '?')}) has dt {s.dt}, expected {dt}")
         if s.n_channels != n_ch:
-            raise StimulusError(f"concatenate: stimulus {i} ({s.meta.get('id', '?')}) has "
-                                f"{s.n_channels} channels, expected {n_ch}")
+            raise StimulusError(
+                f"concatenate: stimulus {i} ({s.meta.get('id', '?')}) has {s.n_channels} channels, expected {n_ch}"
+            )
         _check_stimulus(s)
     lengths = np.array([s.n_steps for s in stims], dtype=np.int64)
     starts = np.concatenate([[0], np.cumsum(lengths[:-1] + int(gap_steps))]).astype(np.int64)

@@ -20,6 +20,7 @@ Entries are written atomically (a temporary file in the same folder, then
 ``os.replace``), so a crash never leaves a half-written entry under a final name.  An
 entry that fails to load or does not match its key is re-encoded and rewritten.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -65,8 +66,7 @@ def _file_identity(path) -> dict | None:
             st = p.stat()
             return {"path": str(p), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
         if p.is_dir():
-            entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns)
-                             for e in os.scandir(p) if e.is_file())
+            entries = sorted((e.name, e.stat().st_size, e.stat().st_mtime_ns) for e in os.scandir(p) if e.is_file())
             return {"path": str(p), "files": entries}
     except OSError:
         return None
@@ -141,8 +141,9 @@ class StimulusCache:
                 self.hits += 1
                 return stim
             except Exception as exc:  # noqa: BLE001 - any unreadable entry is re-encoded
-                warnings.warn(f"stimulus cache: corrupt entry {path} ({exc!r}); re-encoding",
-                              RuntimeWarning, stacklevel=2)
+                warnings.warn(
+                    f"stimulus cache: corrupt entry {path} ({exc!r}); re-encoding", RuntimeWarning, stacklevel=2
+                )
                 self.repairs += 1
                 try:
                     path.unlink()
@@ -179,6 +180,5 @@ class StimulusCache:
             meta = json.loads(str(z["meta_json"]))
             for name in z.files:
                 if name.startswith(_META_ARRAY_PREFIX):
-                    meta[name[len(_META_ARRAY_PREFIX):]] = z[name]
-            return SpikeStimulus(z["indices"], z["steps"], n_channels, n_steps, float(z["dt"]),
-                                 label=label, meta=meta)
+                    meta[name[len(_META_ARRAY_PREFIX) :]] = z[name]
+            return SpikeStimulus(z["indices"], z["steps"], n_channels, n_steps, float(z["dt"]), label=label, meta=meta)

@@ -36,6 +36,7 @@ centroid before pooling (``center="clip"`` or ``"frame"``, output window ``windo
 so that an action performed anywhere in the frame, or while walking across it, gives
 the same channels (:func:`center_maps`).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -50,10 +51,26 @@ from .timebase import US_PER_MS, ms_to_seconds
 from .types import SpikeStimulus, StimulusError
 
 __all__ = [
-    "PoissonEncoder", "TTFSEncoder", "GaussianEncoder", "DeltaEncoder", "EventBinner",
-    "ResidualEncoder", "ENCODERS", "get_encoder", "unique_spikes", "derive_rng",
-    "steps_per_frame", "poisson_encode", "ttfs_encode", "gaussian_encode", "gaussian_fields",
-    "delta_encode", "center_maps", "CENTER_MODES", "bin_events", "respike_split",
+    "PoissonEncoder",
+    "TTFSEncoder",
+    "GaussianEncoder",
+    "DeltaEncoder",
+    "EventBinner",
+    "ResidualEncoder",
+    "ENCODERS",
+    "get_encoder",
+    "unique_spikes",
+    "derive_rng",
+    "steps_per_frame",
+    "poisson_encode",
+    "ttfs_encode",
+    "gaussian_encode",
+    "gaussian_fields",
+    "delta_encode",
+    "center_maps",
+    "CENTER_MODES",
+    "bin_events",
+    "respike_split",
 ]
 
 #: Default simulated time per video frame (ms).
@@ -93,8 +110,7 @@ def unique_spikes(indices, steps, n_channels: int) -> tuple[np.ndarray, np.ndarr
     if idx.size == 0:
         return idx.astype(np.int32), stp
     if idx.min() < 0 or idx.max() >= n_channels:
-        raise ValueError(f"unique_spikes: channel out of range [0, {n_channels}): "
-                         f"min {idx.min()}, max {idx.max()}")
+        raise ValueError(f"unique_spikes: channel out of range [0, {n_channels}): min {idx.min()}, max {idx.max()}")
     if stp.min() < 0:
         raise ValueError(f"unique_spikes: negative step {stp.min()}")
     key = _sorted_unique(stp * np.int64(n_channels) + idx)
@@ -154,14 +170,23 @@ def _is_int(v) -> bool:
 
 
 def _check_dt(dt) -> None:
-    _require(isinstance(dt, (int, float, np.floating)) and math.isfinite(dt) and dt > 0,
-             "dt", dt, "must be a positive number of milliseconds")
+    _require(
+        isinstance(dt, (int, float, np.floating)) and math.isfinite(dt) and dt > 0,
+        "dt",
+        dt,
+        "must be a positive number of milliseconds",
+    )
 
 
 def _check_frame_duration(frame_duration, dt) -> None:
-    _require(isinstance(frame_duration, (int, float, np.floating)) and math.isfinite(frame_duration)
-             and frame_duration >= dt * (1 - 1e-9),
-             "frame_duration", frame_duration, f"must be >= dt ({dt} ms)")
+    _require(
+        isinstance(frame_duration, (int, float, np.floating))
+        and math.isfinite(frame_duration)
+        and frame_duration >= dt * (1 - 1e-9),
+        "frame_duration",
+        frame_duration,
+        f"must be >= dt ({dt} ms)",
+    )
 
 
 def _check_seed(seed) -> None:
@@ -169,13 +194,18 @@ def _check_seed(seed) -> None:
 
 
 def _check_rate(max_rate, dt) -> None:
-    _require(isinstance(max_rate, (int, float, np.floating)) and 0 <= max_rate and max_rate * ms_to_seconds(dt) <= 1,
-             "max_rate", max_rate, f"must satisfy 0 <= max_rate * dt <= 1 (max_rate in Hz, dt = {dt} ms)")
+    _require(
+        isinstance(max_rate, (int, float, np.floating)) and 0 <= max_rate and max_rate * ms_to_seconds(dt) <= 1,
+        "max_rate",
+        max_rate,
+        f"must satisfy 0 <= max_rate * dt <= 1 (max_rate in Hz, dt = {dt} ms)",
+    )
 
 
 def _check_threshold(threshold) -> None:
-    _require(isinstance(threshold, (int, float, np.floating)) and threshold >= 0,
-             "threshold", threshold, "must be >= 0")
+    _require(
+        isinstance(threshold, (int, float, np.floating)) and threshold >= 0, "threshold", threshold, "must be >= 0"
+    )
 
 
 def _check_pool(pool) -> None:
@@ -258,8 +288,9 @@ def center_maps(active: np.ndarray, mode: str, window: tuple[int, int] | None = 
 
 
 # -- pure encoding functions ---------------------------------------------------------------
-def poisson_encode(clip: np.ndarray, *, max_rate: float, dt: float, steps_per_frame: int,
-                   rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int, int]:
+def poisson_encode(
+    clip: np.ndarray, *, max_rate: float, dt: float, steps_per_frame: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Bernoulli approximation of a Poisson process per pixel.
 
     In every step of frame ``f``, pixel ``i`` spikes with probability
@@ -296,8 +327,9 @@ def poisson_encode(clip: np.ndarray, *, max_rate: float, dt: float, steps_per_fr
     return idx, stp, n_pix, n_frames * steps_per_frame
 
 
-def ttfs_encode(clip: np.ndarray, *, steps_per_frame: int, threshold: float = 0.0
-                ) -> tuple[np.ndarray, np.ndarray, int, int]:
+def ttfs_encode(
+    clip: np.ndarray, *, steps_per_frame: int, threshold: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Time-to-first-spike (latency) code: one spike per pixel and frame.
 
     A pixel of intensity ``I > threshold`` fires once in each frame, at latency
@@ -333,10 +365,18 @@ def gaussian_fields(n_fields: int, sigma: float | None = None) -> tuple[np.ndarr
     return centres, float(sigma) if sigma is not None else spacing / BOHTE_BETA
 
 
-def gaussian_encode(clip: np.ndarray, *, n_fields: int, sigma: float | None, steps_per_frame: int,
-                    mode: str = "latency", min_response: float = GAUSSIAN_MIN_RESPONSE,
-                    max_rate: float = 100.0, dt: float = DEFAULT_DT,
-                    rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
+def gaussian_encode(
+    clip: np.ndarray,
+    *,
+    n_fields: int,
+    sigma: float | None,
+    steps_per_frame: int,
+    mode: str = "latency",
+    min_response: float = GAUSSIAN_MIN_RESPONSE,
+    max_rate: float = 100.0,
+    dt: float = DEFAULT_DT,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """Population (positional) code with Gaussian receptive fields (Bohte et al., 2002).
 
     Each pixel value ``v`` drives ``n_fields`` channels ``pixel * n_fields + j`` with
@@ -356,7 +396,7 @@ def gaussian_encode(clip: np.ndarray, *, n_fields: int, sigma: float | None, ste
     n_frames = clip.shape[0]
     x = clip.reshape(n_frames, -1).astype(np.float64)
     centres, width = gaussian_fields(n_fields, sigma)
-    resp = np.exp(-((x[:, :, None] - centres) ** 2) / (2.0 * width ** 2))  # (T, P, n_fields)
+    resp = np.exp(-((x[:, :, None] - centres) ** 2) / (2.0 * width**2))  # (T, P, n_fields)
     resp = resp.reshape(n_frames, -1)
     n_ch = resp.shape[1]
     if mode == "rate":
@@ -371,9 +411,16 @@ def gaussian_encode(clip: np.ndarray, *, n_fields: int, sigma: float | None, ste
     return idx, stp, n_ch, n_frames * steps_per_frame
 
 
-def delta_encode(clip: np.ndarray, *, threshold: float, pool: int = 1, polarity: bool = True,
-                 steps_per_frame: int = 1, center: str | None = None,
-                 window: tuple[int, int] | None = None) -> tuple[np.ndarray, np.ndarray, int, int]:
+def delta_encode(
+    clip: np.ndarray,
+    *,
+    threshold: float,
+    pool: int = 1,
+    polarity: bool = True,
+    steps_per_frame: int = 1,
+    center: str | None = None,
+    window: tuple[int, int] | None = None,
+) -> tuple[np.ndarray, np.ndarray, int, int]:
     """DVS-like change events from consecutive frame differences.
 
     With ``d_t = clip[t] - clip[t - 1]`` (``t >= 1``) and maps ``OFF = max(-d_t, 0)``,
@@ -428,9 +475,15 @@ def delta_encode(clip: np.ndarray, *, threshold: float, pool: int = 1, polarity:
     return idx, stp, n_ch, n_frames * steps_per_frame
 
 
-def bin_events(events: np.ndarray, *, dt: float, sensor_size: tuple[int, int, int], pool: int = 1,
-               n_steps: int | None = None, polarity: bool = True
-               ) -> tuple[np.ndarray, np.ndarray, int, int, int]:
+def bin_events(
+    events: np.ndarray,
+    *,
+    dt: float,
+    sensor_size: tuple[int, int, int],
+    pool: int = 1,
+    n_steps: int | None = None,
+    polarity: bool = True,
+) -> tuple[np.ndarray, np.ndarray, int, int, int]:
     """Event array -> spikes on the ``dt`` grid.
 
     Event ``(x, y, t, p)`` becomes a spike of channel
@@ -467,7 +520,8 @@ def bin_events(events: np.ndarray, *, dt: float, sensor_size: tuple[int, int, in
         if x.max() >= width or y.max() >= height or (polarity and p.max() >= n_pol_sensor):
             raise StimulusError(
                 f"event outside sensor_size {tuple(sensor_size)}: max x {x.max()}, max y {y.max()}, "
-                f"max p {events['p'].max()}")
+                f"max p {events['p'].max()}"
+            )
         if t.min() < 0:
             raise StimulusError(f"negative event time {t.min()} µs")
     dt_us = dt * US_PER_MS
@@ -653,13 +707,21 @@ class GaussianEncoder(_Encoder):
 
     def __post_init__(self):
         _require(_is_int(self.n_fields) and self.n_fields >= 1, "n_fields", self.n_fields, "must be an integer >= 1")
-        _require(self.sigma is None or (isinstance(self.sigma, (int, float)) and self.sigma > 0),
-                 "sigma", self.sigma, "must be None or > 0")
+        _require(
+            self.sigma is None or (isinstance(self.sigma, (int, float)) and self.sigma > 0),
+            "sigma",
+            self.sigma,
+            "must be None or > 0",
+        )
         _check_dt(self.dt)
         _check_frame_duration(self.frame_duration, self.dt)
         _require(self.mode in ("latency", "rate"), "mode", self.mode, "must be 'latency' or 'rate'")
-        _require(isinstance(self.min_response, (int, float)) and 0 <= self.min_response < 1,
-                 "min_response", self.min_response, "must lie in [0, 1)")
+        _require(
+            isinstance(self.min_response, (int, float)) and 0 <= self.min_response < 1,
+            "min_response",
+            self.min_response,
+            "must lie in [0, 1)",
+        )
         _check_rate(self.max_rate, self.dt)
         _check_seed(self.seed)
 
@@ -667,9 +729,17 @@ class GaussianEncoder(_Encoder):
         clip = _as_clip(data, self.name, _sample_name(meta))
         spf = steps_per_frame(self.frame_duration, self.dt)
         rng = derive_rng(self.seed, meta.get("id")) if self.mode == "rate" else None
-        out = gaussian_encode(clip, n_fields=self.n_fields, sigma=self.sigma, steps_per_frame=spf,
-                              mode=self.mode, min_response=self.min_response,
-                              max_rate=self.max_rate, dt=self.dt, rng=rng)
+        out = gaussian_encode(
+            clip,
+            n_fields=self.n_fields,
+            sigma=self.sigma,
+            steps_per_frame=spf,
+            mode=self.mode,
+            min_response=self.min_response,
+            max_rate=self.max_rate,
+            dt=self.dt,
+            rng=rng,
+        )
         return (*out, {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:])})
 
 
@@ -710,12 +780,19 @@ class DeltaEncoder(_Encoder):
         _check_pool(self.pool)
         _check_dt(self.dt)
         _check_frame_duration(self.frame_duration, self.dt)
-        _require(self.center is None or self.center in CENTER_MODES, "center", self.center,
-                 f"must be None or one of {CENTER_MODES}")
+        _require(
+            self.center is None or self.center in CENTER_MODES,
+            "center",
+            self.center,
+            f"must be None or one of {CENTER_MODES}",
+        )
         if self.window is not None:
             _require(self.center is not None, "window", self.window, "needs center ('clip' or 'frame')")
-            ok = (isinstance(self.window, (tuple, list)) and len(self.window) == 2
-                  and all(_is_int(v) and v >= 1 for v in self.window))
+            ok = (
+                isinstance(self.window, (tuple, list))
+                and len(self.window) == 2
+                and all(_is_int(v) and v >= 1 for v in self.window)
+            )
             _require(ok, "window", self.window, "must be (height, width) of positive integers")
             object.__setattr__(self, "window", tuple(int(v) for v in self.window))
 
@@ -724,8 +801,15 @@ class DeltaEncoder(_Encoder):
         if clip.ndim != 3:
             raise StimulusError(f"{_sample_name(meta)}: delta needs a grey clip (T, H, W), got {clip.shape}")
         spf = steps_per_frame(self.frame_duration, self.dt)
-        out = delta_encode(clip, threshold=self.threshold, pool=self.pool, polarity=self.polarity,
-                           steps_per_frame=spf, center=self.center, window=self.window)
+        out = delta_encode(
+            clip,
+            threshold=self.threshold,
+            pool=self.pool,
+            polarity=self.polarity,
+            steps_per_frame=spf,
+            center=self.center,
+            window=self.window,
+        )
         return (*out, {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:])})
 
 
@@ -762,11 +846,19 @@ class EventBinner(_Encoder):
         _check_pool(self.pool)
         if self.sensor_size is not None:
             size = tuple(int(v) for v in self.sensor_size)
-            _require(len(size) == 3 and min(size) >= 1, "sensor_size", self.sensor_size,
-                     "must be (width, height, polarities) of positive integers")
+            _require(
+                len(size) == 3 and min(size) >= 1,
+                "sensor_size",
+                self.sensor_size,
+                "must be (width, height, polarities) of positive integers",
+            )
             object.__setattr__(self, "sensor_size", size)
-        _require(self.duration is None or (isinstance(self.duration, (int, float)) and self.duration >= self.dt),
-                 "duration", self.duration, f"must be None or >= dt ({self.dt} ms)")
+        _require(
+            self.duration is None or (isinstance(self.duration, (int, float)) and self.duration >= self.dt),
+            "duration",
+            self.duration,
+            f"must be None or >= dt ({self.dt} ms)",
+        )
 
     def _encode(self, data, meta):
         ev = np.asarray(data)
@@ -775,8 +867,9 @@ class EventBinner(_Encoder):
         size = self.sensor_size or meta.get("sensor_size") or sensor_size_of(ev)
         size = tuple(int(v) for v in size)
         n_steps = None if self.duration is None else steps_per_frame(self.duration, self.dt)
-        idx, stp, n_ch, n_steps, dropped = bin_events(ev, dt=self.dt, sensor_size=size, pool=self.pool,
-                                                      n_steps=n_steps, polarity=self.polarity)
+        idx, stp, n_ch, n_steps, dropped = bin_events(
+            ev, dt=self.dt, sensor_size=size, pool=self.pool, n_steps=n_steps, polarity=self.polarity
+        )
         return idx, stp, n_ch, n_steps, {"sensor_size": size, "n_events_dropped": dropped}
 
 
@@ -833,8 +926,7 @@ class ResidualEncoder(_Encoder):
         x = np.clip(x, 0.0, 1.0)
         inner_stim = self.inner(x, meta=meta)
         extra = {k: v for k, v in inner_stim.meta.items() if k in ("steps_per_frame",)}
-        extra.update({"key_frames": key_frames, "stride": self.stride,
-                      "frame_shape": tuple(clip.shape[1:])})
+        extra.update({"key_frames": key_frames, "stride": self.stride, "frame_shape": tuple(clip.shape[1:])})
         return inner_stim.indices, inner_stim.steps, inner_stim.n_channels, inner_stim.n_steps, extra
 
 

@@ -20,6 +20,7 @@ AEDAT 3.1 (iniVation / jAER; DVS128 Gesture)
 DVS128 Gesture labels (``<name>_labels.csv``)
     header ``class,startTime_usec,endTime_usec``; classes 1..11.
 """
+
 from __future__ import annotations
 
 import csv
@@ -30,8 +31,15 @@ import numpy as np
 from .types import EVENT_DTYPE, StimulusError, make_events
 
 __all__ = [
-    "read_nmnist", "write_nmnist", "read_aedat31", "write_aedat31", "read_dvs_gesture",
-    "read_npy_events", "sensor_size_of", "AEDAT_PACKET_HEADER", "NMNIST_SENSOR_SIZE",
+    "read_nmnist",
+    "write_nmnist",
+    "read_aedat31",
+    "write_aedat31",
+    "read_dvs_gesture",
+    "read_npy_events",
+    "sensor_size_of",
+    "AEDAT_PACKET_HEADER",
+    "NMNIST_SENSOR_SIZE",
     "DVS128_SENSOR_SIZE",
 ]
 
@@ -46,11 +54,18 @@ _NMNIST_T_BITS = 23
 _NMNIST_T_MAX = (1 << _NMNIST_T_BITS) - 1
 
 #: AEDAT 3.x packet header (28 bytes, little-endian).
-AEDAT_PACKET_HEADER = np.dtype([
-    ("eventType", "<i2"), ("eventSource", "<i2"), ("eventSize", "<i4"),
-    ("eventTSOffset", "<i4"), ("eventTSOverflow", "<i4"), ("eventCapacity", "<i4"),
-    ("eventNumber", "<i4"), ("eventValid", "<i4"),
-])
+AEDAT_PACKET_HEADER = np.dtype(
+    [
+        ("eventType", "<i2"),
+        ("eventSource", "<i2"),
+        ("eventSize", "<i4"),
+        ("eventTSOffset", "<i4"),
+        ("eventTSOverflow", "<i4"),
+        ("eventCapacity", "<i4"),
+        ("eventNumber", "<i4"),
+        ("eventValid", "<i4"),
+    ]
+)
 AEDAT_END_HEADER = b"#!END-HEADER\r\n"
 AEDAT_POLARITY_EVENT = 1
 _AEDAT_POLARITY_SIZE = 8
@@ -95,8 +110,8 @@ def read_nmnist(path) -> np.ndarray:
     raw, source = _read_bytes(path, "N-MNIST")
     if raw.size % _NMNIST_BYTES:
         raise StimulusError(
-            f"{source}: size {raw.size} bytes is not a multiple of {_NMNIST_BYTES} "
-            "(not an N-MNIST file, or truncated)")
+            f"{source}: size {raw.size} bytes is not a multiple of {_NMNIST_BYTES} (not an N-MNIST file, or truncated)"
+        )
     b = raw.reshape(-1, _NMNIST_BYTES).astype(np.int64)
     x = b[:, 0]
     y = b[:, 1]
@@ -113,8 +128,9 @@ def write_nmnist(path, events: np.ndarray) -> Path:
     p = Path(path)
     ev = np.asarray(events)
     x, y, t, pol = (ev[f].astype(np.int64) for f in ("x", "y", "t", "p"))
-    if ev.size and (x.max() > 255 or y.max() > 255 or t.min() < 0 or t.max() > _NMNIST_T_MAX
-                    or not np.isin(pol, (0, 1)).all()):
+    if ev.size and (
+        x.max() > 255 or y.max() > 255 or t.min() < 0 or t.max() > _NMNIST_T_MAX or not np.isin(pol, (0, 1)).all()
+    ):
         raise StimulusError(f"{p}: events do not fit the N-MNIST format (x, y < 256, t < 2**23 µs, p in 0/1)")
     out = np.empty((ev.size, _NMNIST_BYTES), dtype=np.uint8)
     out[:, 0] = x
@@ -166,22 +182,22 @@ def read_aedat31(path) -> np.ndarray:
     while pos < raw.size:  # one iteration per packet
         if pos + hsize > raw.size:
             raise StimulusError(f"{source}: truncated packet header at byte {pos}")
-        h = raw[pos:pos + hsize].view(AEDAT_PACKET_HEADER)[0]
+        h = raw[pos : pos + hsize].view(AEDAT_PACKET_HEADER)[0]
         size, number = int(h["eventSize"]), int(h["eventNumber"])
         if size <= 0 or number < 0:
-            raise StimulusError(f"{source}: malformed packet header at byte {pos} "
-                                f"(eventSize {size}, eventNumber {number})")
+            raise StimulusError(
+                f"{source}: malformed packet header at byte {pos} (eventSize {size}, eventNumber {number})"
+            )
         start, stop = pos + hsize, pos + hsize + size * number
         if stop > raw.size:
-            raise StimulusError(f"{source}: truncated packet at byte {pos} "
-                                f"({number} events of {size} bytes announced)")
+            raise StimulusError(f"{source}: truncated packet at byte {pos} ({number} events of {size} bytes announced)")
         if int(h["eventType"]) == AEDAT_POLARITY_EVENT and number > 0:
             if size != _AEDAT_POLARITY_SIZE:
                 raise StimulusError(f"{source}: polarity packet at byte {pos} has eventSize {size}, expected 8")
             block = raw[start:stop].reshape(number, size)
             ts_off = int(h["eventTSOffset"])
             data = np.ascontiguousarray(block[:, 0:4]).view("<u4")[:, 0]
-            ts = np.ascontiguousarray(block[:, ts_off:ts_off + 4]).view("<i4")[:, 0]
+            ts = np.ascontiguousarray(block[:, ts_off : ts_off + 4]).view("<i4")[:, 0]
             words.append(np.stack([data.astype(np.int64), ts.astype(np.int64)], axis=1))
             overflows.append(np.full(number, int(h["eventTSOverflow"]), dtype=np.int64))
         pos = stop
@@ -199,8 +215,9 @@ def read_aedat31(path) -> np.ndarray:
     return make_events(x, y, t, pol)
 
 
-def write_aedat31(path, events: np.ndarray, *, valid=None, packet_size: int = 4096,
-                  special_packet: bool = True, source_id: int = 1) -> Path:
+def write_aedat31(
+    path, events: np.ndarray, *, valid=None, packet_size: int = 4096, special_packet: bool = True, source_id: int = 1
+) -> Path:
     """Write polarity events as an AEDAT 3.1 file (for tests and fixtures).
 
     Parameters
@@ -226,8 +243,12 @@ def write_aedat31(path, events: np.ndarray, *, valid=None, packet_size: int = 40
     t = ev["t"].astype(np.int64)
     if n and (t.min() < 0 or ev["x"].max() > _ADDR_MASK or ev["y"].max() > _ADDR_MASK):
         raise StimulusError(f"{p}: events do not fit AEDAT 3.1 (t >= 0, x, y < 2**15)")
-    data = ((ev["x"].astype(np.uint32) << _X_SHIFT) | (ev["y"].astype(np.uint32) << _Y_SHIFT)
-            | (ev["p"].astype(np.uint32) << _POLARITY_SHIFT) | valid.astype(np.uint32))
+    data = (
+        (ev["x"].astype(np.uint32) << _X_SHIFT)
+        | (ev["y"].astype(np.uint32) << _Y_SHIFT)
+        | (ev["p"].astype(np.uint32) << _POLARITY_SHIFT)
+        | valid.astype(np.uint32)
+    )
     overflow = t >> _AEDAT_TS_OVERFLOW_SHIFT
     ts = (t & ((1 << _AEDAT_TS_OVERFLOW_SHIFT) - 1)).astype(np.int32)
 
@@ -238,8 +259,13 @@ def write_aedat31(path, events: np.ndarray, *, valid=None, packet_size: int = 40
         h["eventCapacity"], h["eventNumber"], h["eventValid"] = number, number, n_valid
         return h.tobytes()
 
-    chunks = [b"#!AER-DAT3.1\r\n", b"#Format: RAW\r\n", b"#Source 1: DVS128\r\n",
-              b"#Start-Time: 1970-01-01 00:00:00 (TZ+0000)\r\n", AEDAT_END_HEADER]
+    chunks = [
+        b"#!AER-DAT3.1\r\n",
+        b"#Format: RAW\r\n",
+        b"#Source 1: DVS128\r\n",
+        b"#Start-Time: 1970-01-01 00:00:00 (TZ+0000)\r\n",
+        AEDAT_END_HEADER,
+    ]
     if special_packet:  # one valid special event (packet type 0); polarity readers skip it
         chunks += [header(0, 1, 1, 0), np.array([_VALID_MASK, 0], dtype="<u4").tobytes()]
     # packet boundaries: every packet_size events and wherever the overflow changes
@@ -249,8 +275,7 @@ def write_aedat31(path, events: np.ndarray, *, valid=None, packet_size: int = 40
         body = np.empty((b - a, 2), dtype="<u4")
         body[:, 0] = data[a:b]
         body[:, 1] = ts[a:b].view("<u4")
-        chunks += [header(AEDAT_POLARITY_EVENT, b - a, int(valid[a:b].sum()), int(overflow[a])),
-                   body.tobytes()]
+        chunks += [header(AEDAT_POLARITY_EVENT, b - a, int(valid[a:b].sum()), int(overflow[a])), body.tobytes()]
     p.parent.mkdir(parents=True, exist_ok=True)
     p.write_bytes(b"".join(chunks))
     return p
@@ -351,11 +376,11 @@ def read_npy_events(path) -> np.ndarray:
         x, y, t, pol = arr.T
     else:
         raise StimulusError(f"{p}: expected a structured x,y,t,p array or shape (N, 4), got {arr.shape} {arr.dtype}")
-    if x.size and (x.min() < 0 or y.min() < 0 or x.max() > np.iinfo(np.uint16).max
-                   or y.max() > np.iinfo(np.uint16).max):
+    if x.size and (
+        x.min() < 0 or y.min() < 0 or x.max() > np.iinfo(np.uint16).max or y.max() > np.iinfo(np.uint16).max
+    ):
         raise StimulusError(f"{p}: pixel coordinates must lie in [0, 65535]")
-    return make_events(x.astype(np.int64), y.astype(np.int64), np.rint(t).astype(np.int64),
-                       (pol > 0).astype(np.uint8))
+    return make_events(x.astype(np.int64), y.astype(np.int64), np.rint(t).astype(np.int64), (pol > 0).astype(np.uint8))
 
 
 def sensor_size_of(events: np.ndarray, n_polarities: int = 2) -> tuple[int, int, int]:

@@ -3,6 +3,7 @@
 Lives in ``stimuli`` (the start of the one-way flow stimuli -> networks -> analysis)
 so that the stimulus cache, the runner and the studies all share it.
 """
+
 from __future__ import annotations
 
 import json

@@ -19,8 +19,16 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["MS_PER_SECOND", "US_PER_MS", "ms_to_seconds", "seconds_to_ms", "us_to_ms", "ms_to_us",
-           "to_brian", "from_brian"]
+__all__ = [
+    "MS_PER_SECOND",
+    "US_PER_MS",
+    "ms_to_seconds",
+    "seconds_to_ms",
+    "us_to_ms",
+    "ms_to_us",
+    "to_brian",
+    "from_brian",
+]
 
 #: Milliseconds in one second.
 MS_PER_SECOND = 1000.0

@@ -10,6 +10,7 @@ Three things flow through ``stimuli``:
 
 Datasets yield :class:`Sample` objects holding either a clip or an event array.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -139,18 +140,21 @@ class SpikeStimulus:
         if self.indices.min() < 0 or self.indices.max() >= self.n_channels:
             raise StimulusError(
                 f"{name}: spike channel out of range [0, {self.n_channels}): "
-                f"min {self.indices.min()}, max {self.indices.max()}")
+                f"min {self.indices.min()}, max {self.indices.max()}"
+            )
         if self.steps.min() < 0 or self.steps.max() >= self.n_steps:
             raise StimulusError(
                 f"{name}: spike step out of the window [0, {self.n_steps}): "
-                f"min {self.steps.min()}, max {self.steps.max()}")
+                f"min {self.steps.min()}, max {self.steps.max()}"
+            )
         if np.any(np.diff(self.steps) < 0):
             raise StimulusError(f"{name}: spikes must be sorted by time step")
         key = np.sort(self.steps * self.n_channels + self.indices)  # sort: much faster than np.unique
         if np.any(key[1:] == key[:-1]):
             raise StimulusError(
                 f"{name}: duplicate (channel, step) pairs; Brian2's SpikeGeneratorGroup "
-                "rejects them (deduplicate with stimuli.encoders.unique_spikes)")
+                "rejects them (deduplicate with stimuli.encoders.unique_spikes)"
+            )
 
 
 def check_stimuli(X, n_channels: int | None = None) -> list[SpikeStimulus]:

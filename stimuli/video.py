@@ -15,6 +15,7 @@ not grow with the length of the video.  They check the path eagerly (a missing f
 raises at the call, not at the first ``next``); decoding errors surface while
 iterating.  Bad input raises :class:`~stimuli.types.StimulusError` naming the file.
 """
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,14 @@ import numpy as np
 from .types import StimulusError
 
 __all__ = [
-    "iter_video", "read_video", "video_info", "write_video",
-    "iter_frame_folder", "read_frame_folder", "natural_key", "list_frame_files",
+    "iter_video",
+    "read_video",
+    "video_info",
+    "write_video",
+    "iter_frame_folder",
+    "read_frame_folder",
+    "natural_key",
+    "list_frame_files",
 ]
 
 #: Default image extensions of :func:`iter_frame_folder` (compared case-insensitively).
@@ -87,10 +94,8 @@ def _process_frame(img: np.ndarray, *, grey: bool, size, crop, source: str) -> n
         x, y, w, h = (int(v) for v in crop)
         height, width = img.shape[:2]
         if w <= 0 or h <= 0 or x < 0 or y < 0 or x + w > width or y + h > height:
-            raise StimulusError(
-                f"{source}: crop (x, y, w, h) = {tuple(crop)} does not fit in a "
-                f"{width}x{height} frame")
-        img = img[y:y + h, x:x + w]
+            raise StimulusError(f"{source}: crop (x, y, w, h) = {tuple(crop)} does not fit in a {width}x{height} frame")
+        img = img[y : y + h, x : x + w]
     if size is not None:
         out_w, out_h = (int(v) for v in size)
         if out_w <= 0 or out_h <= 0:
@@ -143,9 +148,15 @@ def _iter_capture(cap, source, grey, size, crop, step, max_frames) -> Iterator[n
         cap.release()
 
 
-def iter_video(path, *, grey: bool = True, size: Sequence[int] | None = None,
-               crop: Sequence[int] | None = None, step: int = 1,
-               max_frames: int | None = None) -> Iterator[np.ndarray]:
+def iter_video(
+    path,
+    *,
+    grey: bool = True,
+    size: Sequence[int] | None = None,
+    crop: Sequence[int] | None = None,
+    step: int = 1,
+    max_frames: int | None = None,
+) -> Iterator[np.ndarray]:
     """Stream the frames of a video file.
 
     Parameters
@@ -317,9 +328,16 @@ def _iter_files(files, grey, size, crop) -> Iterator[np.ndarray]:
         yield _process_frame(img, grey=grey, size=size, crop=crop, source=str(f))
 
 
-def iter_frame_folder(folder, *, extensions: Sequence[str] = IMAGE_EXTENSIONS, grey: bool = True,
-                      size: Sequence[int] | None = None, crop: Sequence[int] | None = None,
-                      step: int = 1, max_frames: int | None = None) -> Iterator[np.ndarray]:
+def iter_frame_folder(
+    folder,
+    *,
+    extensions: Sequence[str] = IMAGE_EXTENSIONS,
+    grey: bool = True,
+    size: Sequence[int] | None = None,
+    crop: Sequence[int] | None = None,
+    step: int = 1,
+    max_frames: int | None = None,
+) -> Iterator[np.ndarray]:
     """Stream the frames of a folder of images (``image1.jpg, image2.jpg, ...``).
 
     Files are ordered with :func:`natural_key`, then every ``step``-th is kept and at
@@ -332,7 +350,7 @@ def iter_frame_folder(folder, *, extensions: Sequence[str] = IMAGE_EXTENSIONS, g
         Missing or empty folder (at the call); an undecodable image (while iterating).
     """
     _check_step_max(step, max_frames)
-    files = list_frame_files(folder, extensions)[::int(step)]
+    files = list_frame_files(folder, extensions)[:: int(step)]
     if max_frames is not None:
         files = files[:max_frames]
     return _iter_files(files, grey, size, crop)

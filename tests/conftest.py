@@ -1,4 +1,5 @@
 """Shared fixtures: a clean Brian2 state per test and the location of real data."""
+
 from __future__ import annotations
 
 import os
@@ -22,6 +23,7 @@ def brian_state():
     device tests choose their own target explicitly.
     """
     from brian2 import defaultclock, ms, prefs, start_scope
+
     old_target = prefs.codegen.target
     prefs.codegen.target = "numpy"
     start_scope()

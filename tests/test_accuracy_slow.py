@@ -4,6 +4,7 @@ Each test runs a whole experiment (minutes on 2 cores, C++ standalone device). T
 floors sit well below the measured numbers in the README, so they catch a broken
 pipeline, not a few clips' worth of noise.
 """
+
 from pathlib import Path
 
 import pytest

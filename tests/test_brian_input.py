@@ -1,4 +1,5 @@
 """SpikeStimulus -> Brian2: exact spike times in a real run, no silent drops, concatenation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -49,8 +50,9 @@ def recorded_pairs(mon, dt):
 def test_brian_run_reproduces_spike_times_exactly():
     stim = make_stim(dt=0.5)
     # a spike in the very last step of the window is delivered too
-    stim = SpikeStimulus(np.append(stim.indices, 2), np.append(stim.steps, stim.n_steps - 1),
-                         stim.n_channels, stim.n_steps, stim.dt)
+    stim = SpikeStimulus(
+        np.append(stim.indices, 2), np.append(stim.steps, stim.n_steps - 1), stim.n_channels, stim.n_steps, stim.dt
+    )
     group, mon, _ = run_and_record(stim)
     assert group.N == stim.n_channels
     steps, idx = recorded_pairs(mon, stim.dt)
@@ -83,7 +85,9 @@ def test_random_encoder_outputs_run_in_brian():
         _, mon, _ = run_and_record(stim, name=f"input{seed}")
         steps, idx = recorded_pairs(mon, stim.dt)
         assert mon.num_spikes == stim.n_spikes
-        assert set(zip(steps.tolist(), idx.tolist(), strict=True)) == set(zip(stim.steps.tolist(), stim.indices.tolist(), strict=True))
+        assert set(zip(steps.tolist(), idx.tolist(), strict=True)) == set(
+            zip(stim.steps.tolist(), stim.indices.tolist(), strict=True)
+        )
 
 
 def test_concatenate_offsets_and_boundaries():
@@ -126,8 +130,9 @@ def test_set_stimulus_with_store_restore():
     set_stimulus(group, second_stim)
     net.run(second_stim.duration * ms)
     steps, idx = recorded_pairs(mon, second_stim.dt)
-    assert set(zip(steps.tolist(), idx.tolist(), strict=True)) == set(zip(second_stim.steps.tolist(),
-                                                             second_stim.indices.tolist(), strict=True))
+    assert set(zip(steps.tolist(), idx.tolist(), strict=True)) == set(
+        zip(second_stim.steps.tolist(), second_stim.indices.tolist(), strict=True)
+    )
     with pytest.raises(StimulusError, match="channels"):
         set_stimulus(group, make_stim(n_channels=3))
     with pytest.raises(StimulusError, match="dt"):

@@ -1,4 +1,5 @@
 """Stimulus cache: hits and misses, keys that change with data, file and parameters, atomic writes."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,13 @@ def clip_sample(seed=0, sid="a", path=None, label=1):
 
 
 def same(a, b):
-    return (np.array_equal(a.indices, b.indices) and np.array_equal(a.steps, b.steps)
-            and a.n_channels == b.n_channels and a.n_steps == b.n_steps and a.dt == b.dt)
+    return (
+        np.array_equal(a.indices, b.indices)
+        and np.array_equal(a.steps, b.steps)
+        and a.n_channels == b.n_channels
+        and a.n_steps == b.n_steps
+        and a.dt == b.dt
+    )
 
 
 def test_miss_then_hit_returns_identical_stimulus(tmp_path):

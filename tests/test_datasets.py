@@ -1,4 +1,5 @@
 """Dataset loaders on tiny trees written in each dataset's real naming and file format."""
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,7 @@ def bad_video(path):
 
 # -- registry -------------------------------------------------------------------------------
 def test_registry_knows_every_dataset():
-    assert set(DATASETS) == {"kth", "ucf11", "ucf101", "dvs_gesture", "nmnist", "weizmann",
-                             "folder", "synthetic"}
+    assert set(DATASETS) == {"kth", "ucf11", "ucf101", "dvs_gesture", "nmnist", "weizmann", "folder", "synthetic"}
     assert "skip_bad" in dataset_options("kth")
 
 
@@ -48,24 +48,31 @@ def test_unknown_dataset_and_option_raise_value_error_naming_them(tmp_path):
         get_dataset("kth", tmp_path, colour_mode=True)
 
 
-@pytest.mark.parametrize("name", ["kth", "ucf11", "ucf101", "dvs_gesture", "nmnist",
-                                  "weizmann", "folder"])
+@pytest.mark.parametrize("name", ["kth", "ucf11", "ucf101", "dvs_gesture", "nmnist", "weizmann", "folder"])
 def test_missing_root_names_the_path(tmp_path, name):
     missing = tmp_path / "not_here"
     with pytest.raises(FileNotFoundError, match="not_here"):
         get_dataset(name, missing)
 
 
-@pytest.mark.parametrize("name,expected", [
-    ("kth", "personPP_<action>_dS_uncomp.avi"), ("ucf11", "v_<name>_<gg>"),
-    ("ucf101", "classInd.txt"), ("dvs_gesture", "user<NN>_<lighting>.aedat"),
-    ("nmnist", "Train/<digit>/<id>.bin"), ("weizmann", "grayscale"),
-    ("folder", "<root>/<class>/<clip>")])
+@pytest.mark.parametrize(
+    "name,expected",
+    [
+        ("kth", "personPP_<action>_dS_uncomp.avi"),
+        ("ucf11", "v_<name>_<gg>"),
+        ("ucf101", "classInd.txt"),
+        ("dvs_gesture", "user<NN>_<lighting>.aedat"),
+        ("nmnist", "Train/<digit>/<id>.bin"),
+        ("weizmann", "grayscale"),
+        ("folder", "<root>/<class>/<clip>"),
+    ],
+)
 def test_unrecognised_layout_says_what_was_expected(tmp_path, name, expected):
     (tmp_path / "random_folder").mkdir()
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(StimulusError, match=expected.replace("<", ".").replace(">", ".")
-                       .replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        StimulusError, match=expected.replace("<", ".").replace(">", ".").replace("(", r"\(").replace(")", r"\)")
+    ):
         get_dataset(name, tmp_path)
 
 
@@ -169,7 +176,9 @@ def test_kth_bad_videos_raise_or_are_skipped(tmp_path):
         ok = get_dataset("kth", root, skip_bad=True)
     assert ok.ids == ["person11_boxing_d1"]
     assert sorted(p.split("/")[-1] for p, _ in ok.bad_files) == [
-        "person12_boxing_d1_uncomp.avi", "person22_walking_d1_uncomp.avi"]
+        "person12_boxing_d1_uncomp.avi",
+        "person22_walking_d1_uncomp.avi",
+    ]
     assert "skipped 2 bad file" in ok.describe()
 
 
@@ -190,9 +199,10 @@ def test_iteration_with_skip_bad_skips_load_failures(tmp_path):
     root = tmp_path / "kth"
     write_video(root / "boxing" / "person11_boxing_d1_uncomp.avi", ramp_clip(6))
     write_video(root / "boxing" / "person12_boxing_d1_uncomp.avi", ramp_clip(6))
-    (root / "00sequences.txt").write_text("person11_boxing_d1\t\tframes\t1-3, 20-30\n"
-                                          "person12_boxing_d1\t\tframes\t1-6\n")
-    ds = get_dataset("kth", root, skip_bad=True)   # probing opens files; ranges fail later
+    (root / "00sequences.txt").write_text(
+        "person11_boxing_d1\t\tframes\t1-3, 20-30\nperson12_boxing_d1\t\tframes\t1-6\n"
+    )
+    ds = get_dataset("kth", root, skip_bad=True)  # probing opens files; ranges fail later
     with pytest.warns(BadFileWarning, match="skipped 1 bad file"):
         got = [s.meta["id"] for s in ds]
     assert got == ["person11_boxing_d1_s1", "person12_boxing_d1_s1"]
@@ -254,8 +264,7 @@ def ucf101_root(tmp_path_factory):
     root = tmp_path_factory.mktemp("ucf101")
     lists = root / "ucfTrainTestlist"
     lists.mkdir()
-    (lists / "classInd.txt").write_text(
-        "".join(f"{k} {c}\r\n" for k, c in enumerate(UCF101_CLASSES, 1)))
+    (lists / "classInd.txt").write_text("".join(f"{k} {c}\r\n" for k, c in enumerate(UCF101_CLASSES, 1)))
     train, test = [], []
     for k, cls in enumerate(UCF101_CLASSES, 1):
         fname_cls = "HandStandPushups" if cls == "HandstandPushups" else cls  # real quirk
@@ -291,8 +300,7 @@ def test_ucf101_index_and_official_split(ucf101_root):
 def test_ucf101_explicit_splits_dir_and_label_mismatch(ucf101_root, tmp_path):
     lists = tmp_path / "lists"
     lists.mkdir()
-    (lists / "classInd.txt").write_text((ucf101_root / "ucfTrainTestlist" / "classInd.txt")
-                                        .read_text())
+    (lists / "classInd.txt").write_text((ucf101_root / "ucfTrainTestlist" / "classInd.txt").read_text())
     (lists / "trainlist01.txt").write_text("Basketball/v_Basketball_g08_c01.avi 3\n")
     ds = get_dataset("ucf101", ucf101_root, splits_dir=lists)
     with pytest.raises(StimulusError, match="trainlist01.txt"):
@@ -316,15 +324,17 @@ def dvs_root(tmp_path_factory):
     rng = np.random.default_rng(3)
     recordings = {}
     for user, light, windows in [
-            (1, "fluorescent", [(1, 100_000, 600_000), (5, 700_000, 1_200_000)]),
-            (23, "led", [(11, 50_000, 400_000)]),
-            (24, "lab", [(2, 10_000, 300_000), (3, 400_000, 900_000), (10, 950_000, 1_000_000)]),
-            (29, "natural", [(7, 0, 500_000)])]:
+        (1, "fluorescent", [(1, 100_000, 600_000), (5, 700_000, 1_200_000)]),
+        (23, "led", [(11, 50_000, 400_000)]),
+        (24, "lab", [(2, 10_000, 300_000), (3, 400_000, 900_000), (10, 950_000, 1_000_000)]),
+        (29, "natural", [(7, 0, 500_000)]),
+    ]:
         ev = gesture_recording(rng, windows)
         stem = f"user{user:02d}_{light}"
         write_aedat31(root / f"{stem}.aedat", ev)
         (root / f"{stem}_labels.csv").write_text(
-            "class,startTime_usec,endTime_usec\n" + "".join(f"{c},{s},{e}\n" for c, s, e in windows))
+            "class,startTime_usec,endTime_usec\n" + "".join(f"{c},{s},{e}\n" for c, s, e in windows)
+        )
         recordings[stem] = (ev, windows)
     return root, recordings
 
@@ -336,7 +346,7 @@ def test_dvs_gesture_items_events_and_labels(dvs_root):
     assert len(ds) == 7
     assert list(ds.labels) == [0, 4, 10, 1, 2, 9, 6]
     for i, item in enumerate(ds.items):
-        stem = item.meta["file"][:-len(".aedat")]
+        stem = item.meta["file"][: -len(".aedat")]
         ev, windows = recordings[stem]
         cls, start, end = windows[item.meta["segment"]]
         s = ds[i]
@@ -374,9 +384,9 @@ def test_dvs_gesture_bad_files(dvs_root, tmp_path):
     for suffix in (".aedat", "_labels.csv"):
         (bad / f"{good}{suffix}").write_bytes((root / f"{good}{suffix}").read_bytes())
     raw = (root / "user24_lab.aedat").read_bytes()
-    (bad / "user24_lab.aedat").write_bytes(raw[:-3])      # truncated packet
+    (bad / "user24_lab.aedat").write_bytes(raw[:-3])  # truncated packet
     (bad / "user24_lab_labels.csv").write_bytes((root / "user24_lab_labels.csv").read_bytes())
-    (bad / "user25_led.aedat").write_bytes(raw)             # no labels csv
+    (bad / "user25_led.aedat").write_bytes(raw)  # no labels csv
     with pytest.raises(StimulusError, match="user25_led_labels.csv"):
         get_dataset("dvs_gesture", bad)
     with pytest.warns(BadFileWarning, match="user25_led"):
@@ -389,8 +399,9 @@ def test_dvs_gesture_bad_files(dvs_root, tmp_path):
 
 # -- N-MNIST --------------------------------------------------------------------------------
 def digit_events(rng, n=50):
-    return make_events(rng.integers(0, 34, n), rng.integers(0, 34, n),
-                       np.sort(rng.integers(0, 300_000, n)), rng.integers(0, 2, n))
+    return make_events(
+        rng.integers(0, 34, n), rng.integers(0, 34, n), np.sort(rng.integers(0, 300_000, n)), rng.integers(0, 2, n)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -429,7 +440,7 @@ def test_nmnist_full_layout_and_bad_sizes(tmp_path):
     assert list(ds.split("train").labels) == [0, 3, 9]
     assert list(ds.split("test").labels) == [3, 5]
     assert ds[0].data.size == 50
-    (root / "Test" / "5" / "00002.bin").write_bytes(b"\x00" * 7)   # not a multiple of 5
+    (root / "Test" / "5" / "00002.bin").write_bytes(b"\x00" * 7)  # not a multiple of 5
     ds = get_dataset("nmnist", root)
     with pytest.raises(StimulusError, match="00002.bin"):
         ds[ds.ids.index("test/5/00002")]
@@ -459,7 +470,7 @@ def weizmann_root(tmp_path_factory):
             folder = root / "grayscale" / cls / s
             folder.mkdir(parents=True)
             n = 11 + seq
-            for k in range(1, n + 1):   # image10 must come after image9
+            for k in range(1, n + 1):  # image10 must come after image9
                 grey = np.full((12, 16), 20 * (k % 12), np.uint8)
                 cv2.imwrite(str(folder / f"image{k}.jpg"), np.dstack([grey] * 3))
             part = "test" if seq >= 3 else "train"
@@ -496,8 +507,7 @@ def test_weizmann_scan_without_index_and_empty_sequence(weizmann_root, tmp_path)
     for cls in ("bend", "jack"):
         (root / "grayscale" / cls / "01").mkdir(parents=True)
         for k in (1, 2):
-            cv2.imwrite(str(root / "grayscale" / cls / "01" / f"image{k}.jpg"),
-                        np.zeros((8, 8, 3), np.uint8))
+            cv2.imwrite(str(root / "grayscale" / cls / "01" / f"image{k}.jpg"), np.zeros((8, 8, 3), np.uint8))
     ds = get_dataset("weizmann", root)
     assert len(ds) == 2 and ds[1].data.shape == (2, 8, 8)
     with pytest.raises(StimulusError, match="official split"):
@@ -517,20 +527,17 @@ def test_folder_of_videos_and_frame_folders_with_seeded_stratified_split(tmp_pat
             else:
                 (root / cls / f"clip{k}").mkdir(parents=True)
                 for j in (1, 2, 3):
-                    cv2.imwrite(str(root / cls / f"clip{k}" / f"{j:03d}.png"),
-                                np.full((24, 32), 50 * j, np.uint8))
+                    cv2.imwrite(str(root / cls / f"clip{k}" / f"{j:03d}.png"), np.full((24, 32), 50 * j, np.uint8))
     ds = get_dataset("folder", root)
     assert ds.classes == ["a", "b"] and len(ds) == 12
     assert all(ds[i].data.shape == (3, 24, 32) for i in range(len(ds)))
-    parts = {n: ds.split(n, test_fraction=0.25, val_fraction=0.25, seed=5)
-             for n in ("train", "val", "test")}
-    assert [list(np.bincount(p.labels, minlength=2)) for p in parts.values()] == \
-        [[4, 2], [2, 1], [2, 1]]
+    parts = {n: ds.split(n, test_fraction=0.25, val_fraction=0.25, seed=5) for n in ("train", "val", "test")}
+    assert [list(np.bincount(p.labels, minlength=2)) for p in parts.values()] == [[4, 2], [2, 1], [2, 1]]
     ids = [set(p.ids) for p in parts.values()]
     assert not (ids[0] & ids[1] or ids[0] & ids[2] or ids[1] & ids[2])
     assert ds.split("test", seed=5, test_fraction=0.25, val_fraction=0.25).ids == parts["test"].ids
     other = [ds.split("test", seed=s).ids for s in range(6)]
-    assert len({tuple(o) for o in other}) > 1    # the seed matters
+    assert len({tuple(o) for o in other}) > 1  # the seed matters
     with pytest.raises(ValueError, match="test_fraction"):
         ds.split("test", test_fraction=1.5)
 

@@ -104,9 +104,7 @@ def deterministic_network():
     steps = np.sort(rng.choice(int(DURATION / DT) - 10, size=60, replace=False))
     indices = rng.integers(0, N_INPUTS, size=steps.size)
     inputs = SpikeGeneratorGroup(N_INPUTS, indices, steps * DT, name="inputs")
-    synapses = Synapses(
-        inputs, neurons, "w : volt", on_pre="v += w", delay=1 * ms, name="input_synapses"
-    )
+    synapses = Synapses(inputs, neurons, "w : volt", on_pre="v += w", delay=1 * ms, name="input_synapses")
     pre, post = np.nonzero(rng.random((N_INPUTS, N_NEURONS)) < 0.5)
     synapses.connect(i=pre, j=post)
     synapses.w = rng.uniform(1, 6, pre.size) * mV
@@ -366,6 +364,7 @@ def test_busy_default_standalone_project_falls_back_to_a_sibling(tmp_path, monke
     import fcntl
 
     from cortex import devices
+
     monkeypatch.setenv(devices.CACHE_ENV, str(tmp_path))
     busy = tmp_path / "cpp_standalone"
     busy.mkdir()

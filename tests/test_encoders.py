@@ -1,4 +1,5 @@
 """Spike encoders: coding properties, time grid, reproducibility, registry and validation."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -115,7 +116,7 @@ def _delta_reference(clip, threshold, pool):
         d = clip[t].astype(np.float64) - clip[t - 1]
         for yy in range(hp):
             for xx in range(wp):
-                block = d[yy * pool:(yy + 1) * pool, xx * pool:(xx + 1) * pool]
+                block = d[yy * pool : (yy + 1) * pool, xx * pool : (xx + 1) * pool]
                 if block.max() > threshold:
                     out.add(((1 * hp + yy) * wp + xx, t))
                 if (-block).max() > threshold:
@@ -125,10 +126,10 @@ def _delta_reference(clip, threshold, pool):
 
 def test_delta_events_only_above_threshold_with_polarity():
     clip = np.zeros((3, 2, 3), dtype=np.float32)
-    clip[1, 0, 0] = 0.5    # brightens by 0.5 -> ON at frame 1
-    clip[1, 0, 1] = 0.05   # below threshold -> nothing
-    clip[1, 1, 2] = 0.3    # brightens, then darkens at frame 2 -> ON then OFF
-    clip[2, 0, 0] = 0.5    # unchanged at frame 2
+    clip[1, 0, 0] = 0.5  # brightens by 0.5 -> ON at frame 1
+    clip[1, 0, 1] = 0.05  # below threshold -> nothing
+    clip[1, 1, 2] = 0.3  # brightens, then darkens at frame 2 -> ON then OFF
+    clip[2, 0, 0] = 0.5  # unchanged at frame 2
     enc = DeltaEncoder(threshold=0.1, frame_duration=10.0, dt=1.0)
     stim = enc(clip)
     assert stim.n_channels == 2 * 6 and stim.n_steps == 30
@@ -169,9 +170,9 @@ def test_event_binner_channels_and_duplicates():
     hp = wp = 17
     assert stim.n_channels == 2 * hp * wp and stim.n_steps == 10
     expected = {
-        ((1 * hp + 0) * wp + 0, 0),     # two ON events at (0, 0) in step 0 -> one spike
-        ((0 * hp + 1) * wp + 2, 1),     # OFF at (5, 2) -> cell (x 2, y 1)
-        ((1 * hp + 0) * wp + 1, 1),     # ON at (3, 1) -> cell (1, 0)
+        ((1 * hp + 0) * wp + 0, 0),  # two ON events at (0, 0) in step 0 -> one spike
+        ((0 * hp + 1) * wp + 2, 1),  # OFF at (5, 2) -> cell (x 2, y 1)
+        ((1 * hp + 0) * wp + 1, 1),  # ON at (3, 1) -> cell (1, 0)
         ((0 * hp + 16) * wp + 16, 9),
     }
     assert pairs(stim) == expected
@@ -203,8 +204,8 @@ def test_respike_split_residual_is_frame_minus_key(stride):
 
 def test_residual_encoder_signed_channels_and_key_frames():
     clip = np.full((4, 2, 2), 0.5, dtype=np.float32)
-    clip[1, 0, 0] = 1.0   # +0.5 w.r.t. key frame 0 -> ON block
-    clip[3, 1, 1] = 0.1   # -0.4 w.r.t. key frame 2 -> OFF block
+    clip[1, 0, 0] = 1.0  # +0.5 w.r.t. key frame 0 -> ON block
+    clip[3, 1, 1] = 0.1  # -0.4 w.r.t. key frame 2 -> OFF block
     enc = ResidualEncoder(stride=2, inner=TTFSEncoder(frame_duration=11.0, dt=1.0))
     stim = enc(clip, label=3, meta={"id": "r"})
     assert stim.n_channels == 2 * 4 and stim.label == 3
@@ -224,7 +225,9 @@ def test_unique_spikes_property():
         steps = rng.integers(0, 15, 200)
         u_idx, u_steps = unique_spikes(idx, steps, n_ch)
         assert u_idx.dtype == np.int32 and u_steps.dtype == np.int64
-        assert set(zip(u_idx.tolist(), u_steps.tolist(), strict=True)) == set(zip(idx.tolist(), steps.tolist(), strict=True))
+        assert set(zip(u_idx.tolist(), u_steps.tolist(), strict=True)) == set(
+            zip(idx.tolist(), steps.tolist(), strict=True)
+        )
         assert len(u_idx) == len(set(zip(idx.tolist(), steps.tolist(), strict=True)))
         assert np.all(np.diff(u_steps) >= 0)
     with pytest.raises(ValueError, match="range"):
@@ -239,8 +242,12 @@ def random_encoder(rng):
     if choice == 1:
         return TTFSEncoder(frame_duration=fd)
     if choice == 2:
-        return GaussianEncoder(n_fields=int(rng.integers(1, 6)), frame_duration=fd,
-                               mode=str(rng.choice(["latency", "rate"])), max_rate=900.0)
+        return GaussianEncoder(
+            n_fields=int(rng.integers(1, 6)),
+            frame_duration=fd,
+            mode=str(rng.choice(["latency", "rate"])),
+            max_rate=900.0,
+        )
     if choice == 3:
         return DeltaEncoder(threshold=float(rng.random() * 0.5), pool=int(rng.integers(1, 4)), frame_duration=fd)
     if choice == 4:
@@ -252,8 +259,9 @@ def random_input(enc, rng):
     if isinstance(enc, EventBinner):
         n = 300
         # many events share pixel and step: duplicates the binner must merge
-        return make_events(rng.integers(0, 9, n), rng.integers(0, 7, n), rng.integers(0, 3000, n),
-                           rng.integers(0, 2, n))
+        return make_events(
+            rng.integers(0, 9, n), rng.integers(0, 7, n), rng.integers(0, 3000, n), rng.integers(0, 2, n)
+        )
     clip = rng.random((int(rng.integers(1, 5)), 7, 9)).astype(np.float32)
     clip[rng.random(clip.shape) < 0.3] = 1.0  # saturated pixels: latency 0 in every frame
     return clip
@@ -288,25 +296,28 @@ def test_registry_round_trip_and_frozen():
         assert pairs(a) == pairs(b), name  # stateless
 
 
-@pytest.mark.parametrize("name,params,word", [
-    ("nope", {}, "nope"),
-    ("poisson", {"rate": 5}, "rate"),
-    ("poisson", {"dt": 0}, "dt"),
-    ("poisson", {"dt": -1.0}, "dt"),
-    ("poisson", {"max_rate": 2000.0}, "max_rate"),
-    ("poisson", {"seed": -1}, "seed"),
-    ("ttfs", {"threshold": -0.1}, "threshold"),
-    ("ttfs", {"frame_duration": 0.1}, "frame_duration"),
-    ("delta", {"threshold": -0.01}, "threshold"),
-    ("delta", {"pool": 0}, "pool"),
-    ("gaussian", {"n_fields": 0}, "n_fields"),
-    ("gaussian", {"mode": "burst"}, "mode"),
-    ("residual", {"stride": 0}, "stride"),
-    ("residual", {"inner": "events"}, "inner"),
-    ("residual", {"inner": "delta"}, "inner"),
-    ("events", {"pool": 0}, "pool"),
-    ("events", {"sensor_size": (34, 34)}, "sensor_size"),
-])
+@pytest.mark.parametrize(
+    "name,params,word",
+    [
+        ("nope", {}, "nope"),
+        ("poisson", {"rate": 5}, "rate"),
+        ("poisson", {"dt": 0}, "dt"),
+        ("poisson", {"dt": -1.0}, "dt"),
+        ("poisson", {"max_rate": 2000.0}, "max_rate"),
+        ("poisson", {"seed": -1}, "seed"),
+        ("ttfs", {"threshold": -0.1}, "threshold"),
+        ("ttfs", {"frame_duration": 0.1}, "frame_duration"),
+        ("delta", {"threshold": -0.01}, "threshold"),
+        ("delta", {"pool": 0}, "pool"),
+        ("gaussian", {"n_fields": 0}, "n_fields"),
+        ("gaussian", {"mode": "burst"}, "mode"),
+        ("residual", {"stride": 0}, "stride"),
+        ("residual", {"inner": "events"}, "inner"),
+        ("residual", {"inner": "delta"}, "inner"),
+        ("events", {"pool": 0}, "pool"),
+        ("events", {"sensor_size": (34, 34)}, "sensor_size"),
+    ],
+)
 def test_invalid_parameters_raise_value_error_naming_them(name, params, word):
     with pytest.raises(ValueError, match=word):
         get_encoder(name, **params)
@@ -332,7 +343,7 @@ def _walker(n_frames=6, shape=(30, 40), start=(8, 5), step=(0, 2)):
     clip = np.zeros((n_frames, *shape), dtype=np.float32)
     for t in range(n_frames):
         y, x = start[0] + t * step[0], start[1] + t * step[1]
-        clip[t, y:y + 5, x:x + 3] = 0.9
+        clip[t, y : y + 5, x : x + 3] = 0.9
         clip[t, y + 1, x + 1] = 0.4  # some texture
     return clip
 
@@ -340,8 +351,9 @@ def _walker(n_frames=6, shape=(30, 40), start=(8, 5), step=(0, 2)):
 def _shift(clip, dy, dx):
     out = np.zeros_like(clip)
     h, w = clip.shape[1:]
-    out[:, max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = \
-        clip[:, max(-dy, 0):h + min(-dy, 0), max(-dx, 0):w + min(-dx, 0)]
+    out[:, max(dy, 0) : h + min(dy, 0), max(dx, 0) : w + min(dx, 0)] = clip[
+        :, max(-dy, 0) : h + min(-dy, 0), max(-dx, 0) : w + min(-dx, 0)
+    ]
     return out
 
 
@@ -390,13 +402,13 @@ def test_frame_centring_removes_translation_within_the_clip():
 
 def test_center_maps_puts_the_centroid_in_the_middle():
     active = np.zeros((2, 2, 9, 9), dtype=bool)
-    active[0, 1, 0, 0] = active[0, 0, 0, 2] = True     # frame 0: centroid (0, 1)
-    active[1, 1, 8, 8] = True                          # frame 1: centroid (8, 8)
+    active[0, 1, 0, 0] = active[0, 0, 0, 2] = True  # frame 0: centroid (0, 1)
+    active[1, 1, 8, 8] = True  # frame 1: centroid (8, 8)
     out = center_maps(active, "frame", (5, 5))
     assert out.shape == (2, 2, 5, 5)
     assert out[0, 1, 2, 1] and out[0, 0, 2, 3] and out[0].sum() == 2
     assert out[1, 1, 2, 2] and out[1].sum() == 1
-    clip_mode = center_maps(active, "clip", (9, 9))    # centroid (8/3, 10/3) -> shift (1, 1)
+    clip_mode = center_maps(active, "clip", (9, 9))  # centroid (8/3, 10/3) -> shift (1, 1)
     assert clip_mode[0, 1, 1, 1] and clip_mode[0, 0, 1, 3] and clip_mode.sum() == 2  # (8, 8) leaves
     assert not center_maps(np.zeros((3, 1, 4, 4), bool), "frame").any()
     # a frame without events stays empty and does not disturb the others
@@ -406,20 +418,23 @@ def test_center_maps_puts_the_centroid_in_the_middle():
 
 def test_window_is_cropped_not_wrapped():
     clip = np.zeros((2, 20, 20), dtype=np.float32)
-    clip[1, 2:18, 10] = 1.0     # a 16-pixel vertical line
+    clip[1, 2:18, 10] = 1.0  # a 16-pixel vertical line
     stim = DeltaEncoder(threshold=0.5, center="frame", window=(8, 8), frame_duration=1.0)(clip)
     assert stim.n_channels == 2 * 64
     on_rows = {(i - 64) // 8 for i in stim.indices}
     assert stim.n_spikes == 8 and on_rows == set(range(8))
 
 
-@pytest.mark.parametrize("params,word", [
-    ({"center": "middle"}, "center"),
-    ({"center": True}, "center"),
-    ({"window": (10, 10)}, "window"),
-    ({"center": "clip", "window": (10,)}, "window"),
-    ({"center": "clip", "window": (0, 10)}, "window"),
-])
+@pytest.mark.parametrize(
+    "params,word",
+    [
+        ({"center": "middle"}, "center"),
+        ({"center": True}, "center"),
+        ({"window": (10, 10)}, "window"),
+        ({"center": "clip", "window": (10,)}, "window"),
+        ({"center": "clip", "window": (0, 10)}, "window"),
+    ],
+)
 def test_center_invalid_parameters(params, word):
     with pytest.raises(ValueError, match=word):
         get_encoder("delta", **params)

@@ -1,4 +1,5 @@
 """Synaptic-operation counting and the energy estimate (analysis.energy)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -8,11 +9,11 @@ from analysis.energy import E_AC_PJ, E_MAC_PJ, energy_estimate, fan_out, synapti
 
 #: A 3-neuron reservoir (2 E, 1 I) driven by 2 input channels.
 STRUCTURE = {
-    "in_exc": (np.array([0, 0, 1]), np.array([0, 1, 1])),   # input 0 -> E0, E1; input 1 -> E1
-    "in_inh": (np.array([1]), np.array([0])),               # input 1 -> I0
-    "ee": (np.array([0]), np.array([1])),                   # E0 -> E1
-    "ei": (np.array([0, 1]), np.array([0, 0])),             # E0 -> I0, E1 -> I0
-    "ie": (np.array([0, 0]), np.array([0, 1])),             # I0 -> E0, E1
+    "in_exc": (np.array([0, 0, 1]), np.array([0, 1, 1])),  # input 0 -> E0, E1; input 1 -> E1
+    "in_inh": (np.array([1]), np.array([0])),  # input 1 -> I0
+    "ee": (np.array([0]), np.array([1])),  # E0 -> E1
+    "ei": (np.array([0, 1]), np.array([0, 0])),  # E0 -> I0, E1 -> I0
+    "ie": (np.array([0, 0]), np.array([0, 1])),  # I0 -> E0, E1
     "ii": (np.array([], dtype=int), np.array([], dtype=int)),
 }
 SIZES = {"input": 2, "exc": 2, "inh": 1}
@@ -20,9 +21,9 @@ SIZES = {"input": 2, "exc": 2, "inh": 1}
 
 def test_fan_out_three_neurons():
     fan = fan_out(STRUCTURE, SIZES)
-    assert fan["input"].tolist() == [2, 2]        # input 0: 2 E; input 1: 1 E + 1 I
-    assert fan["exc"].tolist() == [2, 1]          # E0: E1, I0; E1: I0
-    assert fan["inh"].tolist() == [2]             # I0: E0, E1
+    assert fan["input"].tolist() == [2, 2]  # input 0: 2 E; input 1: 1 E + 1 I
+    assert fan["exc"].tolist() == [2, 1]  # E0: E1, I0; E1: I0
+    assert fan["inh"].tolist() == [2]  # I0: E0, E1
 
 
 def test_synaptic_operations_hand_computed():

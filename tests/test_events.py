@@ -1,4 +1,5 @@
 """Event-file readers: N-MNIST bit packing, AEDAT 3.1 packets, DVS Gesture cuts, .npy."""
+
 from __future__ import annotations
 
 import struct
@@ -27,9 +28,25 @@ NMNIST = DATA / "nmnist_small"
 def test_nmnist_hand_packed_bytes(tmp_path):
     # event (x=5, y=17, p=1, t=1_234_567 us): t = 18 * 2**16 + 214 * 2**8 + 135
     # -> bytes 5, 17, 0x80 | 18 = 146, 214, 135
-    raw = bytes([5, 17, 146, 214, 135,
-                 33, 0, 0x7F, 0xFF, 0xFF,   # x=33, y=0, p=0, t=2**23 - 1
-                 0, 33, 0x80, 0, 3])         # x=0, y=33, p=1, t=3
+    raw = bytes(
+        [
+            5,
+            17,
+            146,
+            214,
+            135,
+            33,
+            0,
+            0x7F,
+            0xFF,
+            0xFF,  # x=33, y=0, p=0, t=2**23 - 1
+            0,
+            33,
+            0x80,
+            0,
+            3,
+        ]
+    )  # x=0, y=33, p=1, t=3
     path = tmp_path / "sample.bs2"
     path.write_bytes(raw)
     ev = read_nmnist(path)
@@ -44,8 +61,9 @@ def test_nmnist_hand_packed_bytes(tmp_path):
 def test_nmnist_write_read_round_trip(tmp_path):
     rng = np.random.default_rng(0)
     n = 500
-    ev = make_events(rng.integers(0, 34, n), rng.integers(0, 34, n),
-                     np.sort(rng.integers(0, 2**23, n)), rng.integers(0, 2, n))
+    ev = make_events(
+        rng.integers(0, 34, n), rng.integers(0, 34, n), np.sort(rng.integers(0, 2**23, n)), rng.integers(0, 2, n)
+    )
     path = write_nmnist(tmp_path / "s.bin", ev)
     assert path.stat().st_size == 5 * n
     back = read_nmnist(path)
@@ -74,9 +92,9 @@ def _aedat_bytes():
     """One frame packet (skipped), one polarity packet with a valid and an invalid event."""
     head = b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n#!END-HEADER\r\n"
     frame_packet = HEADER.pack(2, 1, 12, 8, 0, 2, 2, 2) + bytes(range(24))
-    valid = (100 << 17) | (50 << 2) | (1 << 1) | 1          # x=100, y=50, ON, valid
-    invalid = (7 << 17) | (8 << 2) | (0 << 1) | 0           # valid bit 0 -> skipped
-    off = (3 << 17) | (4 << 2) | (0 << 1) | 1               # x=3, y=4, OFF, valid
+    valid = (100 << 17) | (50 << 2) | (1 << 1) | 1  # x=100, y=50, ON, valid
+    invalid = (7 << 17) | (8 << 2) | (0 << 1) | 0  # valid bit 0 -> skipped
+    off = (3 << 17) | (4 << 2) | (0 << 1) | 1  # x=3, y=4, OFF, valid
     events = struct.pack("<Ii", valid, 123_456) + struct.pack("<Ii", invalid, 5) + struct.pack("<Ii", off, 200)
     pol_packet = HEADER.pack(1, 1, 8, 4, 2, 3, 3, 2) + events  # TSOverflow = 2
     return head + frame_packet + pol_packet

@@ -1,4 +1,5 @@
 """The experiment runner and its config: end to end, resume, clear errors."""
+
 import json
 
 import numpy as np
@@ -11,16 +12,33 @@ from spikevid.experiments.config import ConfigError, load_config, resolve_config
 from spikevid.experiments.runner import run_experiment
 
 TINY = {
-    "dataset": {"name": "synthetic", "options": {"n_subjects": 3, "scenarios": [1], "seed": 0,
-                                                 "n_frames": 12}},
+    "dataset": {"name": "synthetic", "options": {"n_subjects": 3, "scenarios": [1], "seed": 0, "n_frames": 12}},
     "encoder": {"name": "delta", "params": {"threshold": 0.25, "pool": 8, "frame_duration": 10.0, "dt": 1.0}},
-    "model": {"kind": "hrsnn", "n": 30, "device": "numpy", "seed": 1, "J_in": 3.0, "p_in": 0.3,
-              "gap": 10.0, "snapshots": 3},
+    "model": {
+        "kind": "hrsnn",
+        "n": 30,
+        "device": "numpy",
+        "seed": 1,
+        "J_in": 3.0,
+        "p_in": 0.3,
+        "gap": 10.0,
+        "snapshots": 3,
+    },
     "readout": {"kind": "logistic", "scale": "log"},
     "run": {"chunk": 4, "progress": False},
 }
-STABLE = ("test_accuracy", "train_accuracy", "n_train", "n_test", "classes", "confusion_matrix",
-          "spikes_per_neuron_per_sample", "synaptic_events_per_sample", "baseline", "test_predictions")
+STABLE = (
+    "test_accuracy",
+    "train_accuracy",
+    "n_train",
+    "n_test",
+    "classes",
+    "confusion_matrix",
+    "spikes_per_neuron_per_sample",
+    "synaptic_events_per_sample",
+    "baseline",
+    "test_predictions",
+)
 
 
 def _stable(m):
@@ -100,15 +118,18 @@ def test_train_fraction_is_stratified(tmp_path):
     assert m["n_train"] == 6  # one of the two clips of each of the six classes
 
 
-@pytest.mark.parametrize("override, msg", [
-    ("model.tau_mem=3", "unknown config key 'model.tau_mem'"),
-    ("dataset.nmae=x", "unknown config key 'dataset.nmae'"),
-    ("readout.kind=forest", "'readout.kind' must be one of"),
-    ("model.variant=HeN", "model.variant: expected one of"),
-    ("run.chunk=0", "'run.chunk' must be >= 1"),
-    ("dataset.train_fraction=0", "train_fraction"),
-    ("bogus.x=1", "unknown config key 'bogus'"),
-])
+@pytest.mark.parametrize(
+    "override, msg",
+    [
+        ("model.tau_mem=3", "unknown config key 'model.tau_mem'"),
+        ("dataset.nmae=x", "unknown config key 'dataset.nmae'"),
+        ("readout.kind=forest", "'readout.kind' must be one of"),
+        ("model.variant=HeN", "model.variant: expected one of"),
+        ("run.chunk=0", "'run.chunk' must be >= 1"),
+        ("dataset.train_fraction=0", "train_fraction"),
+        ("bogus.x=1", "unknown config key 'bogus'"),
+    ],
+)
 def test_config_errors_name_the_key(override, msg, tmp_path):
     with pytest.raises(ConfigError, match=msg):
         resolve_config(TINY, [override])
@@ -132,6 +153,7 @@ def test_cli_run_and_errors(tmp_path, capsys):
 
 def test_shipped_configs_resolve():
     from pathlib import Path
+
     for path in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
         cfg = load_config(path)
         assert cfg["dataset"]["name"]

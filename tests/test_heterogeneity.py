@@ -1,4 +1,5 @@
 """Parameter specs: samplers hit their mean and CV; invalid specs name the parameter."""
+
 import numpy as np
 import pytest
 from brian2 import ms, mV
@@ -45,13 +46,16 @@ def test_seed_reproducibility_int_and_generator():
     assert not np.array_equal(a, spec.sample(100, seed=8))
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    (dict(mean=20 * ms, cv=-0.1), "cv must be >= 0"),
-    (dict(mean=20 * ms, cv=0.2, dist="cauchy"), "unknown distribution"),
-    (dict(mean=-20 * ms, cv=0.2, dist="gamma"), "positive mean"),
-    (dict(mean=20 * ms, cv=0.9, dist="uniform"), "negative values"),
-    (dict(mean=20 * ms, cv=0.9, dist="truncnorm"), "too large"),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        (dict(mean=20 * ms, cv=-0.1), "cv must be >= 0"),
+        (dict(mean=20 * ms, cv=0.2, dist="cauchy"), "unknown distribution"),
+        (dict(mean=-20 * ms, cv=0.2, dist="gamma"), "positive mean"),
+        (dict(mean=20 * ms, cv=0.9, dist="uniform"), "negative values"),
+        (dict(mean=20 * ms, cv=0.9, dist="truncnorm"), "too large"),
+    ],
+)
 def test_invalid_specs_raise_naming_the_parameter(kwargs, msg):
     with pytest.raises(ValueError, match=f"tau_m: .*{msg}"):
         ParamSpec(**kwargs, name="tau_m")

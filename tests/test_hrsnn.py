@@ -1,4 +1,5 @@
 """The HRSNN reservoir: learning, freezing, features, variants, sklearn conventions."""
+
 import numpy as np
 import pytest
 from sklearn.base import clone
@@ -17,7 +18,7 @@ N_CH = 24
 def _stimulus(label, rng, n_steps=120):
     """Class ``label`` drives its own block of channels harder (deterministic rng)."""
     rate = np.full(N_CH, 0.01)
-    rate[label * 8:(label + 1) * 8] = 0.12
+    rate[label * 8 : (label + 1) * 8] = 0.12
     st, idx = np.nonzero(rng.random((n_steps, N_CH)) < rate)
     return SpikeStimulus(idx, st, N_CH, n_steps, 1.0, label=label)
 
@@ -29,8 +30,19 @@ def clips():
 
 
 def tiny(**kw):
-    params = dict(n=40, device="numpy", seed=3, progress=False, J_in=3.0, p_in=0.3, a_plus=0.05,
-                  bins=2, snapshots=4, gap=20.0, dt=0.5)
+    params = dict(
+        n=40,
+        device="numpy",
+        seed=3,
+        progress=False,
+        J_in=3.0,
+        p_in=0.3,
+        a_plus=0.05,
+        bins=2,
+        snapshots=4,
+        gap=20.0,
+        dt=0.5,
+    )
     params.update(kw)
     return HRSNN(**params)
 
@@ -74,6 +86,30 @@ def test_same_seed_same_features_and_transform_matches_fit_transform(clips):
     np.testing.assert_array_equal(model.transform(clips[5:8]), b[5:8])
     c = tiny(seed=4).fit_transform(clips)
     assert not np.array_equal(a, c)
+
+
+def _same(a, b) -> bool:
+    """Deep equality of estimator state (dicts, tuples, arrays, scalars)."""
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and np.array_equal(a, b, equal_nan=True)
+    return a == b or (a != a and b != b)
+
+
+def test_transform_and_simulate_leave_the_estimator_unchanged(clips):
+    import copy
+
+    model = tiny().fit(clips)
+    before = copy.deepcopy(model.__dict__)
+    F = model.transform(clips)
+    res = model.simulate(clips[:3])
+    assert F.shape[0] == len(clips) and len(res.features[0]) == 3
+    assert _same(model.__dict__, before)
+    before["weights_"]["ee"] = before["weights_"]["ee"] + 1.0  # the comparison can fail
+    assert not _same(model.__dict__, before)
 
 
 def test_seed_accepts_generator(clips):
@@ -130,12 +166,19 @@ def test_reservoir_and_baseline_learn_the_toy_task(clips):
     assert B.sum() == sum(s.n_spikes for s in clips)
 
 
-@pytest.mark.parametrize("kwargs, msg", [
-    (dict(variant="HeNHeX"), "variant: "), (dict(tau_m=-1.0), "tau_m: a time constant must be positive"),
-    (dict(tau_m=0.2, dt=0.5), "tau_m: 0.2 ms is shorter than the time step"),
-    (dict(p_ee=1.5), "p_ee: "), (dict(plastic="ii"), "plastic: "), (dict(exc=1.0), "exc: "),
-    (dict(cv_neuron=-0.1), "cv_neuron: "), (dict(reduction="max"), "reduction: "),
-])
+@pytest.mark.parametrize(
+    "kwargs, msg",
+    [
+        (dict(variant="HeNHeX"), "variant: "),
+        (dict(tau_m=-1.0), "tau_m: a time constant must be positive"),
+        (dict(tau_m=0.2, dt=0.5), "tau_m: 0.2 ms is shorter than the time step"),
+        (dict(p_ee=1.5), "p_ee: "),
+        (dict(plastic="ii"), "plastic: "),
+        (dict(exc=1.0), "exc: "),
+        (dict(cv_neuron=-0.1), "cv_neuron: "),
+        (dict(reduction="max"), "reduction: "),
+    ],
+)
 def test_invalid_hyperparameters(kwargs, msg, clips):
     with pytest.raises(ValueError, match=msg):
         tiny(**kwargs).fit(clips[:1])
@@ -183,13 +226,19 @@ def test_concatenated_presentation_equals_a_store_restore_loop():
     from cortex.devices import device_scope
     from networks.reservoir import build_reservoir
     from networks.timeline import Timeline
+
     rng = np.random.default_rng(5)
     clips = [_stimulus(k % 3, rng, n_steps=150) for k in range(4)]
     model = tiny(n=120, J_in=4.0, J_e=0.4, p_ee=0.3, gap=5.0, record_v=0).fit(clips[:2])
     F = model.transform(clips)
     with device_scope("numpy"):
-        res = build_reservoir(model, Timeline([(clips[:1], False)], dt=model.dt, gap=0.0),
-                              n_input=model.n_input_, seed=model.seed_, weights=model.weights_)
+        res = build_reservoir(
+            model,
+            Timeline([(clips[:1], False)], dt=model.dt, gap=0.0),
+            n_input=model.n_input_,
+            seed=model.seed_,
+            weights=model.weights_,
+        )
         for name in res.plastic:
             res.synapses[name].plastic = 0
         net, mons = res.network, res.monitors
@@ -213,6 +262,7 @@ def test_hrsnn_builds_for_cuda_standalone(tmp_path):
     from networks.reservoir import build_reservoir, collect
     from networks.simulation import run_phases
     from networks.timeline import Timeline
+
     usable, reason = available_devices()["cuda_standalone"]
     if not usable and ("brian2cuda missing" in reason or "nvcc not found" in reason):
         pytest.skip(reason)
@@ -223,8 +273,9 @@ def test_hrsnn_builds_for_cuda_standalone(tmp_path):
     with device_scope("cuda_standalone", compile_only=not usable, build_on_run=False, directory=project):
         tl = Timeline([(clips, True), (clips, False)], dt=model.dt, gap=model.gap)
         net = build_reservoir(model, tl, n_input=N_CH, seed=0)
-        run_phases(net.network, tl, [net.synapses[p] for p in net.plastic], learning_only=net.weight_monitors,
-                   progress=False)  # builds, and runs where a GPU is
+        run_phases(
+            net.network, tl, [net.synapses[p] for p in net.plastic], learning_only=net.weight_monitors, progress=False
+        )  # builds, and runs where a GPU is
         assert (project / "main").is_file(), "no binary was built"
         if usable:
             res = collect(net, model, tl)

@@ -1,4 +1,5 @@
 """LIF populations against analytic solutions; parameter validation."""
+
 import numpy as np
 import pytest
 from brian2 import Mohm, SpikeMonitor, StateMonitor, defaultclock, ms, mV, nA, run, second
@@ -86,17 +87,20 @@ def test_random_initial_potential_lies_between_reset_and_threshold():
     assert v.min() >= -65 and v.max() < -50 and v.std() > 1
 
 
-@pytest.mark.parametrize("params, msg", [
-    (dict(tau_m=-5 * ms), "tau_m: a time constant must be positive"),
-    (dict(tau_m=0 * ms), "tau_m: a time constant must be positive"),
-    (dict(tau_ref=-1 * ms), "tau_ref: the refractory period must be >= 0"),
-    (dict(R_m=-1 * Mohm), "R_m: the membrane resistance must be positive"),
-    (dict(v_reset=-45 * mV), "v_reset: must lie below v_th"),
-    (dict(tau_m=20 * mV), "tau_m: expected a value in units of"),
-    (dict(tau_m={"mean": 20 * ms, "cv": -1}), "tau_m: cv must be >= 0"),
-    (dict(tau_m={"mean": 20 * ms, "cv": 0.3, "dist": "zipf"}), "tau_m: unknown distribution"),
-    (dict(tau_mem=20 * ms), "unknown LIFParams parameter"),
-])
+@pytest.mark.parametrize(
+    "params, msg",
+    [
+        (dict(tau_m=-5 * ms), "tau_m: a time constant must be positive"),
+        (dict(tau_m=0 * ms), "tau_m: a time constant must be positive"),
+        (dict(tau_ref=-1 * ms), "tau_ref: the refractory period must be >= 0"),
+        (dict(R_m=-1 * Mohm), "R_m: the membrane resistance must be positive"),
+        (dict(v_reset=-45 * mV), "v_reset: must lie below v_th"),
+        (dict(tau_m=20 * mV), "tau_m: expected a value in units of"),
+        (dict(tau_m={"mean": 20 * ms, "cv": -1}), "tau_m: cv must be >= 0"),
+        (dict(tau_m={"mean": 20 * ms, "cv": 0.3, "dist": "zipf"}), "tau_m: unknown distribution"),
+        (dict(tau_mem=20 * ms), "unknown LIFParams parameter"),
+    ],
+)
 def test_invalid_parameters_raise_naming_the_parameter(params, msg):
     with pytest.raises(ValueError, match=msg):
         lif_group(2, params)

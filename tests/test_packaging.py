@@ -1,4 +1,5 @@
 """Packaging: pyproject.toml and environment.yml list the same dependencies."""
+
 import re
 import tomllib
 from pathlib import Path
@@ -39,8 +40,10 @@ def test_cuda_extra_pins_the_brian2_that_brian2cuda_needs():
 
 def test_packages_import_and_cli_is_declared():
     import analysis  # noqa: F401,E401
+
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["spikevid"] == "spikevid.cli:main"
     from spikevid.cli import build_parser
+
     commands = build_parser()._subparsers._group_actions[0].choices
     assert {"run", "stimuli"} <= set(commands)

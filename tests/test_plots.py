@@ -4,6 +4,7 @@ One tiny run (numpy device, 40 neurons, 9 clips) is made once for the module; ea
 figure must be a non-empty image and the numbers it drew must equal what the run
 recorded.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -15,16 +16,27 @@ import yaml
 from spikevid.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["model.device=numpy", "model.n=40", "model.J_in=3.0", "model.snapshots=6", "model.seed=1",
-        "dataset.options.n_subjects=3", "dataset.options.scenarios=[1]", "dataset.options.n_frames=10",
-        "dataset.options.actions=[boxing,handwaving,walking]", "dataset.max_per_class=2",
-        "encoder.params.pool=8", "run.progress=false"]
+TINY = [
+    "model.device=numpy",
+    "model.n=40",
+    "model.J_in=3.0",
+    "model.snapshots=6",
+    "model.seed=1",
+    "dataset.options.n_subjects=3",
+    "dataset.options.scenarios=[1]",
+    "dataset.options.n_frames=10",
+    "dataset.options.actions=[boxing,handwaving,walking]",
+    "dataset.max_per_class=2",
+    "encoder.params.pool=8",
+    "run.progress=false",
+]
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     from spikevid.experiments.config import resolve_config
     from spikevid.experiments.runner import run_experiment
+
     cfg = resolve_config(yaml.safe_load((REPO / "configs" / "demo.yaml").read_text()), TINY)
     out = tmp_path_factory.mktemp("plots") / "run"
     run_experiment(cfg, out)
@@ -34,15 +46,17 @@ def run_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def made(run_dir):
     from analysis.report import run_figures
+
     return run_figures(run_dir)
 
 
 def _assert_image(path):
     import matplotlib.image as mpimg
+
     assert path.is_file() and path.stat().st_size > 5000
     img = mpimg.imread(path)
-    assert img.shape[0] > 200 and img.shape[1] > 600   # 7 in wide
-    assert img[..., :3].std() > 0.01                   # not blank
+    assert img.shape[0] > 200 and img.shape[1] > 600  # 7 in wide
+    assert img[..., :3].std() > 0.01  # not blank
 
 
 def test_every_figure_is_written(made, run_dir):
@@ -64,8 +78,7 @@ def test_raster_counts_match_raster_npz(made, run_dir):
             assert data["spike_counts"][pop] == int(((t >= 0) & (t < end)).sum()) > 0
             assert data["drawn"][pop] == data["spike_counts"][pop]
         # the population rate integrates back to the spike counts
-        width = np.diff(np.concatenate([[0.0], (data["rate_t"][:-1] + data["rate_t"][1:]) / 2,
-                                        [end * float(z["dt"])]]))
+        width = np.diff(np.concatenate([[0.0], (data["rate_t"][:-1] + data["rate_t"][1:]) / 2, [end * float(z["dt"])]]))
         width_s = width * 1e-3  # rate_t in ms, rates in Hz
         assert (data["rate_exc"] * width_s * int(z["n_exc"])).sum() == pytest.approx(data["spike_counts"]["exc"])
         assert (data["rate_inh"] * width_s * int(z["n_inh"])).sum() == pytest.approx(data["spike_counts"]["inh"])
@@ -95,7 +108,8 @@ def test_weight_matrices_hold_every_synapse(made, run_dir):
 
 def test_activity_matches_raster_and_neuron_params(made, run_dir):
     from analysis.activity import spike_statistics
-    (label, data), = made["activity"][1].items()
+
+    ((label, data),) = made["activity"][1].items()
     assert label == "HeNHeS"
     with np.load(run_dir / "raster.npz") as z:
         win, dt = z["windows"], float(z["dt"])
@@ -114,9 +128,16 @@ def test_activity_matches_raster_and_neuron_params(made, run_dir):
     assert data["counts"]["tau_m"].sum() == len(tau)
     assert tau.std() > 0  # heterogeneous neurons are visible
     # ISI CV of a regular spike train is 0, of two intervals 3 and 1 steps: std/mean = 0.5
-    toy = {"dt": 1, "windows": np.array([[0, 100]]), "n_exc": 2, "n_inh": 1,
-           "exc_i": np.array([0, 0, 0, 0, 1, 1, 1]), "exc_t": np.array([0, 10, 20, 30, 5, 8, 9]),
-           "inh_i": np.array([0]), "inh_t": np.array([50])}
+    toy = {
+        "dt": 1,
+        "windows": np.array([[0, 100]]),
+        "n_exc": 2,
+        "n_inh": 1,
+        "exc_i": np.array([0, 0, 0, 0, 1, 1, 1]),
+        "exc_t": np.array([0, 10, 20, 30, 5, 8, 9]),
+        "inh_i": np.array([0]),
+        "inh_t": np.array([50]),
+    }
     s = spike_statistics(toy)
     np.testing.assert_allclose(s["rate"], [40.0, 30.0, 10.0])
     assert s["cv"][0] == pytest.approx(0.0) and s["cv"][1] == pytest.approx(0.5) and np.isnan(s["cv"][2])
@@ -124,6 +145,7 @@ def test_activity_matches_raster_and_neuron_params(made, run_dir):
 
 def test_confusion_matches_metrics(made, run_dir):
     import json
+
     m = json.loads((run_dir / "metrics.json").read_text())
     data = made["confusion"][1]
     assert data["counts"].tolist() == m["confusion_matrix"]
@@ -138,16 +160,22 @@ def test_synaptic_operations_match_the_simulation(run_dir):
     from analysis.rundata import load_config_file, load_model
     from spikevid.experiments.data import encode_all, load_split
     from stimuli.encoders import get_encoder
+
     cfg = load_config_file(run_dir)
     model = load_model(run_dir)
     _, _, test = load_split(cfg)
-    stims = encode_all([test[0], test[1]], get_encoder(cfg["encoder"]["name"], **cfg["encoder"]["params"]),
-                       None, progress=False)
+    stims = encode_all(
+        [test[0], test[1]], get_encoder(cfg["encoder"]["name"], **cfg["encoder"]["params"]), None, progress=False
+    )
     res = model.simulate(stims)
-    spikes = {"input": np.concatenate([s.indices for s in stims]),
-              "exc": res.spikes["exc"][0], "inh": res.spikes["inh"][0]}
-    ops = synaptic_operations(spikes, model.structure_, {"input": model.n_input_, "exc": model.n_exc,
-                                                         "inh": model.n_inh})
+    spikes = {
+        "input": np.concatenate([s.indices for s in stims]),
+        "exc": res.spikes["exc"][0],
+        "inh": res.spikes["inh"][0],
+    }
+    ops = synaptic_operations(
+        spikes, model.structure_, {"input": model.n_input_, "exc": model.n_exc, "inh": model.n_inh}
+    )
     assert ops["total"] == res.extra["synaptic_events"] > 0
 
 
@@ -155,6 +183,7 @@ def test_run_energy_uses_metrics(run_dir):
     import json
 
     from analysis.energy import E_AC_PJ, run_energy
+
     m = json.loads((run_dir / "metrics.json").read_text())
     est = run_energy(run_dir)
     assert est["snn_nJ"] == pytest.approx(m["synaptic_events_per_sample"] * E_AC_PJ * 1e-3)
@@ -181,6 +210,7 @@ def test_cli_plot_missing_run(tmp_path, capsys):
 def test_membrane_traces_from_live_arrays(tmp_path):
     from analysis.activity import plot_membrane_traces
     from analysis.figures import save_figure
+
     t = np.arange(400) * 0.5  # ms
     v = -65.0 + 10.0 * np.sin(np.outer([1, 2, 3], t) * 0.06)  # mV
     fig, data = plot_membrane_traces(t, v, neurons=[4, 7, 9], v_th=-50.0, windows=np.array([[20.0, 150.0]]))

@@ -1,4 +1,5 @@
 """Multi-run studies (spikevid.experiments.studies, analysis.summaries): grid, resumption, summaries, CLI."""
+
 from __future__ import annotations
 
 import json
@@ -13,15 +14,25 @@ from spikevid.cli import main
 from spikevid.experiments.studies import ABLATION_VARIANTS, ablation_cells, heterogeneity_ablation, train_fraction_study
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["model.device=numpy", "model.n=20", "model.J_in=3.0", "model.snapshots=3",
-        "dataset.options.n_subjects=3", "dataset.options.scenarios=[1]", "dataset.options.n_frames=8",
-        "dataset.options.actions=[boxing,walking]", "dataset.max_per_class=2",
-        "encoder.params.pool=8", "run.progress=false"]
+TINY = [
+    "model.device=numpy",
+    "model.n=20",
+    "model.J_in=3.0",
+    "model.snapshots=3",
+    "dataset.options.n_subjects=3",
+    "dataset.options.scenarios=[1]",
+    "dataset.options.n_frames=8",
+    "dataset.options.actions=[boxing,walking]",
+    "dataset.max_per_class=2",
+    "encoder.params.pool=8",
+    "run.progress=false",
+]
 
 
 @pytest.fixture(scope="module")
 def base_cfg():
     from spikevid.experiments.config import resolve_config
+
     return resolve_config(yaml.safe_load((REPO / "configs" / "demo.yaml").read_text()), TINY)
 
 
@@ -34,6 +45,7 @@ def ablation(base_cfg, tmp_path_factory):
 
 def test_mean_ci_t_distribution():
     from scipy import stats
+
     r = mean_ci([0.5, 0.7, 0.9])
     assert r["n"] == 3 and r["mean"] == pytest.approx(0.7) and r["std"] == pytest.approx(0.2)
     half = stats.t.ppf(0.975, 2) * 0.2 / np.sqrt(3)
@@ -94,8 +106,9 @@ def test_ablation_resumes_without_rerunning_finished_cells(ablation, base_cfg):
 
 
 def test_train_fraction_study(base_cfg, tmp_path):
-    summary = train_fraction_study(base_cfg, tmp_path, fractions=[0.5, 1.0], seeds=1, variants=["HeNHeS"],
-                                   jobs=1, progress=False)
+    summary = train_fraction_study(
+        base_cfg, tmp_path, fractions=[0.5, 1.0], seeds=1, variants=["HeNHeS"], jobs=1, progress=False
+    )
     assert len(summary["run"]["executed"]) == 2
     rows = summary["variants"]["HeNHeS"]
     assert [r["fraction"] for r in rows] == [0.5, 1.0]

@@ -1,4 +1,5 @@
 """STDP and R-STDP against the pair rule; bounds, freezing, heterogeneity, validation."""
+
 import numpy as np
 import pytest
 from brian2 import Hz, Network, PoissonGroup, SpikeGeneratorGroup, SpikeMonitor, TimedArray, ms, mV, nA, run, second
@@ -18,8 +19,7 @@ A_PLUS, A_MINUS, TAU_PRE, TAU_POST = 0.01, 0.012, 20 * ms, 30 * ms
 PARAMS = dict(A_plus=A_PLUS, A_minus=A_MINUS, tau_pre=TAU_PRE, tau_post=TAU_POST)
 
 
-def _pair(t_pre, t_post_drive, rule="additive", w0=0.5, plastic=True, kind="stdp", reward=None,
-          extra=None, n_post=1):
+def _pair(t_pre, t_post_drive, rule="additive", w0=0.5, plastic=True, kind="stdp", reward=None, extra=None, n_post=1):
     """One pre spike and one post spike (forced by a strong driver); returns (syn, t_post)."""
     pre = SpikeGeneratorGroup(1, [0], [t_pre], name="pre")
     driver = SpikeGeneratorGroup(1, [0], [t_post_drive], name="driver")
@@ -27,8 +27,9 @@ def _pair(t_pre, t_post_drive, rule="additive", w0=0.5, plastic=True, kind="stdp
     if kind == "stdp":
         syn = stdp_synapses(pre, post, PARAMS, rule=rule, connect="all", w_init=w0, J=0 * nA, name="syn")
     else:
-        syn = rstdp_synapses(pre, post, dict(PARAMS, **(extra or {})), reward=reward, connect="all",
-                             w_init=w0, J=0 * nA, name="syn")
+        syn = rstdp_synapses(
+            pre, post, dict(PARAMS, **(extra or {})), reward=reward, connect="all", w_init=w0, J=0 * nA, name="syn"
+        )
     drive = static_synapses(driver, post, J=100 * nA, connect="all", w_init=1.0, name="drive")
     if not plastic:
         set_plasticity(syn, False)
@@ -76,13 +77,24 @@ def test_frozen_learning_leaves_weights_unchanged(t_pre, t_drive):
 def test_weights_never_leave_bounds(rule):
     pre = PoissonGroup(40, rates=80 * Hz, name="poisson")
     post = lif_group(10, name="post")
-    syn = stdp_synapses(pre, post, dict(A_plus=0.3, A_minus=0.33, w_max=2.0), rule=rule,
-                        connect=0.8, w_init=(0.0, 2.0), J=1 * nA, seed=1, name="syn")
+    syn = stdp_synapses(
+        pre,
+        post,
+        dict(A_plus=0.3, A_minus=0.33, w_max=2.0),
+        rule=rule,
+        connect=0.8,
+        w_init=(0.0, 2.0),
+        J=1 * nA,
+        seed=1,
+        name="syn",
+    )
     seen = []
     from brian2 import network_operation
+
     @network_operation(dt=1 * ms)
     def record():
         seen.append(np.asarray(syn.w[:]).copy())
+
     run(300 * ms)
     w = np.concatenate(seen)
     assert w.min() >= 0.0 and w.max() <= 2.0
@@ -125,8 +137,14 @@ def test_rstdp_no_reward_no_change():
 def test_rstdp_weight_change_follows_reward(sign):
     values = np.zeros((100, 2))
     values[30, 0], values[30, 1] = sign, -sign  # reward at 30 ms, opposite for the two cells
-    syn, t_post = _pair(10 * ms, 14 * ms, kind="rstdp", reward=TimedArray(values, dt=1 * ms),
-                        extra=dict(tau_c=100 * ms, eta=2.0), n_post=2)
+    syn, t_post = _pair(
+        10 * ms,
+        14 * ms,
+        kind="rstdp",
+        reward=TimedArray(values, dt=1 * ms),
+        extra=dict(tau_c=100 * ms, eta=2.0),
+        n_post=2,
+    )
     delay = float((t_post - 10 * ms) / second)
     c_at_reward = A_PLUS * np.exp(-delay / 0.02) * np.exp(-float((30 * ms - t_post) / second) / 0.1)
     dw = syn.w[:] - 0.5
@@ -155,14 +173,17 @@ def test_connectivity_is_seeded_and_validated():
         connectivity(5, 5, ([0, 7], [1, 1]))
 
 
-@pytest.mark.parametrize("params, msg", [
-    (dict(tau_pre=-1 * ms), "tau_pre: a time constant must be positive"),
-    (dict(tau_post=5 * mV), "tau_post: expected a time"),
-    (dict(A_plus=-0.1), "A_plus: must be >= 0"),
-    (dict(w_max=0), "w_max: must be positive"),
-    (dict(w_max=ParamSpec(1.0, 0.2)), "w_max: must be a single value"),
-    (dict(tau_plus=20 * ms), "unknown STDPParams parameter"),
-])
+@pytest.mark.parametrize(
+    "params, msg",
+    [
+        (dict(tau_pre=-1 * ms), "tau_pre: a time constant must be positive"),
+        (dict(tau_post=5 * mV), "tau_post: expected a time"),
+        (dict(A_plus=-0.1), "A_plus: must be >= 0"),
+        (dict(w_max=0), "w_max: must be positive"),
+        (dict(w_max=ParamSpec(1.0, 0.2)), "w_max: must be a single value"),
+        (dict(tau_plus=20 * ms), "unknown STDPParams parameter"),
+    ],
+)
 def test_invalid_stdp_parameters(params, msg):
     pre, post = lif_group(2, name="x"), lif_group(2, name="y")
     with pytest.raises(ValueError, match=msg):

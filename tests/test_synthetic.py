@@ -1,4 +1,5 @@
 """The synthetic stick-figure action generator."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -12,8 +13,7 @@ from stimuli.datasets.synthetic import EXTRA_ACTIONS, SYNTHETIC_ACTIONS, Synthet
 
 
 def test_shapes_dtype_range_and_count():
-    ds = get_dataset("synthetic", n_subjects=4, scenarios=(1, 4), n_frames=10,
-                     frame_shape=(40, 56), seed=2)
+    ds = get_dataset("synthetic", n_subjects=4, scenarios=(1, 4), n_frames=10, frame_shape=(40, 56), seed=2)
     assert ds.classes == list(SYNTHETIC_ACTIONS)
     assert len(ds) == 4 * 6 * 2
     s = ds[5]
@@ -23,14 +23,13 @@ def test_shapes_dtype_range_and_count():
     assert {"subject", "scenario", "fps"} <= set(s.meta)
     assert ds.subset([0, 1])[1].data.shape == (10, 40, 56)
     short = get_dataset("synthetic", n_subjects=2, n_frames=10, step=3, max_frames=3)
-    np.testing.assert_array_equal(short[0].data,
-                                  get_dataset("synthetic", n_subjects=2, n_frames=10)[0].data[0:9:3])
+    np.testing.assert_array_equal(short[0].data, get_dataset("synthetic", n_subjects=2, n_frames=10)[0].data[0:9:3])
 
 
 def test_deterministic_for_a_seed_and_independent_of_access_order():
     a = get_dataset("synthetic", n_subjects=3, seed=11)
     b = get_dataset("synthetic", n_subjects=3, seed=11)
-    last = b[len(b) - 1].data                      # access out of order first
+    last = b[len(b) - 1].data  # access out of order first
     np.testing.assert_array_equal(a[len(a) - 1].data, last)
     for i in (0, 7, 17):
         np.testing.assert_array_equal(a[i].data, b[i].data)
@@ -48,10 +47,9 @@ def figure_masks(clip: np.ndarray) -> np.ndarray:
 
 
 def test_classes_differ_in_how_the_figure_moves():
-    ds = get_dataset("synthetic", n_subjects=8, scenarios=(1,), noise=0.0,
-                     distractor_prob=0.0, seed=3)
+    ds = get_dataset("synthetic", n_subjects=8, scenarios=(1,), noise=0.0, distractor_prob=0.0, seed=3)
     flat = {s: dataclasses.replace(st, texture=0.0) for s, st in ds.styles.items()}
-    ds.styles = flat                                 # uniform background: exact masks
+    ds.styles = flat  # uniform background: exact masks
     speed = {a: [] for a in ds.classes}
     for i, it in enumerate(ds.items):
         m = figure_masks(ds[i].data)
@@ -75,8 +73,7 @@ def test_subjects_differ():
     assert s1 != s2 and s1 == subject_style(0, 1)
     ds = get_dataset("synthetic", n_subjects=5, scenarios=(1,), seed=0)
     walking = [i for i, it in enumerate(ds.items) if it.meta["action"] == "walking"]
-    heights = {ds.items[i].meta["subject"]: ds.styles[ds.items[i].meta["subject"]].height
-               for i in walking}
+    heights = {ds.items[i].meta["subject"]: ds.styles[ds.items[i].meta["subject"]].height for i in walking}
     assert len(set(np.round(list(heights.values()), 6))) == 5
     clips = [ds[i].data for i in walking]
     for a in range(len(clips)):
@@ -116,6 +113,7 @@ def test_linear_classifier_on_pixel_difference_counts_is_not_perfect():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
+
     ds = get_dataset("synthetic", n_subjects=12, scenarios=(1, 2, 3), noise=0.1, seed=0)
 
     def change_counts(part):
@@ -135,8 +133,7 @@ def test_extra_actions_and_render_action():
     assert ds.classes == ["walking", "jumping", "bending"] and ds[3].data.shape == (24, 48, 48)
     clip = render_action("bending", n_frames=6, frame_shape=(32, 32), rng=1)
     assert clip.shape == (6, 32, 32)
-    np.testing.assert_array_equal(clip, render_action("bending", n_frames=6,
-                                                      frame_shape=(32, 32), rng=1))
+    np.testing.assert_array_equal(clip, render_action("bending", n_frames=6, frame_shape=(32, 32), rng=1))
     with pytest.raises(ValueError, match="moonwalk"):
         render_action("moonwalk")
     with pytest.raises(ValueError, match="moonwalk"):
@@ -158,8 +155,8 @@ def test_write_to_gives_a_kth_tree_the_kth_loader_reads(tmp_path):
     loaded = kth[i].data
     original = ds[ds.ids.index("person03_handwaving_d1")].data
     assert loaded.shape == (5, 48, 48)
-    assert np.abs(loaded - original[5:]).mean() < 0.03    # MJPG is lossy
-    assert set(kth.split("test").meta_values("person")) == {2, 3}   # KTH's person split
+    assert np.abs(loaded - original[5:]).mean() < 0.03  # MJPG is lossy
+    assert set(kth.split("test").meta_values("person")) == {2, 3}  # KTH's person split
     assert set(kth.split("val").meta_values("person")) == {1}
     with pytest.raises(Exception, match="repeats=1"):
         get_dataset("synthetic", n_subjects=2, repeats=2).write_to(tmp_path / "x")

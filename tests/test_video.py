@@ -1,4 +1,5 @@
 """Video and frame-folder readers: round trips through OpenCV, options, errors, streaming."""
+
 from __future__ import annotations
 
 import csv
@@ -33,7 +34,7 @@ def ramp_clip(n_frames=10, h=32, w=48):
     """Flat frames of increasing grey level 0.1, 0.18, ...; right half brighter by 0.3."""
     levels = 0.1 + 0.06 * np.arange(n_frames)
     clip = np.repeat(levels[:, None, None], h, axis=1).repeat(w, axis=2).astype(np.float32)
-    clip[:, :, w // 2:] += 0.3
+    clip[:, :, w // 2 :] += 0.3
     return clip
 
 
@@ -160,8 +161,7 @@ def test_write_video_accepts_uint8_and_rejects_bad_shapes(tmp_path):
 # -- frame folders -----------------------------------------------------------------------
 def test_natural_key_orders_numbers():
     names = ["image10.jpg", "image9.jpg", "image1.jpg", "Image2.jpg", "image100.jpg"]
-    assert sorted(names, key=natural_key) == ["image1.jpg", "Image2.jpg", "image9.jpg", "image10.jpg",
-                                              "image100.jpg"]
+    assert sorted(names, key=natural_key) == ["image1.jpg", "Image2.jpg", "image9.jpg", "image10.jpg", "image100.jpg"]
 
 
 def _write_numbered_folder(folder: Path, n=12, ext=".png"):

@@ -23,7 +23,8 @@ COMMAND_MODULES = (stimuli, run, plot, ablate)
 def build_parser() -> argparse.ArgumentParser:
     """The ``spikevid`` argument parser with every command group."""
     parser = argparse.ArgumentParser(
-        prog="spikevid", description="Video to spikes to classes with heterogeneous spiking networks (Brian2).")
+        prog="spikevid", description="Video to spikes to classes with heterogeneous spiking networks (Brian2)."
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)

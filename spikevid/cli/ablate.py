@@ -13,6 +13,7 @@ Run the same command again to resume: finished cells are kept, interrupted ones
 resume from their saved model and feature chunks.  ``--set key.sub=value``
 overrides the config for every cell.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -71,9 +72,14 @@ def _heterogeneity(args) -> int:
     from spikevid.experiments.studies import ABLATION_VARIANTS, heterogeneity_ablation  # noqa: PLC0415
 
     out = Path(args.out)
-    summary = heterogeneity_ablation(_config(args), out, seeds=args.seeds, jobs=args.jobs,
-                                     variants=args.variants or list(ABLATION_VARIANTS),
-                                     progress=not args.no_progress)
+    summary = heterogeneity_ablation(
+        _config(args),
+        out,
+        seeds=args.seeds,
+        jobs=args.jobs,
+        variants=args.variants or list(ABLATION_VARIANTS),
+        progress=not args.no_progress,
+    )
     return _finish(summary, out, "ablation")
 
 
@@ -81,9 +87,15 @@ def _train_fraction(args) -> int:
     from spikevid.experiments.studies import FRACTION_VARIANTS, train_fraction_study  # noqa: PLC0415
 
     out = Path(args.out)
-    summary = train_fraction_study(_config(args), out, fractions=args.fractions, seeds=args.seeds,
-                                   variants=args.variants or list(FRACTION_VARIANTS), jobs=args.jobs,
-                                   progress=not args.no_progress)
+    summary = train_fraction_study(
+        _config(args),
+        out,
+        fractions=args.fractions,
+        seeds=args.seeds,
+        variants=args.variants or list(FRACTION_VARIANTS),
+        jobs=args.jobs,
+        progress=not args.no_progress,
+    )
     return _finish(summary, out, "train_fraction")
 
 
@@ -91,30 +103,45 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="YAML config file (see configs/)")
     p.add_argument("--out", required=True, help="study folder (resumed if it exists)")
     p.add_argument("--seeds", type=_positive, default=3, help="seeds 0..N-1 per cell (default 3)")
-    p.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1,
-                   help="parallel worker processes (default: CPU cores)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config entry for every cell (repeatable)")
+    p.add_argument(
+        "--jobs", type=_positive, default=os.cpu_count() or 1, help="parallel worker processes (default: CPU cores)"
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config entry for every cell (repeatable)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
 def register(subparsers) -> None:
     """Add the ``ablate`` command group to the ``spikevid`` parser."""
-    group = subparsers.add_parser("ablate", help="heterogeneity ablation and training-fraction study",
-                                  description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = subparsers.add_parser(
+        "ablate",
+        help="heterogeneity ablation and training-fraction study",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = group.add_subparsers(dest="ablate_command", metavar="SUBCOMMAND")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
 
     p = sub.add_parser("heterogeneity", help="HoNHoS, HeNHoS, HoNHeS, HeNHeS x seeds")
     _common(p)
-    p.add_argument("--variants", type=_variants, default=None,
-                   help="comma-separated subset of the variants (default: all four)")
+    p.add_argument(
+        "--variants", type=_variants, default=None, help="comma-separated subset of the variants (default: all four)"
+    )
     p.set_defaults(func=_heterogeneity)
 
     p = sub.add_parser("train-fraction", help="accuracy against the fraction of training clips")
     _common(p)
-    p.add_argument("--fractions", type=lambda s: _csv(s, float), default=[0.1, 0.25, 0.5, 1.0],
-                   help="comma-separated fractions in (0, 1] (default 0.1,0.25,0.5,1.0)")
-    p.add_argument("--variants", type=_variants, default=None,
-                   help="comma-separated variants (default HeNHeS,HoNHoS)")
+    p.add_argument(
+        "--fractions",
+        type=lambda s: _csv(s, float),
+        default=[0.1, 0.25, 0.5, 1.0],
+        help="comma-separated fractions in (0, 1] (default 0.1,0.25,0.5,1.0)",
+    )
+    p.add_argument("--variants", type=_variants, default=None, help="comma-separated variants (default HeNHeS,HoNHoS)")
     p.set_defaults(func=_train_fraction)

@@ -7,12 +7,12 @@
 
 Figures go to ``RUN_DIR/figures/`` as PNG and PDF (``--out`` to choose another folder).
 """
+
 from __future__ import annotations
 
 import argparse
 
-_WHICH = {"raster": ("raster",), "weights": ("weights",), "activity": ("activity",),
-          "confusion": ("confusion",)}
+_WHICH = {"raster": ("raster",), "weights": ("weights",), "activity": ("activity",), "confusion": ("confusion",)}
 
 
 def _plot(args) -> int:
@@ -29,15 +29,21 @@ def _plot(args) -> int:
 
 def register(subparsers) -> None:
     """Add the ``plot`` command group to the ``spikevid`` parser."""
-    group = subparsers.add_parser("plot", help="figures of a run directory (PNG and PDF)", description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = subparsers.add_parser(
+        "plot",
+        help="figures of a run directory (PNG and PDF)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = group.add_subparsers(dest="plot_command", metavar="SUBCOMMAND")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
-    helps = {"raster": "spike raster of the first test clips with the population rate",
-             "weights": "weight dynamics during learning and weight matrices before/after",
-             "activity": "firing-rate, ISI-CV and tau_m distributions",
-             "confusion": "confusion matrix of the test clips",
-             "all": "every figure and RUN_DIR/report.md"}
+    helps = {
+        "raster": "spike raster of the first test clips with the population rate",
+        "weights": "weight dynamics during learning and weight matrices before/after",
+        "activity": "firing-rate, ISI-CV and tau_m distributions",
+        "confusion": "confusion matrix of the test clips",
+        "all": "every figure and RUN_DIR/report.md",
+    }
     for name, text in helps.items():
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("run_dir", metavar="RUN_DIR", help="directory written by 'spikevid run'")

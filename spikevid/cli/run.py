@@ -5,13 +5,21 @@ from __future__ import annotations
 
 def register(subparsers) -> None:
     """Add the ``run`` command to the ``spikevid`` parser."""
-    p = subparsers.add_parser("run", help="run an experiment from a YAML config (resumable)",
-                              description="Encode a dataset, train the reservoir without labels, "
-                                          "read it out, and write metrics into DIR.")
+    p = subparsers.add_parser(
+        "run",
+        help="run an experiment from a YAML config (resumable)",
+        description="Encode a dataset, train the reservoir without labels, read it out, and write metrics into DIR.",
+    )
     p.add_argument("config", help="YAML config file (see configs/)")
     p.add_argument("--out", required=True, help="result directory (resumed if it holds the same run)")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a config entry, e.g. --set model.n=500 (repeatable)")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config entry, e.g. --set model.n=500 (repeatable)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=_run)
 

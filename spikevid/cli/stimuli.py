@@ -10,6 +10,7 @@
 ``skip_bad=true``), ``--split-option KEY=VALUE`` split protocol options (``fold=3``)
 and ``--set KEY=VALUE`` encoder parameters; values are read as YAML scalars/lists.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,8 +51,7 @@ def cmd_list(args) -> int:
     ds = _dataset(args)
     print(ds.describe())
     opts = ds.split_options()
-    print(f"  splits: {', '.join(ds.split_names)}"
-          + (f" (split options: {', '.join(opts)})" if opts else ""))
+    print(f"  splits: {', '.join(ds.split_names)}" + (f" (split options: {', '.join(opts)})" if opts else ""))
     return 0
 
 
@@ -69,27 +69,37 @@ def cmd_show(args) -> int:
     sample = ds[args.index]
     stim = encoder(sample.data, label=sample.label, meta=sample.meta)
     out = save_stimulus_figure(sample, stim, args.out, class_name=ds.classes[sample.label])
-    print(f"{sample.meta.get('id')} ({ds.classes[sample.label]}): {stim.n_spikes} spikes on "
-          f"{stim.n_channels} channels over {stim.duration:g} ms -> {out}")
+    print(
+        f"{sample.meta.get('id')} ({ds.classes[sample.label]}): {stim.n_spikes} spikes on "
+        f"{stim.n_channels} channels over {stim.duration:g} ms -> {out}"
+    )
     return 0
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", required=True, help="registry name (kth, ucf11, ucf101, "
-                   "dvs_gesture, nmnist, weizmann, folder, synthetic)")
+    p.add_argument(
+        "--dataset",
+        required=True,
+        help="registry name (kth, ucf11, ucf101, dvs_gesture, nmnist, weizmann, folder, synthetic)",
+    )
     p.add_argument("--root", default=None, help="dataset folder (not for synthetic)")
     p.add_argument("--split", default=None, help="show only this split (train, val, test)")
-    p.add_argument("--option", action="append", metavar="KEY=VALUE",
-                   help="dataset option, repeatable (e.g. size=[80,60])")
-    p.add_argument("--split-option", action="append", metavar="KEY=VALUE",
-                   help="split protocol option, repeatable (e.g. fold=2)")
+    p.add_argument(
+        "--option", action="append", metavar="KEY=VALUE", help="dataset option, repeatable (e.g. size=[80,60])"
+    )
+    p.add_argument(
+        "--split-option", action="append", metavar="KEY=VALUE", help="split protocol option, repeatable (e.g. fold=2)"
+    )
 
 
 def register(subparsers) -> None:
     """Add the ``stimuli`` command group to the ``spikevid`` parser."""
-    group = subparsers.add_parser("stimuli", help="inspect datasets and spike encoders",
-                                  description=__doc__,
-                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    group = subparsers.add_parser(
+        "stimuli",
+        help="inspect datasets and spike encoders",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = group.add_subparsers(dest="stimuli_command", metavar="SUBCOMMAND")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
 
@@ -99,10 +109,10 @@ def register(subparsers) -> None:
 
     p = sub.add_parser("show", help="encode one sample and plot its spike raster")
     _common(p)
-    p.add_argument("--encoder", default=None,
-                   help="encoder name (default: delta for clips, events for event data)")
+    p.add_argument("--encoder", default=None, help="encoder name (default: delta for clips, events for event data)")
     p.add_argument("--index", type=int, default=0, help="sample index within the (split) dataset")
-    p.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="encoder parameter, repeatable (e.g. threshold=0.05)")
+    p.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="encoder parameter, repeatable (e.g. threshold=0.05)"
+    )
     p.add_argument("--out", required=True, help="output image (PNG)")
     p.set_defaults(func=cmd_show)

@@ -12,5 +12,13 @@ from .config import ConfigError, apply_overrides, dump_config, load_config, reso
 from .runner import run_experiment
 from .studies import heterogeneity_ablation, train_fraction_study
 
-__all__ = ["ConfigError", "load_config", "resolve_config", "apply_overrides", "dump_config", "run_experiment",
-           "heterogeneity_ablation", "train_fraction_study"]
+__all__ = [
+    "ConfigError",
+    "load_config",
+    "resolve_config",
+    "apply_overrides",
+    "dump_config",
+    "run_experiment",
+    "heterogeneity_ablation",
+    "train_fraction_study",
+]

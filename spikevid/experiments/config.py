@@ -31,8 +31,17 @@ import yaml
 from networks.hrsnn import HRSNN
 from networks.readouts import READOUTS, SCALES
 
-__all__ = ["DEFAULTS", "MODEL_KINDS", "ConfigError", "load_config", "resolve_config", "apply_overrides",
-           "set_dotted", "check_train_fraction", "dump_config"]
+__all__ = [
+    "DEFAULTS",
+    "MODEL_KINDS",
+    "ConfigError",
+    "load_config",
+    "resolve_config",
+    "apply_overrides",
+    "set_dotted",
+    "check_train_fraction",
+    "dump_config",
+]
 
 
 class ConfigError(ValueError):
@@ -42,9 +51,16 @@ class ConfigError(ValueError):
 #: Every section and key with its default.  ``model`` accepts the HRSNN
 #: hyperparameters in addition (checked against ``HRSNN().get_params()``).
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "dataset": {"name": None, "root": None, "split": {"train": "train", "test": "test"},
-                "split_options": {}, "options": {}, "max_per_class": None, "train_fraction": 1.0,
-                "fraction_seed": 0},
+    "dataset": {
+        "name": None,
+        "root": None,
+        "split": {"train": "train", "test": "test"},
+        "split_options": {},
+        "options": {},
+        "max_per_class": None,
+        "train_fraction": 1.0,
+        "fraction_seed": 0,
+    },
     "encoder": {"name": "delta", "params": {}},
     "model": {"kind": "hrsnn"},
     "readout": {"kind": "logistic", "scale": "standard", "C": 1.0, "alpha": 1.0},

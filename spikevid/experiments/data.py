@@ -58,6 +58,9 @@ def encode_all(dataset, encoder, cache, *, desc="encode", progress=True):
     """Encode every sample (through the cache when given); list of SpikeStimulus."""
     out = []
     for sample in tqdm(dataset, total=len(dataset), desc=desc, disable=not progress, unit="clip"):
-        out.append(cache.get_or_encode(sample, encoder) if cache is not None
-                   else encoder(sample.data, label=sample.label, meta=sample.meta))
+        out.append(
+            cache.get_or_encode(sample, encoder)
+            if cache is not None
+            else encoder(sample.data, label=sample.label, meta=sample.meta)
+        )
     return out

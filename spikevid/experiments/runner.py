@@ -56,8 +56,18 @@ from .config import ConfigError, dump_config
 from .data import encode_all, load_split
 from .runlog import close_logger, run_logger, timed
 
-__all__ = ["Run", "EncodedData", "run_experiment", "prepare", "encode", "reservoir", "baseline", "readouts",
-           "write_results", "RASTER_CLIPS"]
+__all__ = [
+    "Run",
+    "EncodedData",
+    "run_experiment",
+    "prepare",
+    "encode",
+    "reservoir",
+    "baseline",
+    "readouts",
+    "write_results",
+    "RASTER_CLIPS",
+]
 
 #: Config entries that may change between a run and its resumption.
 _VOLATILE = (("run", "progress"), ("model", "build_dir"))
@@ -143,8 +153,10 @@ def prepare(cfg: dict, out_dir, log=None) -> Run:
         old = yaml.safe_load(cfg_path.read_text()) or {}
         diff = _diff(_strip(old), _strip(cfg))
         if diff:
-            raise ConfigError(f"{out} holds a run of a different configuration (differs in: "
-                              f"{', '.join(diff)}); choose another --out or delete it")
+            raise ConfigError(
+                f"{out} holds a run of a different configuration (differs in: "
+                f"{', '.join(diff)}); choose another --out or delete it"
+            )
     atomic_write_text(cfg_path, dump_config(cfg))
     run = Run(cfg, out, log or run_logger(out))
     run.log.info(f"spikevid run -> {out}")
@@ -177,9 +189,10 @@ def encode(run: Run) -> EncodedData:
         test = encode_all(test_ds, encoder, cache, desc="encode test", progress=run.progress)
         data = EncodedData(list(ds.classes), train, test)
         rate = np.mean([s.n_spikes / (s.n_channels * ms_to_seconds(s.duration)) for s in train])
-        run.log.info(f"  {len(train)} train / {len(test)} test clips, {data.n_input} input channels, "
-                     f"mean input rate {rate:.2f} Hz"
-                     + (f"; cache hits {cache.hits}, misses {cache.misses}" if cache else ""))
+        run.log.info(
+            f"  {len(train)} train / {len(test)} test clips, {data.n_input} input channels, "
+            f"mean input rate {rate:.2f} Hz" + (f"; cache hits {cache.hits}, misses {cache.misses}" if cache else "")
+        )
     return data
 
 
@@ -205,8 +218,9 @@ def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
         else:
             model.fit(data.train)
             model.save_state(model_path)
-            run.log.info(f"  unsupervised phase: {len(data.train)} clips x {model.epochs} epoch(s), "
-                         f"{model.fit_seconds_:.1f} s")
+            run.log.info(
+                f"  unsupervised phase: {len(data.train)} clips x {model.epochs} epoch(s), {model.fit_seconds_:.1f} s"
+            )
     with timed(run.seconds, "extract", run.log):
         chunk = int(run.cfg["run"]["chunk"])
         X_tr, spn_tr, syn_tr, _ = _extract(run, model, data.train, "train", chunk)
@@ -214,9 +228,12 @@ def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
         if raster is not None:
             atomic_savez(run.out / "raster.npz", **raster)
     n_tr, n_te = len(data.train), len(data.test)
-    activity = {"spikes_per_neuron_per_sample": (spn_tr * n_tr + spn_te * n_te) / (n_tr + n_te),
-                "synaptic_events_per_sample": (syn_tr * n_tr + syn_te * n_te) / (n_tr + n_te),
-                "n_neurons": int(model.n), "n_synapses": {k: int(len(i)) for k, (i, _) in model.structure_.items()}}
+    activity = {
+        "spikes_per_neuron_per_sample": (spn_tr * n_tr + spn_te * n_te) / (n_tr + n_te),
+        "synaptic_events_per_sample": (syn_tr * n_tr + syn_te * n_te) / (n_tr + n_te),
+        "n_neurons": int(model.n),
+        "n_synapses": {k: int(len(i)) for k, (i, _) in model.structure_.items()},
+    }
     return {"reservoir": (X_tr, X_te)}, activity
 
 
@@ -234,8 +251,13 @@ def _extract(run: Run, model: HRSNN, stims: list, split: str, chunk: int):
             res = model.simulate(stims[a:b])
             F = res.features[0]
             spn, syn = float(res.extra["spikes_per_neuron"]), float(res.extra["synaptic_events"])
-            atomic_savez(path, features=F, spikes_per_neuron=spn, synaptic_events=syn,
-                         labels=np.array([s.label for s in stims[a:b]]))
+            atomic_savez(
+                path,
+                features=F,
+                spikes_per_neuron=spn,
+                synaptic_events=syn,
+                labels=np.array([s.label for s in stims[a:b]]),
+            )
             run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: clips {a}-{b - 1}, {spn:.2f} spikes/neuron/clip")
             if split == "test" and k == 0:
                 raster = raster_record(res, stims[a:b], model)
@@ -255,7 +277,7 @@ def raster_record(res: SimulationResult, stims: list[SpikeStimulus], model: HRSN
     """
     win = res.windows[-1][:RASTER_CLIPS]
     lo, hi = int(win[0, 0]), int(win[-1, 1])
-    out = {"windows": win - lo, "dt": float(res.dt), "labels": np.array([s.label for s in stims[:len(win)]])}
+    out = {"windows": win - lo, "dt": float(res.dt), "labels": np.array([s.label for s in stims[: len(win)]])}
     for pop, (idx, stp) in res.spikes.items():
         keep = (stp >= lo) & (stp < hi)
         out[f"{pop}_i"], out[f"{pop}_t"] = idx[keep], stp[keep] - lo
@@ -288,15 +310,24 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
     with timed(run.seconds, "readout", run.log):
         out = {}
         for name, (X_tr, X_te) in features.items():
-            clf = make_readout(r["kind"], scale=r["scale"], C=float(r["C"]), alpha=float(r["alpha"]),
-                               seed=int(run.cfg["model"].get("seed") or 0))
+            clf = make_readout(
+                r["kind"],
+                scale=r["scale"],
+                C=float(r["C"]),
+                alpha=float(r["alpha"]),
+                seed=int(run.cfg["model"].get("seed") or 0),
+            )
             clf.fit(X_tr, data.y_train)
             train = evaluate(clf, X_tr, data.y_train, data.classes)
             test = evaluate(clf, X_te, data.y_test, data.classes)
-            out[name] = {"train_accuracy": train["accuracy"], "test_accuracy": test["accuracy"],
-                         "per_class_accuracy": test["per_class_accuracy"],
-                         "confusion_matrix": test["confusion_matrix"], "test_predictions": test["predictions"],
-                         "n_features": int(X_tr.shape[1])}
+            out[name] = {
+                "train_accuracy": train["accuracy"],
+                "test_accuracy": test["accuracy"],
+                "per_class_accuracy": test["per_class_accuracy"],
+                "confusion_matrix": test["confusion_matrix"],
+                "test_predictions": test["predictions"],
+                "n_features": int(X_tr.shape[1]),
+            }
     return out
 
 
@@ -313,19 +344,32 @@ def write_results(run: Run, data: EncodedData, features: dict, results: dict, ac
     if run.kind == "hrsnn":
         model.update({k: run.cfg["model"].get(k, defaults[k]) for k in ("variant", "n", "device", "dt", "seed")})
     metrics = {
-        "test_accuracy": main["test_accuracy"], "train_accuracy": main["train_accuracy"],
-        "n_train": len(data.train), "n_test": len(data.test), "classes": data.classes,
-        "confusion_matrix": main["confusion_matrix"], "per_class_accuracy": main["per_class_accuracy"],
-        "test_predictions": main["test_predictions"], "n_features": main["n_features"], "model": model,
-        "dataset": run.cfg["dataset"]["name"], "encoder": run.cfg["encoder"]["name"], "n_input": int(data.n_input),
+        "test_accuracy": main["test_accuracy"],
+        "train_accuracy": main["train_accuracy"],
+        "n_train": len(data.train),
+        "n_test": len(data.test),
+        "classes": data.classes,
+        "confusion_matrix": main["confusion_matrix"],
+        "per_class_accuracy": main["per_class_accuracy"],
+        "test_predictions": main["test_predictions"],
+        "n_features": main["n_features"],
+        "model": model,
+        "dataset": run.cfg["dataset"]["name"],
+        "encoder": run.cfg["encoder"]["name"],
+        "n_input": int(data.n_input),
         **activity,
         "seconds": {k: round(v, 3) for k, v in run.seconds.items()},
         "environment": {"python": platform.python_version(), "machine": platform.machine()},
     }
     if run.kind == "hrsnn" and "input" in results:
         b = results["input"]
-        metrics["baseline"] = {"kind": "input_counts", "test_accuracy": b["test_accuracy"],
-                               "train_accuracy": b["train_accuracy"], "n_features": b["n_features"],
-                               "confusion_matrix": b["confusion_matrix"], "per_class_accuracy": b["per_class_accuracy"]}
+        metrics["baseline"] = {
+            "kind": "input_counts",
+            "test_accuracy": b["test_accuracy"],
+            "train_accuracy": b["train_accuracy"],
+            "n_features": b["n_features"],
+            "confusion_matrix": b["confusion_matrix"],
+            "per_class_accuracy": b["per_class_accuracy"],
+        }
     atomic_write_json(run.out / "metrics.json", metrics)
     return metrics

@@ -39,8 +39,16 @@ from .config import check_train_fraction, dump_config, resolve_config, set_dotte
 from .runlog import run_logger
 from .runner import run_experiment
 
-__all__ = ["Cell", "ablation_cells", "fraction_cells", "run_cells", "heterogeneity_ablation",
-           "train_fraction_study", "ABLATION_VARIANTS", "FRACTION_VARIANTS"]
+__all__ = [
+    "Cell",
+    "ablation_cells",
+    "fraction_cells",
+    "run_cells",
+    "heterogeneity_ablation",
+    "train_fraction_study",
+    "ABLATION_VARIANTS",
+    "FRACTION_VARIANTS",
+]
 
 #: Variants of the heterogeneity ablation, homogeneous first.
 ABLATION_VARIANTS = ("HoNHoS", "HeNHoS", "HoNHeS", "HeNHeS")
@@ -65,17 +73,31 @@ class Cell:
 def ablation_cells(out, seeds, variants=ABLATION_VARIANTS) -> list[Cell]:
     """Cells ``out/<variant>/seed<k>`` for every variant and seed."""
     out = Path(out)
-    return [Cell(f"{v}/seed{k}", out / v / f"seed{k}", {"model.variant": v, "model.seed": int(k)})
-            for v in variants for k in _seed_list(seeds)]
+    return [
+        Cell(f"{v}/seed{k}", out / v / f"seed{k}", {"model.variant": v, "model.seed": int(k)})
+        for v in variants
+        for k in _seed_list(seeds)
+    ]
 
 
 def fraction_cells(out, fractions, seeds, variants=FRACTION_VARIANTS) -> list[Cell]:
     """Cells ``out/<variant>/frac<f>/seed<k>``; seed ``k`` draws both the subset and the network."""
     out = Path(out)
-    return [Cell(f"{v}/frac{f:g}/seed{k}", out / v / f"frac{f:g}" / f"seed{k}",
-                 {"model.variant": v, "model.seed": int(k), "dataset.train_fraction": float(f),
-                  "dataset.fraction_seed": int(k)})
-            for v in variants for f in fractions for k in _seed_list(seeds)]
+    return [
+        Cell(
+            f"{v}/frac{f:g}/seed{k}",
+            out / v / f"frac{f:g}" / f"seed{k}",
+            {
+                "model.variant": v,
+                "model.seed": int(k),
+                "dataset.train_fraction": float(f),
+                "dataset.fraction_seed": int(k),
+            },
+        )
+        for v in variants
+        for f in fractions
+        for k in _seed_list(seeds)
+    ]
 
 
 def _seed_list(seeds) -> list[int]:
@@ -123,8 +145,9 @@ class _Slots:
         return self.items.pop(0)
 
 
-def run_cells(base_cfg: dict, cells: list[Cell], out, *, jobs: int | None = None,
-              progress: bool = True, desc: str = "cells") -> dict:
+def run_cells(
+    base_cfg: dict, cells: list[Cell], out, *, jobs: int | None = None, progress: bool = True, desc: str = "cells"
+) -> dict:
     """Run every unfinished cell, ``jobs`` at a time; finished cells are skipped.
 
     Parameters
@@ -176,8 +199,9 @@ def run_cells(base_cfg: dict, cells: list[Cell], out, *, jobs: int | None = None
             slots = ctx.Queue()
             for k in range(n):
                 slots.put(k)
-            with ProcessPoolExecutor(max_workers=n, mp_context=ctx, initializer=_init_worker,
-                                     initargs=(slots, build_root)) as pool:
+            with ProcessPoolExecutor(
+                max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(slots, build_root)
+            ) as pool:
                 futures = {pool.submit(_run_cell, configs[c.name], str(c.out)): c.name for c in todo}
                 for fut in as_completed(futures):
                     finished(futures[fut], fut.result)
@@ -187,8 +211,9 @@ def run_cells(base_cfg: dict, cells: list[Cell], out, *, jobs: int | None = None
 
 
 # ---------------------------------------------------------------------------- studies
-def _write(out: Path, stem: str, summary: dict, table: str, fig_fn, report_fn, run_report: dict,
-           base_cfg: dict) -> list[Path]:
+def _write(
+    out: Path, stem: str, summary: dict, table: str, fig_fn, report_fn, run_report: dict, base_cfg: dict
+) -> list[Path]:
     summary = {**summary, "run": run_report}
     paths = [atomic_write_json(out / f"{stem}.json", summary), atomic_write_text(out / f"{stem}.md", table)]
     atomic_write_text(out / "config.yaml", dump_config(base_cfg))
@@ -199,8 +224,9 @@ def _write(out: Path, stem: str, summary: dict, table: str, fig_fn, report_fn, r
     return paths
 
 
-def heterogeneity_ablation(base_cfg: dict, out, *, seeds=3, jobs: int | None = None,
-                           variants=ABLATION_VARIANTS, progress: bool = True) -> dict:
+def heterogeneity_ablation(
+    base_cfg: dict, out, *, seeds=3, jobs: int | None = None, variants=ABLATION_VARIANTS, progress: bool = True
+) -> dict:
     """Run the four heterogeneity variants x ``seeds`` and write the summary files.
 
     Writes ``ablation.json``, ``ablation.md``, ``ablation.png``/``.pdf`` and
@@ -215,13 +241,20 @@ def heterogeneity_ablation(base_cfg: dict, out, *, seeds=3, jobs: int | None = N
     cells = ablation_cells(out, seeds, variants)
     run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="ablation")
     summary = summarize_ablation(cells)
-    _write(out, "ablation", summary, ablation_table(summary), plot_ablation, write_ablation_report, run,
-           base_cfg)
+    _write(out, "ablation", summary, ablation_table(summary), plot_ablation, write_ablation_report, run, base_cfg)
     return {**summary, "run": run}
 
 
-def train_fraction_study(base_cfg: dict, out, *, fractions=(0.1, 0.25, 0.5, 1.0), seeds=3,
-                         variants=FRACTION_VARIANTS, jobs: int | None = None, progress: bool = True) -> dict:
+def train_fraction_study(
+    base_cfg: dict,
+    out,
+    *,
+    fractions=(0.1, 0.25, 0.5, 1.0),
+    seeds=3,
+    variants=FRACTION_VARIANTS,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> dict:
     """Accuracy against the fraction of training clips (unsupervised phase and readout alike).
 
     Writes ``train_fraction.json``, ``train_fraction.md``, ``train_fraction.png``/``.pdf``
@@ -232,6 +265,14 @@ def train_fraction_study(base_cfg: dict, out, *, fractions=(0.1, 0.25, 0.5, 1.0)
     cells = fraction_cells(out, fractions, seeds, variants)
     run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="train-fraction")
     summary = summarize_train_fraction(cells)
-    _write(out, "train_fraction", summary, fraction_table(summary), plot_accuracy_vs_fraction,
-           write_fraction_report, run, base_cfg)
+    _write(
+        out,
+        "train_fraction",
+        summary,
+        fraction_table(summary),
+        plot_accuracy_vs_fraction,
+        write_fraction_report,
+        run,
+        base_cfg,
+    )
     return {**summary, "run": run}

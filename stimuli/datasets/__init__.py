@@ -7,6 +7,7 @@ Every loader indexes files at construction (nothing is decoded), yields
 :class:`~stimuli.types.Sample` objects on ``ds[i]`` and knows its official split
 protocol through ``ds.split(name, **protocol_options)``.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -74,11 +75,24 @@ def get_dataset(name: str, root=None, **options) -> ClipDataset:
     allowed = dataset_options(name)
     unknown = sorted(set(options) - set(allowed))
     if unknown:
-        raise ValueError(f"{cls.name}: unknown option(s) {', '.join(unknown)}; "
-                         f"known: {', '.join(allowed)}")
+        raise ValueError(f"{cls.name}: unknown option(s) {', '.join(unknown)}; known: {', '.join(allowed)}")
     return cls(root, **options)
 
 
-__all__ = ["DATASETS", "get_dataset", "dataset_options", "ClipDataset", "Item",
-           "BadFileWarning", "KTH", "UCF11", "UCF101", "DVSGesture", "NMNIST", "Weizmann",
-           "ClipFolder", "SyntheticActions", "render_action"]
+__all__ = [
+    "DATASETS",
+    "get_dataset",
+    "dataset_options",
+    "ClipDataset",
+    "Item",
+    "BadFileWarning",
+    "KTH",
+    "UCF11",
+    "UCF101",
+    "DVSGesture",
+    "NMNIST",
+    "Weizmann",
+    "ClipFolder",
+    "SyntheticActions",
+    "render_action",
+]

@@ -12,6 +12,7 @@ Subclasses provide three things:
 * optionally ``_read(item)`` (events instead of frames) and ``_probe(item)``
   (a cheap validity check used by ``skip_bad=True``).
 """
+
 from __future__ import annotations
 
 import copy
@@ -84,8 +85,7 @@ def parse_int_set(values, what: str, dataset: str) -> set[int] | None:
 
 def frame_folder_images(folder: Path) -> list[Path]:
     """Image files directly inside ``folder`` (unsorted)."""
-    return [p for p in folder.iterdir()
-            if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+    return [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
 
 
 class ClipDataset:
@@ -133,9 +133,19 @@ class ClipDataset:
     #: ``"clip"`` (frames) or ``"events"``.
     data_kind = "clip"
 
-    def __init__(self, items: Sequence[Item], classes: Sequence[str], *, root=None,
-                 size=None, crop=None, step: int = 1, max_frames: int | None = None,
-                 skip_bad: bool = False, progress: bool | None = None):
+    def __init__(
+        self,
+        items: Sequence[Item],
+        classes: Sequence[str],
+        *,
+        root=None,
+        size=None,
+        crop=None,
+        step: int = 1,
+        max_frames: int | None = None,
+        skip_bad: bool = False,
+        progress: bool | None = None,
+    ):
         self.classes = [str(c) for c in classes]
         self.root = Path(root) if root is not None else None
         if int(step) < 1:
@@ -153,8 +163,7 @@ class ClipDataset:
         items = list(items)
         for it in items:
             if not 0 <= it.label < len(self.classes):
-                raise StimulusError(
-                    f"{self.name}: label {it.label} of {it.path} outside 0..{len(self.classes) - 1}")
+                raise StimulusError(f"{self.name}: label {it.label} of {it.path} outside 0..{len(self.classes) - 1}")
             it.meta.setdefault("id", Path(str(it.path)).stem)
         if self.skip_bad:
             items = self._probe_all(items)
@@ -201,11 +210,11 @@ class ClipDataset:
                 self._clip_cache = (str(path), clip)
             if clip.shape[0] < start:
                 raise StimulusError(
-                    f"{path}: frames {start}-{end} requested but the file holds "
-                    f"{clip.shape[0]} frame(s)")
-            clip = clip[start - 1:end:self.step].copy()   # never hand out the cache
+                    f"{path}: frames {start}-{end} requested but the file holds {clip.shape[0]} frame(s)"
+                )
+            clip = clip[start - 1 : end : self.step].copy()  # never hand out the cache
             if self.max_frames is not None:
-                clip = clip[:self.max_frames]
+                clip = clip[: self.max_frames]
         if clip.ndim != 3 or clip.shape[0] == 0:
             raise StimulusError(f"{path}: no frames could be read")
         return np.ascontiguousarray(clip, dtype=np.float32)
@@ -213,8 +222,7 @@ class ClipDataset:
     # -- index probing --------------------------------------------------------------
     def _probe_all(self, items: list[Item]) -> list[Item]:
         good, seen_bad = [], {}
-        for it in tqdm(items, desc=f"{self.name}: checking files", unit="file",
-                       disable=self._no_bar(len(items))):
+        for it in tqdm(items, desc=f"{self.name}: checking files", unit="file", disable=self._no_bar(len(items))):
             key = str(it.path)
             if key in seen_bad:
                 continue
@@ -240,8 +248,7 @@ class ClipDataset:
         self.bad_files.extend(bad)
         shown = "; ".join(f"{p} ({r})" for p, r in bad[:5])
         more = f"; and {len(bad) - 5} more (see .bad_files)" if len(bad) > 5 else ""
-        warnings.warn(f"{self.name}: skipped {len(bad)} bad file(s): {shown}{more}",
-                      BadFileWarning, stacklevel=3)
+        warnings.warn(f"{self.name}: skipped {len(bad)} bad file(s): {shown}{more}", BadFileWarning, stacklevel=3)
 
     # -- container protocol ---------------------------------------------------------
     def __len__(self) -> int:
@@ -250,8 +257,9 @@ class ClipDataset:
     def __getitem__(self, i) -> Sample:
         """Load item ``i`` (an int, negative allowed) as a :class:`Sample`."""
         if not isinstance(i, (int, np.integer)):
-            raise TypeError(f"{self.name}: index must be an int, got {type(i).__name__}; "
-                            "use .subset(indices) for several items")
+            raise TypeError(
+                f"{self.name}: index must be an int, got {type(i).__name__}; use .subset(indices) for several items"
+            )
         n = len(self.items)
         if not -n <= i < n:
             raise IndexError(f"{self.name}: index {i} out of range for {n} items")
@@ -323,13 +331,13 @@ class ClipDataset:
         if name == "validation":
             name = "val"
         if name not in self.split_names:
-            raise ValueError(f"{self.name}: unknown split {name!r}; "
-                             f"known: {', '.join(self.split_names)}")
+            raise ValueError(f"{self.name}: unknown split {name!r}; known: {', '.join(self.split_names)}")
         allowed = self.split_options()
         unknown = sorted(set(protocol_options) - set(allowed))
         if unknown:
-            raise ValueError(f"{self.name}: unknown split option(s) {', '.join(unknown)}; "
-                             f"known: {', '.join(allowed) or 'none'}")
+            raise ValueError(
+                f"{self.name}: unknown split option(s) {', '.join(unknown)}; known: {', '.join(allowed) or 'none'}"
+            )
         idx = np.asarray(self._split_indices(name, **protocol_options), dtype=np.int64)
         new = self.subset(np.sort(idx))
         new.split_name = name
@@ -337,8 +345,7 @@ class ClipDataset:
 
     def _indices_where(self, key: str, values) -> np.ndarray:
         values = set(values)
-        return np.array([i for i, it in enumerate(self.items) if it.meta.get(key) in values],
-                        dtype=np.int64)
+        return np.array([i for i, it in enumerate(self.items) if it.meta.get(key) in values], dtype=np.int64)
 
     # -- reporting ------------------------------------------------------------------
     def class_counts(self) -> np.ndarray:
@@ -370,12 +377,16 @@ class ClipDataset:
             lines.append(f"  {cname:<{width}} " + " ".join(f"{counts[c][k]:>6d}" for c in columns))
         lines.append(f"  {'total':<{width}} " + " ".join(f"{len(v):>6d}" for v in columns.values()))
         if self.bad_files:
-            lines.append(f"  skipped {len(self.bad_files)} bad file(s): "
-                         + ", ".join(p for p, _ in self.bad_files[:5])
-                         + (" ..." if len(self.bad_files) > 5 else ""))
+            lines.append(
+                f"  skipped {len(self.bad_files)} bad file(s): "
+                + ", ".join(p for p, _ in self.bad_files[:5])
+                + (" ..." if len(self.bad_files) > 5 else "")
+            )
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         split = f", split={self.split_name!r}" if self.split_name else ""
-        return (f"{type(self).__name__}(n={len(self)}, classes={len(self.classes)}"
-                f"{split}, root={str(self.root) if self.root else None!r})")
+        return (
+            f"{type(self).__name__}(n={len(self)}, classes={len(self.classes)}"
+            f"{split}, root={str(self.root) if self.root else None!r})"
+        )

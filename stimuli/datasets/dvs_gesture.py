@@ -7,6 +7,7 @@ found one level down in ``<root>/DvsGesture/``.  29 users, lighting conditions
 gesture of a recording is one item.  Official split: users 1-23 train, 24-29 test,
 or the file lists ``trials_to_train.txt`` / ``trials_to_test.txt`` when present.
 """
+
 from __future__ import annotations
 
 import re
@@ -21,9 +22,17 @@ from .base import ClipDataset, Item, check_root, parse_int_set
 
 #: Gesture names of classes 1..11 (label = class - 1).
 DVS_GESTURE_CLASSES = (
-    "hand_clapping", "right_hand_wave", "left_hand_wave", "right_arm_clockwise",
-    "right_arm_counter_clockwise", "left_arm_clockwise", "left_arm_counter_clockwise",
-    "arm_roll", "air_drums", "air_guitar", "other_gestures",
+    "hand_clapping",
+    "right_hand_wave",
+    "left_hand_wave",
+    "right_arm_clockwise",
+    "right_arm_counter_clockwise",
+    "left_arm_clockwise",
+    "left_arm_counter_clockwise",
+    "arm_roll",
+    "air_drums",
+    "air_guitar",
+    "other_gestures",
 )
 #: Users of the official split.
 DVS_GESTURE_USERS = {"train": tuple(range(1, 24)), "test": tuple(range(24, 30))}
@@ -34,8 +43,11 @@ _FILE_RE = re.compile(r"^user(\d+)_(.+)\.aedat$", re.IGNORECASE)
 
 
 def _read_trial_list(path: Path) -> set[str]:
-    return {line.strip() for line in path.read_text(errors="replace").splitlines()
-            if line.strip().lower().endswith(".aedat")}
+    return {
+        line.strip()
+        for line in path.read_text(errors="replace").splitlines()
+        if line.strip().lower().endswith(".aedat")
+    }
 
 
 def read_gesture_labels(path) -> list[tuple[int, int, int]]:
@@ -46,8 +58,7 @@ def read_gesture_labels(path) -> list[tuple[int, int, int]]:
     """
     path = Path(path)
     lines = [ln.strip() for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    if not lines or [c.strip() for c in lines[0].split(",")][:3] != \
-            ["class", "startTime_usec", "endTime_usec"]:
+    if not lines or [c.strip() for c in lines[0].split(",")][:3] != ["class", "startTime_usec", "endTime_usec"]:
         raise StimulusError(f"{path}: expected the header 'class,startTime_usec,endTime_usec'")
     rows = []
     for lineno, line in enumerate(lines[1:], 2):
@@ -66,10 +77,26 @@ def _gesture_items(f: Path, user: int, light: str) -> list[Item]:
     csv_path = f.with_name(f.stem + "_labels.csv")
     if not csv_path.is_file():
         raise StimulusError(f"{csv_path}: DVS Gesture labels csv not found")
-    return [Item(f, cls - 1, dict(id=f"{f.stem}_{k:02d}", user=user, subject=user, group=user, lighting=light,
-                                  segment=k, start_us=start, end_us=end, labels_csv=str(csv_path),
-                                  sensor_size=SENSOR_SIZE, file=f.name))
-            for k, (cls, start, end) in enumerate(read_gesture_labels(csv_path))]
+    return [
+        Item(
+            f,
+            cls - 1,
+            dict(
+                id=f"{f.stem}_{k:02d}",
+                user=user,
+                subject=user,
+                group=user,
+                lighting=light,
+                segment=k,
+                start_us=start,
+                end_us=end,
+                labels_csv=str(csv_path),
+                sensor_size=SENSOR_SIZE,
+                file=f.name,
+            ),
+        )
+        for k, (cls, start, end) in enumerate(read_gesture_labels(csv_path))
+    ]
 
 
 class DVSGesture(ClipDataset):
@@ -101,19 +128,23 @@ class DVSGesture(ClipDataset):
     data_kind = "events"
     sensor_size = SENSOR_SIZE
 
-    def __init__(self, root, *, users=None, lightings=None, skip_bad: bool = False,
-                 progress: bool | None = None):
+    def __init__(self, root, *, users=None, lightings=None, skip_bad: bool = False, progress: bool | None = None):
         root = check_root(root, self.name)
         if not any(_FILE_RE.match(p.name) for p in root.glob("*.aedat")) and (root / "DvsGesture").is_dir():
             root = root / "DvsGesture"
         files = sorted(p for p in root.glob("*.aedat") if _FILE_RE.match(p.name))
         if not files:
-            raise StimulusError(f"{self.name}: no recordings under {root}; expected "
-                                "<root>/user<NN>_<lighting>.aedat with user<NN>_<lighting>_labels.csv")
+            raise StimulusError(
+                f"{self.name}: no recordings under {root}; expected "
+                "<root>/user<NN>_<lighting>.aedat with user<NN>_<lighting>_labels.csv"
+            )
         keep_users = parse_int_set(users, "users", self.name)
         keep_light = None if lightings is None else {str(v) for v in np.atleast_1d(lightings)}
-        self.trial_lists = {s: _read_trial_list(root / f"trials_to_{s}.txt") for s in self.split_names
-                            if (root / f"trials_to_{s}.txt").is_file()}
+        self.trial_lists = {
+            s: _read_trial_list(root / f"trials_to_{s}.txt")
+            for s in self.split_names
+            if (root / f"trials_to_{s}.txt").is_file()
+        }
         items, bad = [], []
         for f in files:
             user, light = _FILE_RE.match(f.name).groups()
@@ -126,8 +157,7 @@ class DVSGesture(ClipDataset):
                     raise
                 bad.append((str(f), str(exc)))
         self._cache: tuple[str, list] | None = None
-        super().__init__(items, DVS_GESTURE_CLASSES, root=root, skip_bad=skip_bad,
-                         progress=progress)
+        super().__init__(items, DVS_GESTURE_CLASSES, root=root, skip_bad=skip_bad, progress=progress)
         if bad:
             self._report_bad(bad)
         if not self.items:

@@ -2,6 +2,7 @@
 
 A clip is a video file or a folder of frames.  Classes are the sorted subfolder names.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -33,9 +34,17 @@ class ClipFolder(ClipDataset):
     name = "folder"
     split_names = ("train", "val", "test")
 
-    def __init__(self, root, *, size=None, crop=None, step: int = 1,
-                 max_frames: int | None = None, skip_bad: bool = False,
-                 progress: bool | None = None):
+    def __init__(
+        self,
+        root,
+        *,
+        size=None,
+        crop=None,
+        step: int = 1,
+        max_frames: int | None = None,
+        skip_bad: bool = False,
+        progress: bool | None = None,
+    ):
         root = check_root(root, self.name)
         found: dict[str, list] = {}
         for cdir in sorted(p for p in root.iterdir() if p.is_dir()):
@@ -45,20 +54,35 @@ class ClipFolder(ClipDataset):
                 elif p.is_dir() and frame_folder_images(p):
                     found.setdefault(cdir.name, []).append(p)
         if not found:
-            raise StimulusError(f"{self.name}: no clips under {root}; expected "
-                                "<root>/<class>/<clip>.avi or <root>/<class>/<clip>/<frames>.jpg")
+            raise StimulusError(
+                f"{self.name}: no clips under {root}; expected "
+                "<root>/<class>/<clip>.avi or <root>/<class>/<clip>/<frames>.jpg"
+            )
         classes = sorted(found)
-        items = [Item(p, k, dict(id=f"{c}/{p.stem if p.is_file() else p.name}", subject=None))
-                 for k, c in enumerate(classes) for p in found[c]]
-        super().__init__(items, classes, root=root, size=size, crop=crop, step=step,
-                         max_frames=max_frames, skip_bad=skip_bad, progress=progress)
+        items = [
+            Item(p, k, dict(id=f"{c}/{p.stem if p.is_file() else p.name}", subject=None))
+            for k, c in enumerate(classes)
+            for p in found[c]
+        ]
+        super().__init__(
+            items,
+            classes,
+            root=root,
+            size=size,
+            crop=crop,
+            step=step,
+            max_frames=max_frames,
+            skip_bad=skip_bad,
+            progress=progress,
+        )
 
     def _split_indices(self, name, test_fraction=0.25, val_fraction=0.0, seed=0):
         test_fraction, val_fraction = float(test_fraction), float(val_fraction)
-        if not (0 <= test_fraction < 1 and 0 <= val_fraction < 1
-                and test_fraction + val_fraction < 1):
-            raise ValueError(f"{self.name}: need 0 <= test_fraction, val_fraction and "
-                             f"test_fraction + val_fraction < 1, got {test_fraction}, {val_fraction}")
+        if not (0 <= test_fraction < 1 and 0 <= val_fraction < 1 and test_fraction + val_fraction < 1):
+            raise ValueError(
+                f"{self.name}: need 0 <= test_fraction, val_fraction and "
+                f"test_fraction + val_fraction < 1, got {test_fraction}, {val_fraction}"
+            )
         rng = np.random.default_rng(seed)
         labels = self.labels
         out = []
@@ -68,7 +92,10 @@ class ClipFolder(ClipDataset):
             n = members.size
             n_test = min(int(round(n * test_fraction)), max(n - 1, 0))
             n_val = min(int(round(n * val_fraction)), max(n - 1 - n_test, 0))
-            parts = {"test": members[:n_test], "val": members[n_test:n_test + n_val],
-                     "train": members[n_test + n_val:]}
+            parts = {
+                "test": members[:n_test],
+                "val": members[n_test : n_test + n_val],
+                "train": members[n_test + n_val :],
+            }
             out.append(parts[name])
         return np.concatenate(out) if out else np.array([], dtype=np.int64)

@@ -10,6 +10,7 @@ with scale variation, d3 outdoors with different clothes, d4 indoors), 160x120 a
 (frame ranges 1-based and inclusive); when present (or given) each video is split
 into its listed subsequences, one item each.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,7 @@ KTH_PERSONS = {
     "test": (22, 2, 3, 5, 6, 7, 8, 9, 10),
 }
 #: Scenario names of the ``dS`` field.
-KTH_SCENARIOS = {1: "outdoors", 2: "outdoors, scale variation",
-                 3: "outdoors, different clothes", 4: "indoors"}
+KTH_SCENARIOS = {1: "outdoors", 2: "outdoors, scale variation", 3: "outdoors, different clothes", 4: "indoors"}
 
 _VIDEO_RE = re.compile(r"^person(\d+)_([A-Za-z]+)_d(\d+)(?:_uncomp)?\.avi$", re.IGNORECASE)
 _SEQ_LINE_RE = re.compile(r"^\s*(person\d+_[A-Za-z]+_d\d+)\s+frames\s+(.*)$", re.IGNORECASE)
@@ -100,21 +100,33 @@ class KTH(ClipDataset):
     split_names = ("train", "val", "test", "trainval")
     fps = 25.0
 
-    def __init__(self, root, *, persons=None, scenarios=None, actions=None,
-                 subsequences: bool | None = None, sequences_file=None,
-                 size=None, crop=None, step: int = 1, max_frames: int | None = None,
-                 skip_bad: bool = False, progress: bool | None = None):
+    def __init__(
+        self,
+        root,
+        *,
+        persons=None,
+        scenarios=None,
+        actions=None,
+        subsequences: bool | None = None,
+        sequences_file=None,
+        size=None,
+        crop=None,
+        step: int = 1,
+        max_frames: int | None = None,
+        skip_bad: bool = False,
+        progress: bool | None = None,
+    ):
         root = check_root(root, self.name)
         actions = tuple(a.lower() for a in (actions or KTH_ACTIONS))
         keep_persons = parse_int_set(persons, "persons", self.name)
         keep_scen = parse_int_set(scenarios, "scenarios", self.name)
-        videos = sorted(p for p in list(root.glob("*.avi")) + list(root.glob("*/*.avi"))
-                        if _VIDEO_RE.match(p.name))
+        videos = sorted(p for p in list(root.glob("*.avi")) + list(root.glob("*/*.avi")) if _VIDEO_RE.match(p.name))
         if not videos:
             raise StimulusError(
                 f"{self.name}: no KTH videos under {root}; expected "
                 "<root>/<action>/personPP_<action>_dS_uncomp.avi "
-                f"with action in {', '.join(actions)}")
+                f"with action in {', '.join(actions)}"
+            )
         seq_path = Path(sequences_file) if sequences_file is not None else root / "00sequences.txt"
         if subsequences is None:
             subsequences = seq_path.is_file()
@@ -129,28 +141,44 @@ class KTH(ClipDataset):
         for path in videos:
             person, action, scen = _VIDEO_RE.match(path.name).groups()
             person, action, scen = int(person), action.lower(), int(scen)
-            if (action not in actions or (keep_persons is not None and person not in keep_persons)
-                    or (keep_scen is not None and scen not in keep_scen)):
+            if (
+                action not in actions
+                or (keep_persons is not None and person not in keep_persons)
+                or (keep_scen is not None and scen not in keep_scen)
+            ):
                 continue
             video_id = f"person{person:02d}_{action}_d{scen}"
             if video_id in seen:
-                raise StimulusError(f"{self.name}: {video_id} found twice under {root} "
-                                    f"(second copy: {path})")
+                raise StimulusError(f"{self.name}: {video_id} found twice under {root} (second copy: {path})")
             seen.add(video_id)
-            base = dict(subject=person, person=person, group=person, scenario=scen,
-                        action=action, video=video_id, fps=self.fps)
+            base = dict(
+                subject=person, person=person, group=person, scenario=scen, action=action, video=video_id, fps=self.fps
+            )
             label = actions.index(action)
             if video_id in ranges:
-                items += [Item(path, label, dict(base, id=f"{video_id}_s{k}", frames=(a, b)))
-                          for k, (a, b) in enumerate(ranges[video_id], 1)]
+                items += [
+                    Item(path, label, dict(base, id=f"{video_id}_s{k}", frames=(a, b)))
+                    for k, (a, b) in enumerate(ranges[video_id], 1)
+                ]
             else:
                 items.append(Item(path, label, dict(base, id=video_id)))
         if not items:
-            raise StimulusError(f"{self.name}: no videos under {root} match the selection "
-                                f"(persons={persons}, scenarios={scenarios}, actions={actions})")
+            raise StimulusError(
+                f"{self.name}: no videos under {root} match the selection "
+                f"(persons={persons}, scenarios={scenarios}, actions={actions})"
+            )
         self.missing_in_sequences = sorted(seen - set(ranges)) if subsequences else []
-        super().__init__(items, actions, root=root, size=size, crop=crop, step=step,
-                         max_frames=max_frames, skip_bad=skip_bad, progress=progress)
+        super().__init__(
+            items,
+            actions,
+            root=root,
+            size=size,
+            crop=crop,
+            step=step,
+            max_frames=max_frames,
+            skip_bad=skip_bad,
+            progress=progress,
+        )
 
     def _split_indices(self, name, persons=None):
         if persons is not None:
@@ -167,12 +195,18 @@ def kth_video_name(person: int, action: str, scenario: int) -> str:
     return f"person{int(person):02d}_{action}_d{int(scenario)}_uncomp.avi"
 
 
-def format_kth_sequence_line(person: int, action: str, scenario: int,
-                             ranges) -> str:
+def format_kth_sequence_line(person: int, action: str, scenario: int, ranges) -> str:
     """One ``00sequences.txt`` line for 1-based inclusive ``ranges``."""
     spans = ", ".join(f"{int(a)}-{int(b)}" for a, b in ranges)
     return f"person{int(person):02d}_{action}_d{int(scenario)}\t\tframes\t{spans}"
 
 
-__all__ = ["KTH", "KTH_ACTIONS", "KTH_PERSONS", "KTH_SCENARIOS", "parse_kth_sequences",
-           "kth_video_name", "format_kth_sequence_line"]
+__all__ = [
+    "KTH",
+    "KTH_ACTIONS",
+    "KTH_PERSONS",
+    "KTH_SCENARIOS",
+    "parse_kth_sequences",
+    "kth_video_name",
+    "format_kth_sequence_line",
+]

@@ -10,6 +10,7 @@ Two layouts are recognised:
 Events are 5-byte N-MNIST words (see :func:`stimuli.events.read_nmnist`); sensor
 34x34, two polarities.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -78,12 +79,15 @@ class NMNIST(ClipDataset):
                     if not sub.is_dir():
                         continue
                     for f in sorted(sub.glob("*.bin")):
-                        items.append(Item(f, int(d), dict(
-                            id=f"{split.lower()}/{d}/{f.stem}", split=split.lower(),
-                            sensor_size=SENSOR_SIZE)))
+                        items.append(
+                            Item(
+                                f,
+                                int(d),
+                                dict(id=f"{split.lower()}/{d}/{f.stem}", split=split.lower(), sensor_size=SENSOR_SIZE),
+                            )
+                        )
             if not items:
-                raise StimulusError(f"{self.name}: {root} has Train/Test folders but no "
-                                    "<digit>/<id>.bin files in them")
+                raise StimulusError(f"{self.name}: {root} has Train/Test folders but no <digit>/<id>.bin files in them")
         elif lists["train"] or lists["test"]:
             self.layout = "small"
             for split, files in lists.items():
@@ -93,13 +97,18 @@ class NMNIST(ClipDataset):
                         f = root / f"{sid}.bs2"
                         if not f.exists() and (root / f"{sid}.bin").exists():
                             f = root / f"{sid}.bin"
-                        items.append(Item(f, label, dict(id=f"{split}/{sid}", split=split,
-                                                         list_file=lst.name,
-                                                         sensor_size=SENSOR_SIZE)))
+                        items.append(
+                            Item(
+                                f,
+                                label,
+                                dict(id=f"{split}/{sid}", split=split, list_file=lst.name, sensor_size=SENSOR_SIZE),
+                            )
+                        )
         else:
             raise StimulusError(
                 f"{self.name}: unrecognised layout in {root}; expected Train/<digit>/<id>.bin "
-                "and Test/<digit>/<id>.bin, or <id>.bs2 files with train*.txt / test*.txt lists")
+                "and Test/<digit>/<id>.bin, or <id>.bs2 files with train*.txt / test*.txt lists"
+            )
         super().__init__(items, DIGITS, root=root, skip_bad=skip_bad, progress=progress)
 
     def _probe(self, item: Item) -> None:

@@ -37,6 +37,7 @@ stride, knee and elbow bend, lean and speed, so the temporal dynamics matter.
 Everything is drawn from ``numpy.random.SeedSequence([seed, subject, ...])``, so a
 clip depends only on the seed and its own identity, not on generation order.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -68,10 +69,9 @@ _GAITS = {
     "running": dict(f=0.12, A=0.75, K0=0.30, K1=1.30, lean=0.25, arm=0.80, elbow=1.60, bounce=0.040),
 }
 # Tempo (cycles per frame) of the in-place actions.
-_TEMPO = {"boxing": 0.09, "handclapping": 0.10, "handwaving": 0.07, "jumping": 0.06,
-          "bending": 0.045}
+_TEMPO = {"boxing": 0.09, "handclapping": 0.10, "handwaving": 0.07, "jumping": 0.06, "bending": 0.045}
 
-_SHIFT = 4                 # cv2 fixed-point bits for sub-pixel drawing
+_SHIFT = 4  # cv2 fixed-point bits for sub-pixel drawing
 _ONE = float(1 << _SHIFT)
 
 
@@ -120,13 +120,20 @@ class SubjectStyle:
         """Draw a random subject; ``variation`` scales every range about its centre."""
         leg = _spread(rng, 0.44, 0.52, variation)
         return cls(
-            height=_spread(rng, 0.50, 0.70, variation), leg=leg, torso=_spread(rng, 0.27, 0.33, variation),
-            upper_arm=_spread(rng, 0.16, 0.20, variation), forearm=_spread(rng, 0.15, 0.19, variation),
-            head=_spread(rng, 0.055, 0.08, variation), tempo=_spread(rng, 0.8, 1.25, variation),
-            amplitude=_spread(rng, 0.8, 1.2, variation), thickness=int(rng.integers(1, 3)),
+            height=_spread(rng, 0.50, 0.70, variation),
+            leg=leg,
+            torso=_spread(rng, 0.27, 0.33, variation),
+            upper_arm=_spread(rng, 0.16, 0.20, variation),
+            forearm=_spread(rng, 0.15, 0.19, variation),
+            head=_spread(rng, 0.055, 0.08, variation),
+            tempo=_spread(rng, 0.8, 1.25, variation),
+            amplitude=_spread(rng, 0.8, 1.2, variation),
+            thickness=int(rng.integers(1, 3)),
             contrast=float(rng.choice([-1.0, 1.0]) * _spread(rng, 0.25, 0.5, variation)),
-            background=_spread(rng, 0.3, 0.7, variation), texture=_spread(rng, 0.02, 0.08, variation),
-            texture_seed=int(rng.integers(2**31)))
+            background=_spread(rng, 0.3, 0.7, variation),
+            texture=_spread(rng, 0.02, 0.08, variation),
+            texture_seed=int(rng.integers(2**31)),
+        )
 
 
 def _spread(rng: np.random.Generator, low: float, high: float, variation: float) -> float:
@@ -150,8 +157,7 @@ def _seed_int(seed) -> int:
 
 def subject_style(seed, subject: int, variation: float = 1.0) -> SubjectStyle:
     """The :class:`SubjectStyle` of ``subject`` under integer ``seed``."""
-    return SubjectStyle.sample(np.random.default_rng(np.random.SeedSequence([seed, 7, subject])),
-                               variation)
+    return SubjectStyle.sample(np.random.default_rng(np.random.SeedSequence([seed, 7, subject])), variation)
 
 
 def _texture(shape, seed: int, cells: int = 6) -> np.ndarray:
@@ -163,6 +169,7 @@ def _texture(shape, seed: int, cells: int = 6) -> np.ndarray:
 # -- poses ------------------------------------------------------------------------------
 # A pose is (segments, head_centre) in body units: x forward (or to the right in front
 # view), y up, origin at the hip.
+
 
 def _limb(origin, angle, length):
     """End point of a segment hanging at ``angle`` from straight down (positive forward)."""
@@ -215,10 +222,9 @@ def _pose(action: str, st: SubjectStyle, phase: float, amp: float):
         punches = [max(0.0, np.sin(phase)) ** 2, max(0.0, np.sin(phase + np.pi)) ** 2]
         uppers = [0.5 + 1.0 * amp * p for p in punches]
         elbows = [2.2 * (1 - p) + 0.05 for p in punches]
-        return _side_figure(st, [0.15, -0.15], [0.1, 0.1], 0.05 + 0.03 * np.sin(phase),
-                            uppers, elbows)
+        return _side_figure(st, [0.15, -0.15], [0.1, 0.1], 0.05 + 0.03 * np.sin(phase), uppers, elbows)
     if action == "handclapping":
-        g = (1 - np.cos(phase)) / 2              # 0: hands together, 1: apart
+        g = (1 - np.cos(phase)) / 2  # 0: hands together, 1: apart
         arms = []
         for s in (-1, 1):
             elbow = (0.14 * s, 0.55 * st.torso)
@@ -230,10 +236,8 @@ def _pose(action: str, st: SubjectStyle, phase: float, amp: float):
         arms = []
         for s in (-1, 1):
             shoulder = (0.08 * s, 0.93 * st.torso)
-            elbow = (shoulder[0] + s * st.upper_arm * np.sin(beta),
-                     shoulder[1] - st.upper_arm * np.cos(beta))
-            hand = (elbow[0] + s * st.forearm * np.sin(beta + 0.3),
-                    elbow[1] - st.forearm * np.cos(beta + 0.3))
+            elbow = (shoulder[0] + s * st.upper_arm * np.sin(beta), shoulder[1] - st.upper_arm * np.cos(beta))
+            hand = (elbow[0] + s * st.forearm * np.sin(beta + 0.3), elbow[1] - st.forearm * np.cos(beta + 0.3))
             arms.append((elbow, hand))
         return _front_figure(st, arms)
     if action == "jumping":
@@ -243,10 +247,8 @@ def _pose(action: str, st: SubjectStyle, phase: float, amp: float):
         for s in (-1, 1):
             shoulder = (0.08 * s, 0.93 * st.torso)
             beta = 0.4 + 1.2 * up * amp
-            elbow = (shoulder[0] + s * st.upper_arm * np.sin(beta),
-                     shoulder[1] - st.upper_arm * np.cos(beta))
-            hand = (elbow[0] + s * st.forearm * np.sin(beta),
-                    elbow[1] - st.forearm * np.cos(beta))
+            elbow = (shoulder[0] + s * st.upper_arm * np.sin(beta), shoulder[1] - st.upper_arm * np.cos(beta))
+            hand = (elbow[0] + s * st.forearm * np.sin(beta), elbow[1] - st.forearm * np.cos(beta))
             arms.append((elbow, hand))
         segs, head = _front_figure(st, arms, knee=knee)
         lift = 0.18 * amp * up - 0.25 * st.leg * (1 - np.cos(knee))
@@ -254,11 +256,9 @@ def _pose(action: str, st: SubjectStyle, phase: float, amp: float):
         return segs, (head[0], head[1] + lift)
     if action == "bending":
         lean = 1.3 * amp * (1 - np.cos(phase)) / 2
-        hang = -lean * 0.9                   # arms hang roughly straight down
-        return _side_figure(st, [0.05, -0.05], [0.0, 0.0], lean, [hang + 0.1, hang - 0.1],
-                            [0.1, 0.1])
-    raise ValueError(f"synthetic: unknown action {action!r}; known: "
-                     f"{', '.join(SYNTHETIC_ACTIONS + EXTRA_ACTIONS)}")
+        hang = -lean * 0.9  # arms hang roughly straight down
+        return _side_figure(st, [0.05, -0.05], [0.0, 0.0], lean, [hang + 0.1, hang - 0.1], [0.1, 0.1])
+    raise ValueError(f"synthetic: unknown action {action!r}; known: {', '.join(SYNTHETIC_ACTIONS + EXTRA_ACTIONS)}")
 
 
 def _scenario_look(st: SubjectStyle, scenario: int, rng: np.random.Generator, variation: float):
@@ -274,9 +274,18 @@ def _scenario_look(st: SubjectStyle, scenario: int, rng: np.random.Generator, va
     return contrast, thick, background, texture, zoom_end
 
 
-def render_action(action: str, *, n_frames: int = 24, frame_shape=(48, 48),
-                  style: SubjectStyle | None = None, scenario: int = 1, noise: float = 0.05,
-                  distractor_prob: float = 0.3, variation: float = 1.0, rng=0) -> np.ndarray:
+def render_action(
+    action: str,
+    *,
+    n_frames: int = 24,
+    frame_shape=(48, 48),
+    style: SubjectStyle | None = None,
+    scenario: int = 1,
+    noise: float = 0.05,
+    distractor_prob: float = 0.3,
+    variation: float = 1.0,
+    rng=0,
+) -> np.ndarray:
     """Render one clip of a stick figure performing ``action``.
 
     Parameters
@@ -303,15 +312,13 @@ def render_action(action: str, *, n_frames: int = 24, frame_shape=(48, 48),
     ndarray, shape (n_frames, height, width), float32 in [0, 1]
     """
     if action not in SYNTHETIC_ACTIONS + EXTRA_ACTIONS:
-        raise ValueError(f"synthetic: unknown action {action!r}; known: "
-                         f"{', '.join(SYNTHETIC_ACTIONS + EXTRA_ACTIONS)}")
+        raise ValueError(f"synthetic: unknown action {action!r}; known: {', '.join(SYNTHETIC_ACTIONS + EXTRA_ACTIONS)}")
     if scenario not in (1, 2, 3, 4):
         raise ValueError(f"synthetic: scenario must be 1..4, got {scenario}")
     H, W = (int(v) for v in frame_shape)
     T = int(n_frames)
     if T < 1 or H < 8 or W < 8:
-        raise ValueError(f"synthetic: need n_frames >= 1 and frames of at least 8x8, "
-                         f"got {T} x {H} x {W}")
+        raise ValueError(f"synthetic: need n_frames >= 1 and frames of at least 8x8, got {T} x {H} x {W}")
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     st = style if style is not None else SubjectStyle.sample(rng, variation)
 
@@ -346,8 +353,7 @@ def render_action(action: str, *, n_frames: int = 24, frame_shape=(48, 48),
         y_hip = ground - s * (st.leg + bounce)
 
         def px(p, s=s, y_hip=y_hip, x0=x_hip[t]):
-            return (int(round((x0 + direction * s * p[0]) * _ONE)),
-                    int(round((y_hip - s * p[1]) * _ONE)))
+            return (int(round((x0 + direction * s * p[0]) * _ONE)), int(round((y_hip - s * p[1]) * _ONE)))
 
         m = mask[t]
         for a, b in segs:
@@ -363,10 +369,9 @@ def render_action(action: str, *, n_frames: int = 24, frame_shape=(48, 48),
         rad = rng.uniform(1.5, 3.0)
         for t in range(T):
             c = pos + vel * t
-            cv2.circle(blob[t], (int(c[0] * _ONE), int(c[1] * _ONE)), int(rad * _ONE), 255, -1,
-                       cv2.LINE_AA, _SHIFT)
+            cv2.circle(blob[t], (int(c[0] * _ONE), int(c[1] * _ONE)), int(rad * _ONE), 255, -1, cv2.LINE_AA, _SHIFT)
         clip += np.float32(rng.choice([-1, 1]) * rng.uniform(0.1, 0.25) / 255.0) * blob
-    clip += rng.normal(0.0, 0.01, size=(T, 1, 1)).astype(np.float32)   # flicker
+    clip += rng.normal(0.0, 0.01, size=(T, 1, 1)).astype(np.float32)  # flicker
     clip += rng.normal(0.0, noise * rng.uniform(0.8, 1.2), size=clip.shape).astype(np.float32)
     return np.clip(clip, 0.0, 1.0, out=clip)
 
@@ -418,12 +423,27 @@ class SyntheticActions(ClipDataset):
     split_names = ("train", "val", "test")
     fps = SYNTHETIC_FPS
 
-    def __init__(self, root=None, *, n_subjects: int = 12, actions=SYNTHETIC_ACTIONS,
-                 scenarios=(1, 2), repeats: int = 1, n_frames: int = 24,
-                 frame_shape=(48, 48), noise: float = 0.05, distractor_prob: float = 0.3,
-                 test_subjects=None, val_subjects=None, variation: float = 1.0, seed=0, step: int = 1,
-                 max_frames: int | None = None, skip_bad: bool = False,
-                 progress: bool | None = None):
+    def __init__(
+        self,
+        root=None,
+        *,
+        n_subjects: int = 12,
+        actions=SYNTHETIC_ACTIONS,
+        scenarios=(1, 2),
+        repeats: int = 1,
+        n_frames: int = 24,
+        frame_shape=(48, 48),
+        noise: float = 0.05,
+        distractor_prob: float = 0.3,
+        test_subjects=None,
+        val_subjects=None,
+        variation: float = 1.0,
+        seed=0,
+        step: int = 1,
+        max_frames: int | None = None,
+        skip_bad: bool = False,
+        progress: bool | None = None,
+    ):
         if root is not None:
             raise ValueError(f"{self.name}: generated in memory, takes no root (got {root!r})")
         actions, scenarios = tuple(actions), tuple(int(s) for s in scenarios)
@@ -446,8 +466,7 @@ class SyntheticActions(ClipDataset):
         for s in self.test_subjects + self.val_subjects:
             if s not in subjects:
                 raise ValueError(f"{self.name}: subject {s} not in 1..{self.n_subjects}")
-        self.train_subjects = [s for s in subjects
-                               if s not in self.test_subjects + self.val_subjects]
+        self.train_subjects = [s for s in subjects if s not in self.test_subjects + self.val_subjects]
         self.variation = float(variation)
         self.styles = {s: subject_style(self.seed, s, self.variation) for s in subjects}
         items = []
@@ -456,11 +475,26 @@ class SyntheticActions(ClipDataset):
                 for sc in scenarios:
                     for r in range(self.repeats):
                         vid = f"person{s:02d}_{a}_d{sc}" + (f"_r{r}" if self.repeats > 1 else "")
-                        items.append(Item(f"synthetic://{vid}", k, dict(
-                            id=vid, subject=s, person=s, group=s, scenario=sc, action=a,
-                            repeat=r, fps=SYNTHETIC_FPS, action_index=k)))
-        super().__init__(items, actions, root=None, step=step, max_frames=max_frames,
-                         skip_bad=skip_bad, progress=progress)
+                        items.append(
+                            Item(
+                                f"synthetic://{vid}",
+                                k,
+                                dict(
+                                    id=vid,
+                                    subject=s,
+                                    person=s,
+                                    group=s,
+                                    scenario=sc,
+                                    action=a,
+                                    repeat=r,
+                                    fps=SYNTHETIC_FPS,
+                                    action_index=k,
+                                ),
+                            )
+                        )
+        super().__init__(
+            items, actions, root=None, step=step, max_frames=max_frames, skip_bad=skip_bad, progress=progress
+        )
 
     @classmethod
     def _check_arguments(cls, n_subjects, actions, scenarios, noise, variation) -> None:
@@ -468,8 +502,9 @@ class SyntheticActions(ClipDataset):
             raise ValueError(f"{cls.name}: need n_subjects >= 2, got {n_subjects}")
         for a in actions:
             if a not in SYNTHETIC_ACTIONS + EXTRA_ACTIONS:
-                raise ValueError(f"{cls.name}: unknown action {a!r}; known: "
-                                 f"{', '.join(SYNTHETIC_ACTIONS + EXTRA_ACTIONS)}")
+                raise ValueError(
+                    f"{cls.name}: unknown action {a!r}; known: {', '.join(SYNTHETIC_ACTIONS + EXTRA_ACTIONS)}"
+                )
         if not scenarios or any(s not in (1, 2, 3, 4) for s in scenarios):
             raise ValueError(f"{cls.name}: scenarios must be in 1..4, got {scenarios}")
         if not 0 <= noise <= 1:
@@ -483,24 +518,28 @@ class SyntheticActions(ClipDataset):
     def render(self, item: Item) -> np.ndarray:
         """The full clip ``(n_frames, H, W)`` of ``item`` (no step/max_frames)."""
         m = item.meta
-        ss = np.random.SeedSequence([self.seed, 11, m["subject"], m["action_index"],
-                                     m["scenario"], m["repeat"]])
-        return render_action(m["action"], n_frames=self.n_frames, frame_shape=self.frame_shape,
-                             style=self.styles[m["subject"]], scenario=m["scenario"],
-                             noise=self.noise, distractor_prob=self.distractor_prob,
-                             variation=self.variation, rng=np.random.default_rng(ss))
+        ss = np.random.SeedSequence([self.seed, 11, m["subject"], m["action_index"], m["scenario"], m["repeat"]])
+        return render_action(
+            m["action"],
+            n_frames=self.n_frames,
+            frame_shape=self.frame_shape,
+            style=self.styles[m["subject"]],
+            scenario=m["scenario"],
+            noise=self.noise,
+            distractor_prob=self.distractor_prob,
+            variation=self.variation,
+            rng=np.random.default_rng(ss),
+        )
 
     def _read(self, item: Item) -> np.ndarray:
-        clip = self.render(item)[::self.step]
+        clip = self.render(item)[:: self.step]
         if self.max_frames is not None:
-            clip = clip[:self.max_frames]
+            clip = clip[: self.max_frames]
         return np.ascontiguousarray(clip)
 
     def _split_indices(self, name, test_subjects=None, val_subjects=None):
-        test = self.test_subjects if test_subjects is None else \
-            sorted(int(s) for s in np.atleast_1d(test_subjects))
-        val = self.val_subjects if val_subjects is None else \
-            sorted(int(s) for s in np.atleast_1d(val_subjects))
+        test = self.test_subjects if test_subjects is None else sorted(int(s) for s in np.atleast_1d(test_subjects))
+        val = self.val_subjects if val_subjects is None else sorted(int(s) for s in np.atleast_1d(val_subjects))
         if name == "val" and not val:
             raise ValueError(f"{self.name}: no validation subjects; pass val_subjects=")
         chosen = {"test": set(test), "val": set(val)}.get(name)
@@ -513,8 +552,9 @@ class SyntheticActions(ClipDataset):
         clips = np.stack([self._read(it) for it in self.items])
         return clips, self.labels
 
-    def write_to(self, folder, *, fps: float = SYNTHETIC_FPS, codec: str = "MJPG",
-                 sequences: bool = True) -> list[Path]:
+    def write_to(
+        self, folder, *, fps: float = SYNTHETIC_FPS, codec: str = "MJPG", sequences: bool = True
+    ) -> list[Path]:
         """Write every clip as a KTH-named AVI, ``<folder>/<action>/personPP_<action>_dS_uncomp.avi``.
 
         Parameters
@@ -534,12 +574,13 @@ class SyntheticActions(ClipDataset):
             The files written (videos, then the sequence list).
         """
         if self.repeats > 1:
-            raise StimulusError(f"{self.name}: KTH naming has one video per person, action "
-                                f"and scenario; write_to needs repeats=1 (got {self.repeats})")
+            raise StimulusError(
+                f"{self.name}: KTH naming has one video per person, action "
+                f"and scenario; write_to needs repeats=1 (got {self.repeats})"
+            )
         folder = Path(folder)
         written, lines = [], []
-        for it in tqdm(self.items, desc=f"{self.name}: writing", unit="clip",
-                       disable=self._no_bar(len(self.items))):
+        for it in tqdm(self.items, desc=f"{self.name}: writing", unit="clip", disable=self._no_bar(len(self.items))):
             m = it.meta
             path = folder / m["action"] / kth_video_name(m["subject"], m["action"], m["scenario"])
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -552,7 +593,8 @@ class SyntheticActions(ClipDataset):
             lines.append(format_kth_sequence_line(m["subject"], m["action"], m["scenario"], ranges))
         if sequences:
             seq = folder / "00sequences.txt"
-            seq.write_text("Synthetic KTH-like subsequences (1-based inclusive frame ranges)\n\n"
-                           + "\n".join(lines) + "\n")
+            seq.write_text(
+                "Synthetic KTH-like subsequences (1-based inclusive frame ranges)\n\n" + "\n".join(lines) + "\n"
+            )
             written.append(seq)
         return written

@@ -10,6 +10,7 @@ and the official split lists in ``<root>/ucfTrainTestlist/`` (or a folder given 
 
 for the three splits N = 1, 2, 3 (groups 1-7, 8-14, 15-21 are the test groups).
 """
+
 from __future__ import annotations
 
 import re
@@ -51,8 +52,7 @@ def read_split_list(path) -> list[tuple[str, int | None]]:
         if not parts:
             continue
         if len(parts) > 2 or (len(parts) == 2 and not parts[1].isdigit()):
-            raise StimulusError(f"{path}:{lineno}: expected '<Class>/<file>.avi [number]', "
-                                f"got {line!r}")
+            raise StimulusError(f"{path}:{lineno}: expected '<Class>/<file>.avi [number]', got {line!r}")
         out.append((parts[0].replace("\\", "/"), int(parts[1]) if len(parts) == 2 else None))
     return out
 
@@ -81,9 +81,18 @@ class UCF101(ClipDataset):
     name = "ucf101"
     split_names = ("train", "test")
 
-    def __init__(self, root, *, splits_dir=None, size=None, crop=None, step: int = 1,
-                 max_frames: int | None = None, skip_bad: bool = False,
-                 progress: bool | None = None):
+    def __init__(
+        self,
+        root,
+        *,
+        splits_dir=None,
+        size=None,
+        crop=None,
+        step: int = 1,
+        max_frames: int | None = None,
+        skip_bad: bool = False,
+        progress: bool | None = None,
+    ):
         root = check_root(root, self.name)
         if splits_dir is not None:
             sdir = Path(splits_dir)
@@ -95,7 +104,8 @@ class UCF101(ClipDataset):
             if sdir is None:
                 raise StimulusError(
                     f"{self.name}: classInd.txt not found; expected "
-                    f"{root / 'ucfTrainTestlist' / 'classInd.txt'} (or pass splits_dir=)")
+                    f"{root / 'ucfTrainTestlist' / 'classInd.txt'} (or pass splits_dir=)"
+                )
         self.splits_dir = sdir
         classes = read_class_index(sdir / "classInd.txt")
         video_root = root / "UCF-101" if (root / "UCF-101").is_dir() else root
@@ -111,15 +121,29 @@ class UCF101(ClipDataset):
                     continue
                 m = _CLIP_RE.match(f.stem)
                 group, clip = (int(m.group(2)), int(m.group(3))) if m else (None, None)
-                items.append(Item(f, label, dict(
-                    id=f.stem, group=group, subject=group, clip=clip,
-                    relpath=f"{cdir.name}/{f.name}")))
+                items.append(
+                    Item(
+                        f,
+                        label,
+                        dict(id=f.stem, group=group, subject=group, clip=clip, relpath=f"{cdir.name}/{f.name}"),
+                    )
+                )
         if not items:
             raise StimulusError(
                 f"{self.name}: no videos under {video_root}; expected "
-                "<root>/<Class>/v_<Class>_gGG_cCC.avi with <Class> from classInd.txt")
-        super().__init__(items, classes, root=root, size=size, crop=crop, step=step,
-                         max_frames=max_frames, skip_bad=skip_bad, progress=progress)
+                "<root>/<Class>/v_<Class>_gGG_cCC.avi with <Class> from classInd.txt"
+            )
+        super().__init__(
+            items,
+            classes,
+            root=root,
+            size=size,
+            crop=crop,
+            step=step,
+            max_frames=max_frames,
+            skip_bad=skip_bad,
+            progress=progress,
+        )
 
     def _split_indices(self, name, fold=1):
         fold = int(fold)
@@ -138,10 +162,14 @@ class UCF101(ClipDataset):
             if number is not None and number - 1 != self.items[i].label:
                 raise StimulusError(
                     f"{lst}: {rel} labelled {number} but classInd.txt gives "
-                    f"{self.items[i].label + 1} ({self.classes[self.items[i].label]})")
+                    f"{self.items[i].label + 1} ({self.classes[self.items[i].label]})"
+                )
             idx.append(i)
         self.missing_listed = missing
         if missing and self.split_name is None:
-            warnings.warn(f"{self.name}: {missing} video(s) listed in {lst} are not under "
-                          f"{self.video_root} (or not in this subset)", stacklevel=3)
+            warnings.warn(
+                f"{self.name}: {missing} video(s) listed in {lst} are not under "
+                f"{self.video_root} (or not in this subset)",
+                stacklevel=3,
+            )
         return np.array(idx, dtype=np.int64)

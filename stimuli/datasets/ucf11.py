@@ -9,6 +9,7 @@ group folder.  Annotation folders and other files are ignored.
 Protocol: clips of one group must never be split between training and testing;
 the authors use leave-one-group-out cross-validation (25 folds).
 """
+
 from __future__ import annotations
 
 import re
@@ -52,9 +53,18 @@ class UCF11(ClipDataset):
     name = "ucf11"
     split_names = ("train", "test")
 
-    def __init__(self, root, *, groups=None, size=None, crop=None, step: int = 1,
-                 max_frames: int | None = None, skip_bad: bool = False,
-                 progress: bool | None = None):
+    def __init__(
+        self,
+        root,
+        *,
+        groups=None,
+        size=None,
+        crop=None,
+        step: int = 1,
+        max_frames: int | None = None,
+        skip_bad: bool = False,
+        progress: bool | None = None,
+    ):
         root = check_root(root, self.name)
         keep = None if groups is None else {int(g) for g in np.atleast_1d(groups)}
         found: dict[str, list[tuple]] = {}
@@ -69,20 +79,30 @@ class UCF11(ClipDataset):
                         found.setdefault(cdir.name, []).append((f, group, m.group(1)))
         if not found:
             raise StimulusError(
-                f"{self.name}: no clips under {root}; expected "
-                "<root>/<class>/v_<name>_<gg>/v_<name>_<gg>_<cc>.avi")
+                f"{self.name}: no clips under {root}; expected <root>/<class>/v_<name>_<gg>/v_<name>_<gg>_<cc>.avi"
+            )
         classes = sorted(found)
         items = []
         for label, cname in enumerate(classes):
             for f, group, short in found[cname]:
                 if keep is not None and group not in keep:
                     continue
-                items.append(Item(f, label, dict(id=f.stem, group=group, subject=group,
-                                                 class_folder=cname, group_name=short)))
+                items.append(
+                    Item(f, label, dict(id=f.stem, group=group, subject=group, class_folder=cname, group_name=short))
+                )
         if not items:
             raise StimulusError(f"{self.name}: no clips under {root} in groups {sorted(keep)}")
-        super().__init__(items, classes, root=root, size=size, crop=crop, step=step,
-                         max_frames=max_frames, skip_bad=skip_bad, progress=progress)
+        super().__init__(
+            items,
+            classes,
+            root=root,
+            size=size,
+            crop=crop,
+            step=step,
+            max_frames=max_frames,
+            skip_bad=skip_bad,
+            progress=progress,
+        )
 
     @property
     def groups(self) -> list[int]:
@@ -95,8 +115,9 @@ class UCF11(ClipDataset):
         fold = int(fold)
         if n_folds is None:
             if fold not in groups:
-                raise ValueError(f"{self.name}: leave-one-group-out fold {fold} is not a "
-                                 f"group present (groups: {groups})")
+                raise ValueError(
+                    f"{self.name}: leave-one-group-out fold {fold} is not a group present (groups: {groups})"
+                )
             return [fold]
         n_folds = int(n_folds)
         if not 2 <= n_folds <= len(groups):

@@ -9,6 +9,7 @@ scanned.  Ten classes, 93 sequences, 180x144 frames at about 5.9 fps.
 Sequence numbers are probably actors in alphabetical order (not verified), so the
 ``subject`` of an item is its sequence number and leave-one-subject-out is approximate.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,7 @@ from stimuli.types import StimulusError
 from .base import ClipDataset, Item, check_root, frame_folder_images
 
 #: The ten Weizmann actions.
-WEIZMANN_CLASSES = ("bend", "jack", "jump", "pjump", "run", "side", "skip", "walk",
-                    "wave1", "wave2")
+WEIZMANN_CLASSES = ("bend", "jack", "jump", "pjump", "run", "side", "skip", "walk", "wave1", "wave2")
 #: Approximate frame rate of the shared frames (one frame every 0.17 s).
 WEIZMANN_FPS = 1.0 / 0.17
 
@@ -47,14 +47,23 @@ class Weizmann(ClipDataset):
     split_names = ("train", "test")
     fps = WEIZMANN_FPS
 
-    def __init__(self, root, *, size=None, crop=None, step: int = 1,
-                 max_frames: int | None = None, skip_bad: bool = False,
-                 progress: bool | None = None):
+    def __init__(
+        self,
+        root,
+        *,
+        size=None,
+        crop=None,
+        step: int = 1,
+        max_frames: int | None = None,
+        skip_bad: bool = False,
+        progress: bool | None = None,
+    ):
         root = check_root(root, self.name)
         gdir = root / "grayscale"
         if not gdir.is_dir():
-            raise StimulusError(f"{self.name}: {gdir} not found; expected "
-                                "<root>/grayscale/<class>/<sequence>/imageN.jpg")
+            raise StimulusError(
+                f"{self.name}: {gdir} not found; expected <root>/grayscale/<class>/<sequence>/imageN.jpg"
+            )
         rows = self._index_rows(root, gdir)
         split_json = root / "split_by_sequence.json"
         official = {}
@@ -63,22 +72,30 @@ class Weizmann(ClipDataset):
                 data = json.loads(split_json.read_text())
                 official = {(c, str(s)): v for c, d in data.items() for s, v in d.items()}
             except (ValueError, AttributeError) as exc:
-                raise StimulusError(f"{split_json}: not a {{class: {{sequence: split}}}} "
-                                    f"json ({exc})") from None
-        classes = sorted({r["class"] for r in rows},
-                         key=lambda c: (WEIZMANN_CLASSES.index(c) if c in WEIZMANN_CLASSES
-                                        else len(WEIZMANN_CLASSES), c))
+                raise StimulusError(f"{split_json}: not a {{class: {{sequence: split}}}} json ({exc})") from None
+        classes = sorted(
+            {r["class"] for r in rows},
+            key=lambda c: (WEIZMANN_CLASSES.index(c) if c in WEIZMANN_CLASSES else len(WEIZMANN_CLASSES), c),
+        )
         items = []
         for r in rows:
             cls, seq = r["class"], r["sequence"]
             split = official.get((cls, seq), r.get("split") or None)
-            meta = dict(id=f"{cls}_{seq}", subject=seq, sequence=seq, group=seq,
-                        official_split=split, fps=WEIZMANN_FPS)
+            meta = dict(id=f"{cls}_{seq}", subject=seq, sequence=seq, group=seq, official_split=split, fps=WEIZMANN_FPS)
             if r.get("n_frames"):
                 meta["n_frames"] = int(r["n_frames"])
             items.append(Item(r["path"], classes.index(cls), meta))
-        super().__init__(items, classes, root=root, size=size, crop=crop, step=step,
-                         max_frames=max_frames, skip_bad=skip_bad, progress=progress)
+        super().__init__(
+            items,
+            classes,
+            root=root,
+            size=size,
+            crop=crop,
+            step=step,
+            max_frames=max_frames,
+            skip_bad=skip_bad,
+            progress=progress,
+        )
 
     def _index_rows(self, root: Path, gdir: Path) -> list[dict]:
         index = root / "index.csv"
@@ -88,8 +105,7 @@ class Weizmann(ClipDataset):
                 reader = csv.DictReader(fh)
                 need = {"class", "sequence", "frames_dir"}
                 if not need <= set(reader.fieldnames or ()):
-                    raise StimulusError(f"{index}: needs columns {sorted(need)}, "
-                                        f"has {reader.fieldnames}")
+                    raise StimulusError(f"{index}: needs columns {sorted(need)}, has {reader.fieldnames}")
                 for r in reader:
                     r["path"] = root / r["frames_dir"]
                     rows.append(r)
@@ -101,8 +117,7 @@ class Weizmann(ClipDataset):
                 if frame_folder_images(sdir):
                     rows.append({"class": cdir.name, "sequence": sdir.name, "path": sdir})
         if not rows:
-            raise StimulusError(f"{self.name}: no frame folders under {gdir}; expected "
-                                "<class>/<sequence>/imageN.jpg")
+            raise StimulusError(f"{self.name}: no frame folders under {gdir}; expected <class>/<sequence>/imageN.jpg")
         return rows
 
     def _split_indices(self, name, subject=None):
@@ -112,11 +127,14 @@ class Weizmann(ClipDataset):
             if subj not in subjects and subj.isdigit():
                 subj = f"{int(subj):02d}"
             if subj not in subjects:
-                raise ValueError(f"{self.name}: subject {subject!r} not present "
-                                 f"(subjects: {', '.join(sorted(subjects))})")
+                raise ValueError(
+                    f"{self.name}: subject {subject!r} not present (subjects: {', '.join(sorted(subjects))})"
+                )
             return self._indices_where("subject", {subj} if name == "test" else subjects - {subj})
         if any(v is None for v in self.meta_values("official_split")):
-            raise StimulusError(f"{self.name}: no official split for some sequences; "
-                                f"split_by_sequence.json or index.csv 'split' column needed "
-                                f"(or use split(name, subject=...))")
+            raise StimulusError(
+                f"{self.name}: no official split for some sequences; "
+                f"split_by_sequence.json or index.csv 'split' column needed "
+                f"(or use split(name, subject=...))"
+            )
         return self._indices_where("official_split", {name})
