@@ -56,6 +56,9 @@ def test_every_package_documents_itself_and_declares_its_exports():
     for init in [REPO / p / "__init__.py" for p in LIBRARIES + ("spikevid",)]:
         tree = ast.parse(init.read_text())
         assert ast.get_docstring(tree), f"{init} has no docstring"
-        exported = [n for n in tree.body if isinstance(n, ast.Assign) and any(
-            isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)]
+        exported = [
+            n
+            for n in tree.body
+            if isinstance(n, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "__all__" for t in n.targets)
+        ]
         assert exported, f"{init} declares no __all__"
