@@ -334,13 +334,17 @@ class HRSNN(TransformerMixin, BaseEstimator):
         self.n_features_out_ = self.n_population * int(self.bins)
         return result
 
-    def save_state(self, path) -> None:
-        """Write the learned state to ``path`` (.npz), atomically (:mod:`networks.persistence`)."""
-        persistence.save_state(self, path)
+    def save_state(self, path, *, metadata: dict | None = None) -> None:
+        """Write the learned state to ``path`` (.npz), atomically (:func:`networks.persistence.save_state`)."""
+        persistence.save_state(self, path, metadata=metadata)
 
-    def load_state(self, path) -> HRSNN:
-        """Restore what :meth:`save_state` wrote; returns self (fitted)."""
-        return persistence.load_state(self, path)
+    def load_state(self, path, *, strict: bool = True) -> HRSNN:
+        """Restore what :meth:`save_state` wrote; returns self (fitted).
+
+        Refuses (``StateFileError`` naming the difference) a state saved with other
+        hyperparameters or sizes (:func:`networks.persistence.load_state`).
+        """
+        return persistence.load_state(self, path, strict=strict)
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "n_features_out_")

@@ -2,13 +2,19 @@
 
 The file holds what :meth:`~networks.hrsnn.HRSNN.fit` learned or drew -- weights after
 and before learning, weight snapshots, connectivity, per-neuron parameters, the seed
-and the input size -- not the hyperparameters, which live in the run's config.  Keys
+and the input size -- and the hyperparameters it was fitted with, which
+:func:`load_state` compares with the estimator it loads into.  Keys
 are ``<attribute>/<name>`` (``weights_/ee``, ``structure_/ee/i``, ``neuron_params_/exc/tau_m``).
 Times are in ms, potentials in mV.  Files are written atomically.
 """
 
 from __future__ import annotations
 
+import json
+import warnings
+import zipfile
+from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -16,21 +22,44 @@ from sklearn.utils.validation import check_is_fitted
 
 from stimuli.io import atomic_savez
 
+from .topology import PATHWAYS
+
 if TYPE_CHECKING:
     from .hrsnn import HRSNN
 
-__all__ = ["STATE_FORMAT", "save_state", "load_state"]
+__all__ = ["STATE_FORMAT", "PRESENTATION_PARAMS", "StateFileError", "save_state", "load_state", "read_metadata"]
 
-#: Version of the file layout (2: times in ms, potentials in mV).
+#: Version of the file layout (2: times in ms, potentials in mV, hyperparameters stored).
 STATE_FORMAT = 2
+#: Hyperparameters that only change how a fitted reservoir is run or read out, not what
+#: it learned: they may differ between the estimator that saved a state and the one
+#: that loads it.
+PRESENTATION_PARAMS = frozenset(
+    {"device", "build_dir", "progress", "record_v", "bins", "reduction", "populations", "snapshots", "seed"}
+)
 _STATE_DICTS = ("weights_", "weights_init_", "snapshots_")
 
 
-def save_state(model: HRSNN, path) -> None:
-    """Write the learned state of a fitted ``model`` to ``path`` (.npz), atomically."""
+class StateFileError(ValueError):
+    """A state file that cannot be loaded into this estimator; the message names the file and why."""
+
+
+def save_state(model: HRSNN, path, *, metadata: dict | None = None) -> None:
+    """Write the learned state of a fitted ``model`` to ``path`` (.npz), atomically.
+
+    Parameters
+    ----------
+    model : HRSNN
+        A fitted reservoir.
+    path : path
+    metadata : dict, optional
+        JSON-serialisable data stored beside the state (read back with :func:`read_metadata`).
+    """
     check_is_fitted(model, "weights_")
     arrays = {
         "format": np.int64(STATE_FORMAT),
+        "hyperparameters": np.array(json.dumps(_jsonable_params(model), sort_keys=True)),
+        "metadata": np.array(json.dumps(metadata or {}, sort_keys=True, default=str)),
         "seed_": np.int64(model.seed_),
         "n_input_": np.int64(model.n_input_),
         "snapshot_times_": model.snapshot_times_,
@@ -48,24 +77,127 @@ def save_state(model: HRSNN, path) -> None:
     atomic_savez(path, **arrays)
 
 
-def load_state(model: HRSNN, path) -> HRSNN:
-    """Restore into ``model`` what :func:`save_state` wrote; returns ``model`` (fitted)."""
-    with np.load(path) as data:
-        keys = list(data.keys())
-        model.seed_ = int(data["seed_"])
-        model.n_input_ = int(data["n_input_"])
-        model.snapshot_times_ = data["snapshot_times_"]
-        model.fit_seconds_ = float(data["fit_seconds_"])
-        model.spikes_per_neuron_ = float(data["spikes_per_neuron_"])
+def read_metadata(path) -> dict:
+    """The ``metadata`` stored by :func:`save_state` (``{}`` when none); raises :class:`StateFileError`."""
+    with _open(path) as data:
+        return json.loads(str(data["metadata"])) if "metadata" in data.files else {}
+
+
+def load_state(model: HRSNN, path, *, strict: bool = True) -> HRSNN:
+    """Restore into ``model`` what :func:`save_state` wrote; returns ``model`` (fitted).
+
+    Nothing of ``model`` changes unless the whole file loads and fits it.
+
+    Parameters
+    ----------
+    model : HRSNN
+    path : path
+    strict : bool
+        Refuse a state saved by an estimator whose hyperparameters differ from
+        ``model``'s (other than :data:`PRESENTATION_PARAMS`); with False, warn instead.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    StateFileError
+        Not a state file, damaged, of another format, saved with other hyperparameters
+        (``strict``), or inconsistent with ``model``'s sizes; the message names the file
+        and the difference.
+    """
+    with _open(path) as data:
+        state = _read(data, path)
+    _check_hyperparameters(model, state.pop("hyperparameters"), path, strict)
+    _check_shapes(model, state, path)
+    for name, value in state.items():
+        setattr(model, name, value)
+    model.n_features_out_ = model.n_population * int(model.bins)
+    return model
+
+
+@contextmanager
+def _open(path):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: state file not found")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise StateFileError(f"{path}: not a readable .npz state file ({exc})") from None
+    try:
+        yield data
+    finally:
+        data.close()
+
+
+def _read(data, path) -> dict:
+    try:
+        keys = list(data.files)
+        fmt = int(data["format"]) if "format" in keys else 1
+        if fmt != STATE_FORMAT:
+            raise StateFileError(f"{path}: state file format {fmt}, this spikevid reads {STATE_FORMAT}; fit again")
+        state = {
+            "hyperparameters": json.loads(str(data["hyperparameters"])),
+            "seed_": int(data["seed_"]),
+            "n_input_": int(data["n_input_"]),
+            "snapshot_times_": data["snapshot_times_"],
+            "fit_seconds_": float(data["fit_seconds_"]),
+            "spikes_per_neuron_": float(data["spikes_per_neuron_"]),
+        }
         for attr in _STATE_DICTS:
-            setattr(model, attr, {k.split("/", 1)[1]: data[k] for k in keys if k.startswith(attr + "/")})
-        model.structure_, model.neuron_params_ = {}, {}
+            state[attr] = {k.split("/", 1)[1]: data[k] for k in keys if k.startswith(attr + "/")}
+        state["structure_"], state["neuron_params_"] = {}, {}
         for k in keys:
             if k.startswith("structure_/") and k.endswith("/i"):
                 name = k.split("/")[1]
-                model.structure_[name] = (data[k], data[f"structure_/{name}/j"])
+                state["structure_"][name] = (data[k], data[f"structure_/{name}/j"])
             elif k.startswith("neuron_params_/"):
                 _, pop, pname = k.split("/")
-                model.neuron_params_.setdefault(pop, {})[pname] = data[k]
-    model.n_features_out_ = model.n_population * int(model.bins)
-    return model
+                state["neuron_params_"].setdefault(pop, {})[pname] = data[k]
+    except StateFileError:
+        raise
+    except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise StateFileError(f"{path}: damaged state file ({type(exc).__name__}: {exc})") from None
+    return state
+
+
+def _jsonable_params(model) -> dict:
+    return {k: v for k, v in model.get_params().items() if isinstance(v, (bool, int, float, str, type(None)))}
+
+
+def _check_hyperparameters(model, saved: dict, path, strict: bool) -> None:
+    current = _jsonable_params(model)
+    diff = [
+        f"{k}={saved.get(k)!r} (this estimator: {current.get(k)!r})"
+        for k in sorted(set(saved) | set(current))
+        if k not in PRESENTATION_PARAMS and saved.get(k) != current.get(k)
+    ]
+    if not diff:
+        return
+    text = f"{path}: saved by a reservoir with other hyperparameters: " + "; ".join(diff)
+    if strict:
+        raise StateFileError(text + " (load_state(..., strict=False) to load anyway)")
+    warnings.warn(text, RuntimeWarning, stacklevel=3)
+
+
+def _check_shapes(model, state: dict, path) -> None:
+    sizes = {"input": state["n_input_"], "exc": model.n_exc, "inh": model.n_inh}
+    problems = []
+    for pop in ("exc", "inh"):
+        for pname, values in state["neuron_params_"].get(pop, {}).items():
+            if len(values) != sizes[pop]:
+                problems.append(f"{pop} {pname} has {len(values)} values for {sizes[pop]} neurons")
+    for name, (i, j) in state["structure_"].items():
+        if name not in PATHWAYS or len(i) != len(j):
+            problems.append(f"pathway {name!r} is malformed")
+            continue
+        src, tgt, _ = PATHWAYS[name]
+        if len(i) and (int(np.max(i)) >= sizes[src] or int(np.max(j)) >= sizes[tgt]):
+            problems.append(f"pathway {name} connects neurons beyond {sizes[src]} {src} -> {sizes[tgt]} {tgt}")
+    for attr in ("weights_", "weights_init_"):
+        for name, w in state[attr].items():
+            n_syn = len(state["structure_"].get(name, ((), ()))[0])
+            if len(w) != n_syn:
+                problems.append(f"{attr}{name} has {len(w)} weights for {n_syn} synapses")
+    if problems:
+        raise StateFileError(f"{path}: does not fit this estimator: " + "; ".join(problems))

@@ -52,8 +52,9 @@ class ReservoirNetwork:
     synapses : dict of str -> Synapses
         One per pathway of :data:`~networks.topology.PATHWAYS`.
     monitors : dict of str -> Monitor
-        ``spikes_exc``, ``spikes_inh``; ``v_exc`` (membranes) and ``w_<pathway>``
-        (weight snapshots) where recorded.
+        ``spikes_exc``, ``spikes_inh``, ``markers`` (the timeline's reset and end
+        markers, see :meth:`~networks.timeline.Timeline.check_complete`); ``v_exc``
+        (membranes) and ``w_<pathway>`` (weight snapshots) where recorded.
     structure : dict of str -> (i, j)
         Connectivity of every pathway.
     plastic : tuple of str
@@ -144,6 +145,7 @@ def build_reservoir(
         else:
             synapses[name] = static_synapses(groups[src], groups[tgt], **common)
     monitors = {f"spikes_{p}": SpikeMonitor(groups[p], name=f"spikes_{p}") for p in ("exc", "inh")}
+    monitors["markers"] = SpikeMonitor(reset, name="markers")  # proves the run reached its end
     if int(model.record_v) > 0 and not timeline.train_steps:
         monitors["v_exc"] = StateMonitor(groups["exc"], "v", record=np.arange(int(model.record_v)), name="v_exc")
     if timeline.train_steps and int(model.snapshots) > 0:
@@ -164,8 +166,14 @@ def collect(net: ReservoirNetwork, model: HRSNN, timeline: Timeline) -> Simulati
     Features are the reduced spikes (:func:`~networks.features.reduce_spikes`) of every
     clip of each non-plastic phase; activity counts are over the feature phases (over
     training when there is none).
+
+    Raises
+    ------
+    IncompleteSimulation
+        The simulation did not reach the end of the timeline.
     """
     dt, ne = timeline.dt, model.n_exc
+    timeline.check_complete(spike_arrays(net.monitors["markers"], dt)[1])
     spikes = {pop: spike_arrays(net.monitors[f"spikes_{pop}"], dt) for pop in ("exc", "inh")}
     if model.populations == "all":
         idx = np.concatenate([spikes["exc"][0], spikes["inh"][0] + ne])

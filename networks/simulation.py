@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import Network, second
+from brian2 import Network, prefs, second
 from tqdm.auto import tqdm
 
 from cortex.devices import STANDALONE_DEVICES, build, current_device, device_scope
@@ -81,12 +81,21 @@ def device_session(device: str, build_dir=None):
     On standalone devices the project is built only when :func:`run_phases` has
     declared every phase (``build_on_run=False``), into ``build_dir`` if given.
     Objects of an earlier simulation are collected first so their fixed names are free.
+
+    Ctrl-C raises ``KeyboardInterrupt`` at once instead of Brian2's default of quietly
+    ending the current ``run`` early (which would hand back a partial phase as if it
+    were finished); a compiled program running at that moment is killed with it.
     """
     gc.collect()
     options = dict(directory=build_dir, build_on_run=False) if device in STANDALONE_DEVICES else {}
-    with device_scope(device, **options):
-        yield
-    gc.collect()
+    stop_pref = prefs.core.stop_on_keyboard_interrupt
+    prefs.core.stop_on_keyboard_interrupt = False
+    try:
+        with device_scope(device, **options):
+            yield
+    finally:
+        prefs.core.stop_on_keyboard_interrupt = stop_pref
+        gc.collect()
 
 
 def run_phases(

@@ -31,7 +31,11 @@ from brian2 import SpikeGeneratorGroup, Synapses
 from stimuli.timebase import to_brian
 from stimuli.types import SpikeStimulus
 
-__all__ = ["Timeline", "clip_reset_synapses", "count_in_windows"]
+__all__ = ["Timeline", "IncompleteSimulation", "clip_reset_synapses", "count_in_windows"]
+
+
+class IncompleteSimulation(RuntimeError):
+    """A simulation ended before the end of its timeline (interrupted or stopped)."""
 
 
 class Timeline:
@@ -126,10 +130,38 @@ class Timeline:
         """A ``SpikeGeneratorGroup`` of ``n_input`` channels emitting every clip's spikes."""
         return SpikeGeneratorGroup(int(n_input), self.indices, to_brian(self.steps * self.dt), name=name, sorted=True)
 
+    @property
+    def marker_steps(self) -> np.ndarray:
+        """Every step at which the reset generator spikes: :attr:`reset_steps`, then the last step.
+
+        The final spike (after the last window, so it resets nothing that is read) marks
+        the end of the timeline: :meth:`check_complete` asks for all of them.
+        """
+        return np.append(self.reset_steps, self.total_steps - 1)
+
     def reset_group(self, name: str = "reset") -> SpikeGeneratorGroup:
-        """A one-neuron generator that spikes at every :attr:`reset_steps` step."""
-        steps = self.reset_steps
+        """A one-neuron generator that spikes at every :attr:`marker_steps` step."""
+        steps = self.marker_steps
         return SpikeGeneratorGroup(1, np.zeros(len(steps), dtype=int), to_brian(steps * self.dt), name=name)
+
+    def check_complete(self, marker_steps) -> None:
+        """Raise :class:`IncompleteSimulation` unless every marker spike was recorded.
+
+        Parameters
+        ----------
+        marker_steps : array of int
+            Steps of the spikes a ``SpikeMonitor`` recorded from :meth:`reset_group`.
+            A run stopped early (Ctrl-C inside Brian2 or a compiled program, a killed
+            process) misses the end marker, whichever phase it stopped in.
+        """
+        got = np.sort(np.asarray(marker_steps, dtype=np.int64))
+        planned = self.marker_steps
+        if got.shape != planned.shape or not np.array_equal(got, planned):
+            reached = int(got.max()) + 1 if got.size else 0
+            raise IncompleteSimulation(
+                f"the simulation stopped after about {reached} of {self.total_steps} steps "
+                f"({len(got)} of {len(planned)} clip markers); its results were discarded"
+            )
 
 
 def clip_reset_synapses(reset: SpikeGeneratorGroup, group, code: str, name: str) -> Synapses:

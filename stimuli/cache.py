@@ -35,7 +35,7 @@ import numpy as np
 from .io import atomic_savez
 from .types import Sample, SpikeStimulus
 
-__all__ = ["StimulusCache", "CACHE_FORMAT_VERSION"]
+__all__ = ["StimulusCache", "CACHE_FORMAT_VERSION", "stimulus_key"]
 
 #: Bump when the stored layout or the meaning of encoder parameters changes
 #: (2: times in ms, see :mod:`stimuli.timebase`).
@@ -78,6 +78,30 @@ def _data_digest(data: np.ndarray) -> str:
     return hashlib.sha256(arr.view(np.uint8)).hexdigest()
 
 
+def stimulus_key(sample: Sample, encoder, *, hash_data: bool = True) -> str:
+    """Hex SHA-256 identifying the encoding of ``sample`` by ``encoder`` (see module docstring).
+
+    Two samples get the same key only if their file identity, id, data (with
+    ``hash_data``) and encoder parameters agree, so the key is also a fingerprint of
+    the input: runs record it to notice changed data.
+    """
+    data = np.asarray(sample.data)
+    meta = sample.meta or {}
+    ident = _file_identity(meta["path"]) if meta.get("path") is not None else None
+    parts: dict[str, Any] = {
+        "version": CACHE_FORMAT_VERSION,
+        "file": ident,
+        "id": meta.get("id"),
+        "dtype": data.dtype.descr if data.dtype.names else data.dtype.str,
+        "shape": list(data.shape),
+        "encoder": encoder.name,
+        "params": encoder.params(),
+    }
+    if ident is None or hash_data:
+        parts["data"] = _data_digest(data)
+    return hashlib.sha256(_canonical(parts).encode("utf-8")).hexdigest()
+
+
 class StimulusCache:
     """Cache of :class:`~stimuli.types.SpikeStimulus` objects keyed by sample and encoder.
 
@@ -105,22 +129,8 @@ class StimulusCache:
 
     # -- keys -------------------------------------------------------------------------
     def key(self, sample: Sample, encoder) -> str:
-        """Hex SHA-256 identifying the encoding of ``sample`` by ``encoder``."""
-        data = np.asarray(sample.data)
-        meta = sample.meta or {}
-        ident = _file_identity(meta["path"]) if meta.get("path") is not None else None
-        parts: dict[str, Any] = {
-            "version": CACHE_FORMAT_VERSION,
-            "file": ident,
-            "id": meta.get("id"),
-            "dtype": data.dtype.descr if data.dtype.names else data.dtype.str,
-            "shape": list(data.shape),
-            "encoder": encoder.name,
-            "params": encoder.params(),
-        }
-        if ident is None or self.hash_data:
-            parts["data"] = _data_digest(data)
-        return hashlib.sha256(_canonical(parts).encode("utf-8")).hexdigest()
+        """Hex SHA-256 identifying the encoding of ``sample`` by ``encoder`` (:func:`stimulus_key`)."""
+        return stimulus_key(sample, encoder, hash_data=self.hash_data)
 
     def path_for(self, key: str) -> Path:
         """File of the entry ``key``."""

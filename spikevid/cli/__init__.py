@@ -2,15 +2,20 @@
 
 Each command group lives in its own module with ``register(subparsers)``; this module
 assembles them.  Handlers import the library lazily, so ``spikevid --help`` answers
-without loading Brian2.  Bad input ends in one line on stderr and exit code 2
-(``SPIKEVID_DEBUG=1`` shows the traceback).
+without loading Brian2.
+
+Exit codes: 0 done; 2 bad input (one line on stderr naming the file, key or folder;
+``SPIKEVID_DEBUG=1`` shows the traceback); 130 interrupted by Ctrl-C or SIGTERM (the
+run stops at once, a compiled simulation with it; rerun the same command to resume).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 
 from . import ablate, plot, run, stimuli
 
@@ -31,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit code of an interrupted command (128 + SIGINT, as shells report it).
+EXIT_INTERRUPTED = 130
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -38,11 +47,53 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except (ValueError, FileNotFoundError, KeyError) as exc:
-        # Bad input: one clear line, no traceback (set SPIKEVID_DEBUG=1 for it).
-        if os.environ.get("SPIKEVID_DEBUG"):
-            raise
-        print(f"spikevid: error: {exc}", file=sys.stderr)
-        return 2
+    with _sigterm_interrupts():
+        try:
+            return int(args.func(args) or 0)
+        except KeyboardInterrupt:
+            print("spikevid: interrupted -- rerun the same command to resume", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except Exception as exc:  # noqa: BLE001 -- user-facing errors become one line, others re-raise
+            message = user_error(exc)
+            if message is None or os.environ.get("SPIKEVID_DEBUG"):
+                raise
+            print(f"spikevid: error: {message}", file=sys.stderr)
+            return 2
+
+
+def user_error(exc: BaseException) -> str | None:
+    """One line for an error caused by the input or the machine (None for a bug).
+
+    Bad values (``ValueError`` and its kinds: ``ConfigError``, ``StimulusError``,
+    ``StateFileError``), missing keys, a busy or half-written run folder, and
+    file-system failures (not found, not a folder, permission, read-only, no space),
+    named with their path.
+    """
+    from networks.timeline import IncompleteSimulation  # noqa: PLC0415 -- heavy (Brian2)
+    from spikevid.experiments.runfolder import RunFolderBusy  # noqa: PLC0415
+
+    if isinstance(exc, OSError):
+        text, path = exc.strerror or str(exc), exc.filename
+        return f"{path}: {text}" if path and str(path) not in text else text
+    if isinstance(exc, (ValueError, KeyError, RunFolderBusy, IncompleteSimulation, UnicodeError)):
+        return str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
+    return None
+
+
+class _sigterm_interrupts:
+    """Within the block, SIGTERM raises ``KeyboardInterrupt`` like Ctrl-C (main thread only)."""
+
+    def __enter__(self):
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():
+            self.previous = signal.signal(signal.SIGTERM, _interrupt)
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
+        return False
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")

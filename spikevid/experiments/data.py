@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from tqdm.auto import tqdm
 
+from stimuli.cache import stimulus_key
 from stimuli.datasets import get_dataset
 
 from .config import ConfigError
@@ -55,12 +56,17 @@ def first_per_class(ds, n: int):
 
 
 def encode_all(dataset, encoder, cache, *, desc="encode", progress=True):
-    """Encode every sample (through the cache when given); list of SpikeStimulus."""
+    """Encode every sample (through the cache when given); list of SpikeStimulus.
+
+    Every stimulus carries ``meta["cache_key"]`` (:func:`stimuli.cache.stimulus_key`): the
+    identity of its input file, data and encoding, which runs record as their fingerprint.
+    """
     out = []
     for sample in tqdm(dataset, total=len(dataset), desc=desc, disable=not progress, unit="clip"):
-        out.append(
-            cache.get_or_encode(sample, encoder)
-            if cache is not None
-            else encoder(sample.data, label=sample.label, meta=sample.meta)
-        )
+        if cache is not None:
+            out.append(cache.get_or_encode(sample, encoder))
+        else:
+            stim = encoder(sample.data, label=sample.label, meta=sample.meta)
+            stim.meta["cache_key"] = stimulus_key(sample, encoder)
+            out.append(stim)
     return out

@@ -32,28 +32,31 @@ every finished feature chunk, and ends with the same metrics.
 
 from __future__ import annotations
 
+import json
 import logging
 import platform
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from analysis.report import summary_table
 from networks.baseline import InputCounts
 from networks.hrsnn import HRSNN
+from networks.persistence import read_metadata
 from networks.readouts import evaluate, make_readout
 from networks.simulation import SimulationResult
 from networks.timeline import Timeline
 from stimuli.cache import StimulusCache
 from stimuli.encoders import get_encoder
-from stimuli.io import atomic_savez, atomic_write_json, atomic_write_text
+from stimuli.io import atomic_savez, atomic_write_json
 from stimuli.timebase import ms_to_seconds
-from stimuli.types import SpikeStimulus
+from stimuli.types import SpikeStimulus, StimulusError
 
-from .config import ConfigError, dump_config
+from .. import __version__
 from .data import encode_all, load_split
+from .provenance import Provenance, digest, input_identities
+from .runfolder import claim_config, locked, stripped
 from .runlog import close_logger, run_logger, timed
 
 __all__ = [
@@ -69,8 +72,6 @@ __all__ = [
     "RASTER_CLIPS",
 ]
 
-#: Config entries that may change between a run and its resumption.
-_VOLATILE = (("run", "progress"), ("model", "build_dir"))
 #: Test clips saved in ``raster.npz``.
 RASTER_CLIPS = 3
 
@@ -83,6 +84,8 @@ class Run:
     out: Path
     log: logging.Logger
     seconds: dict[str, float] = field(default_factory=dict)
+    #: Version and config digest every artefact of this run is made from (set by :func:`encode`).
+    provenance: Provenance | None = None
 
     @property
     def progress(self) -> bool:
@@ -100,6 +103,8 @@ class EncodedData:
     classes: list
     train: list[SpikeStimulus]
     test: list[SpikeStimulus]
+    #: ``(path, reason)`` of files dropped with ``skip_bad``.
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def y_train(self) -> np.ndarray:
@@ -117,6 +122,10 @@ class EncodedData:
 def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
     """Run the configured experiment into ``out_dir`` (resumable); return the metrics.
 
+    The folder is locked for the whole run (:func:`~spikevid.experiments.runfolder.locked`);
+    an interruption (``KeyboardInterrupt``) or a failure is recorded in ``log.txt`` and
+    re-raised, and everything finished before it is reused by the next run.
+
     Parameters
     ----------
     cfg : dict
@@ -131,12 +140,22 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
     dict
         The content of ``metrics.json``.
     """
-    run = prepare(cfg, out_dir, log)
-    data = encode(run)
-    features, activity = reservoir(run, data) if run.kind == "hrsnn" else ({}, {})
-    features.update(baseline(run, data))
-    results = readouts(run, data, features)
-    metrics = write_results(run, data, features, results, activity)
+    with locked(out_dir):
+        run = prepare(cfg, out_dir, log)
+        try:
+            data = encode(run)
+            features, activity = reservoir(run, data) if run.kind == "hrsnn" else ({}, {})
+            features.update(baseline(run, data))
+            results = readouts(run, data, features)
+            metrics = write_results(run, data, features, results, activity)
+        except KeyboardInterrupt:
+            run.log.warning("interrupted -- rerun the same command to resume; finished parts are kept")
+            close_logger(run.log)
+            raise
+        except BaseException as exc:
+            run.log.error(f"run failed: {type(exc).__name__}: {exc}", exc_info=True)
+            close_logger(run.log)
+            raise
     run.log.info("\n" + summary_table(metrics))
     run.log.info(f"results in {run.out}/ (metrics.json, features.npz, model.npz, log.txt)")
     close_logger(run.log)
@@ -145,41 +164,23 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
 
 # ---------------------------------------------------------------------------- 1. prepare
 def prepare(cfg: dict, out_dir, log=None) -> Run:
-    """Create the result folder; refuse one that holds a different configuration."""
+    """Claim the result folder for ``cfg`` (refused if it holds results of another config); open the log."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cfg_path = out / "config.yaml"
-    if cfg_path.exists():
-        old = yaml.safe_load(cfg_path.read_text()) or {}
-        diff = _diff(_strip(old), _strip(cfg))
-        if diff:
-            raise ConfigError(
-                f"{out} holds a run of a different configuration (differs in: "
-                f"{', '.join(diff)}); choose another --out or delete it"
-            )
-    atomic_write_text(cfg_path, dump_config(cfg))
+    note = claim_config(out, cfg)
     run = Run(cfg, out, log or run_logger(out))
     run.log.info(f"spikevid run -> {out}")
+    if note:
+        run.log.info(f"  {note}")
     return run
-
-
-def _strip(cfg: dict) -> dict:
-    out = yaml.safe_load(dump_config(cfg))
-    for section, key in _VOLATILE:
-        out.get(section, {}).pop(key, None)
-    return out
-
-
-def _diff(a, b, path=""):
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = sorted(set(a) | set(b))
-        return [d for k in keys for d in _diff(a.get(k), b.get(k), f"{path}.{k}" if path else k)]
-    return [] if a == b else [path]
 
 
 # ---------------------------------------------------------------------------- 2. encode
 def encode(run: Run) -> EncodedData:
-    """Load the splits and encode them (through ``run.cache``: the run's, a shared one, or none)."""
+    """Load the splits and encode them; record the run's fingerprint (``fingerprint.json``).
+
+    With ``dataset.options.skip_bad`` unreadable files are dropped and listed in
+    ``data.skipped`` (and in ``metrics.json``).
+    """
     with timed(run.seconds, "encode", run.log):
         ds, train_ds, test_ds = load_split(run.cfg)
         encoder = get_encoder(run.cfg["encoder"]["name"], **(run.cfg["encoder"]["params"] or {}))
@@ -187,18 +188,51 @@ def encode(run: Run) -> EncodedData:
         cache = StimulusCache(run.out / "cache") if where is True else StimulusCache(Path(where)) if where else None
         train = encode_all(train_ds, encoder, cache, desc="encode train", progress=run.progress)
         test = encode_all(test_ds, encoder, cache, desc="encode test", progress=run.progress)
-        data = EncodedData(list(ds.classes), train, test)
+        skipped = sorted({path: reason for path, reason in train_ds.bad_files + test_ds.bad_files}.items())
+        if not train or not test:
+            raise StimulusError(
+                f"dataset '{ds.name}': no readable clip left in the train or test split ({len(skipped)} skipped)"
+            )
+        data = EncodedData(list(ds.classes), train, test, skipped)
         rate = np.mean([s.n_spikes / (s.n_channels * ms_to_seconds(s.duration)) for s in train])
         run.log.info(
             f"  {len(train)} train / {len(test)} test clips, {data.n_input} input channels, "
             f"mean input rate {rate:.2f} Hz" + (f"; cache hits {cache.hits}, misses {cache.misses}" if cache else "")
         )
+        for path, reason in skipped:
+            run.log.warning(f"  skipped {path}: {reason}")
+        run.provenance = _record_fingerprint(run, data)
     return data
+
+
+def _record_fingerprint(run: Run, data: EncodedData) -> Provenance:
+    """Write ``fingerprint.json``; log what changed since the run that wrote the last one."""
+    config = digest(stripped(run.cfg))
+    inputs = {"train": input_identities(data.train), "test": input_identities(data.test)}
+    overlap = sorted(set(inputs["train"]) & set(inputs["test"]))
+    if overlap:
+        raise StimulusError(
+            f"clips in both the train and the test split: {', '.join(overlap[:5])}"
+            + (f" and {len(overlap) - 5} more" if len(overlap) > 5 else "")
+        )
+    path = run.out / "fingerprint.json"
+    current = {"spikevid": __version__, "config": config, "inputs": inputs}
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+            for split in ("train", "test"):
+                before = Provenance(old["spikevid"], old["config"], old["inputs"][split])
+                for change in Provenance(__version__, config, inputs[split]).changes(before):
+                    run.log.info(f"  since the last run ({split}): {change}")
+        except (OSError, ValueError, KeyError, TypeError):
+            run.log.warning(f"  {path.name} was unreadable; every result is checked against the data anyway")
+    atomic_write_json(path, current)
+    return Provenance(__version__, config)
 
 
 # ---------------------------------------------------------------------------- 3. reservoir
 def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
-    """Train the HRSNN without labels (or reuse ``model.npz``), then extract features in chunks.
+    """Train the HRSNN without labels (or reuse a matching ``model.npz``), then extract features in chunks.
 
     Returns
     -------
@@ -210,23 +244,24 @@ def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
     params = {k: v for k, v in run.cfg["model"].items() if k != "kind"}
     params.setdefault("progress", run.progress)
     model = HRSNN(**params)
+    expected = replace(run.provenance, inputs=input_identities(data.train))
     model_path = run.out / "model.npz"
     with timed(run.seconds, "train", run.log):
-        if model_path.exists():
+        if _reusable(run, model_path, expected, "the trained model", lambda: read_metadata(model_path)):
             model.load_state(model_path)
             run.log.info(f"  reused the trained model {model_path.name}")
         else:
             model.fit(data.train)
-            model.save_state(model_path)
+            model.save_state(model_path, metadata={"provenance": expected.to_json()})
             run.log.info(
                 f"  unsupervised phase: {len(data.train)} clips x {model.epochs} epoch(s), {model.fit_seconds_:.1f} s"
             )
+    trained = expected.fingerprint
     with timed(run.seconds, "extract", run.log):
         chunk = int(run.cfg["run"]["chunk"])
-        X_tr, spn_tr, syn_tr, _ = _extract(run, model, data.train, "train", chunk)
-        X_te, spn_te, syn_te, raster = _extract(run, model, data.test, "test", chunk)
-        if raster is not None:
-            atomic_savez(run.out / "raster.npz", **raster)
+        X_tr, spn_tr, syn_tr, _ = _extract(run, model, data.train, "train", chunk, trained)
+        X_te, spn_te, syn_te, first = _extract(run, model, data.test, "test", chunk, trained)
+        _write_raster(run, model, data.test[:RASTER_CLIPS], trained, first)
     n_tr, n_te = len(data.train), len(data.test)
     activity = {
         "spikes_per_neuron_per_sample": (spn_tr * n_tr + spn_te * n_te) / (n_tr + n_te),
@@ -237,35 +272,99 @@ def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
     return {"reservoir": (X_tr, X_te)}, activity
 
 
-def _extract(run: Run, model: HRSNN, stims: list, split: str, chunk: int):
-    """Features of ``stims`` in chunks, each saved (and reused on resume)."""
-    feats, spikes_total, syn_total, raster = [], 0.0, 0.0, None
+def _reusable(run: Run, path: Path, expected: Provenance, what: str, read_metadata_fn) -> bool:
+    """Whether the artefact at ``path`` exists, is readable and was made from ``expected``'s inputs.
+
+    Says in the log why not (stale: what changed; damaged: the error) and removes it.
+    """
+    if not path.exists():
+        return False
+    try:
+        stored = Provenance.from_json(read_metadata_fn()["provenance"])
+    except Exception as exc:  # noqa: BLE001 -- any unreadable file is recomputed
+        run.log.warning(f"  {path.name} ({what}) is unreadable ({type(exc).__name__}: {exc}); computing it again")
+        path.unlink(missing_ok=True)
+        return False
+    changes = expected.changes(stored)
+    if changes:
+        run.log.info(f"  {path.name} ({what}) is out of date ({'; '.join(changes)}); computing it again")
+        path.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def _extract(run: Run, model: HRSNN, stims: list, split: str, chunk: int, trained: str):
+    """Features of ``stims`` in chunks, each saved with its provenance (reused on resume when it matches).
+
+    Returns the features, spikes per neuron and synaptic events per clip, and the
+    simulation result of the first chunk when it was computed now (else None).
+    """
+    feats, spikes_total, syn_total, first = [], 0.0, 0.0, None
     chunks = [(a, min(a + chunk, len(stims))) for a in range(0, len(stims), chunk)]
     for k, (a, b) in enumerate(chunks):
         path = run.out / "features" / f"{split}_{k:04d}.npz"
-        if path.exists():
-            with np.load(path) as z:
-                F, spn, syn = z["features"], float(z["spikes_per_neuron"]), float(z["synaptic_events"])
+        expected = replace(run.provenance, inputs=input_identities(stims[a:b]), parent=trained)
+        loaded = _load_chunk(run, path, expected, (b - a, model.n_features_out_))
+        if loaded is not None:
+            F, spn, syn = loaded
             run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: reused {path.name}")
         else:
             res = model.simulate(stims[a:b])
             F = res.features[0]
+            if F.shape != (b - a, model.n_features_out_):
+                raise RuntimeError(f"{split} chunk {k + 1}: {F.shape[0]} feature rows for {b - a} clips")
             spn, syn = float(res.extra["spikes_per_neuron"]), float(res.extra["synaptic_events"])
+            first = res if k == 0 else first
             atomic_savez(
                 path,
                 features=F,
                 spikes_per_neuron=spn,
                 synaptic_events=syn,
                 labels=np.array([s.label for s in stims[a:b]]),
+                provenance=np.array(expected.to_json()),
             )
             run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: clips {a}-{b - 1}, {spn:.2f} spikes/neuron/clip")
-            if split == "test" and k == 0:
-                raster = raster_record(res, stims[a:b], model)
         feats.append(F)
         spikes_total += spn * (b - a)
         syn_total += syn
     n = max(len(stims), 1)
-    return np.vstack(feats), spikes_total / n, syn_total / n, raster
+    return np.vstack(feats), spikes_total / n, syn_total / n, first
+
+
+def _load_chunk(run: Run, path: Path, expected: Provenance, shape: tuple[int, int]):
+    """``(features, spikes per neuron, synaptic events)`` of a matching, intact chunk file, else None."""
+    if not _reusable(run, path, expected, "a feature chunk", lambda: _npz_metadata(path)):
+        return None
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            F, spn, syn = z["features"], float(z["spikes_per_neuron"]), float(z["synaptic_events"])
+        if F.shape != shape or not np.isfinite(F).all():
+            raise ValueError(f"features of shape {F.shape}, expected {shape}")
+    except Exception as exc:  # noqa: BLE001 -- a damaged chunk is recomputed
+        run.log.warning(f"  {path.name} is damaged ({type(exc).__name__}: {exc}); computing it again")
+        path.unlink(missing_ok=True)
+        return None
+    return F, spn, syn
+
+
+def _npz_metadata(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        return {"provenance": str(z["provenance"])}
+
+
+def _write_raster(run: Run, model: HRSNN, clips: list[SpikeStimulus], trained: str, res) -> None:
+    """``raster.npz`` of the first test clips, unless a matching one exists.
+
+    Taken from ``res`` (the first test chunk's simulation) when that was run now; after
+    a resume that reused the chunk, only these clips are simulated again (every clip
+    starts from the reset state, so their spikes are the same).
+    """
+    path = run.out / "raster.npz"
+    expected = replace(run.provenance, inputs=input_identities(clips), parent=trained)
+    if res is None and _reusable(run, path, expected, "the raster", lambda: _npz_metadata(path)):
+        return
+    raster = raster_record(res if res is not None else model.simulate(clips), clips, model)
+    atomic_savez(path, **raster, provenance=np.array(expected.to_json()))
 
 
 def raster_record(res: SimulationResult, stims: list[SpikeStimulus], model: HRSNN) -> dict:
@@ -359,7 +458,8 @@ def write_results(run: Run, data: EncodedData, features: dict, results: dict, ac
         "n_input": int(data.n_input),
         **activity,
         "seconds": {k: round(v, 3) for k, v in run.seconds.items()},
-        "environment": {"python": platform.python_version(), "machine": platform.machine()},
+        "environment": {"python": platform.python_version(), "machine": platform.machine(), "spikevid": __version__},
+        "skipped_files": {"count": len(data.skipped), "files": [{"path": p, "reason": r} for p, r in data.skipped]},
     }
     if run.kind == "hrsnn" and "input" in results:
         b = results["input"]

@@ -18,8 +18,11 @@ from the cells' ``metrics.json``.
 from __future__ import annotations
 
 import copy
+import json
 import multiprocessing as mp
 import os
+import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -33,9 +36,15 @@ from analysis.figures import save_figure
 from analysis.report import write_ablation_report, write_fraction_report
 from analysis.summaries import ablation_table, fraction_table, summarize_ablation, summarize_train_fraction
 from cortex.devices import STANDALONE_DEVICES
+from stimuli.cache import StimulusCache
+from stimuli.encoders import get_encoder
 from stimuli.io import atomic_write_json, atomic_write_text
 
+from .. import __version__
 from .config import check_train_fraction, dump_config, resolve_config, set_dotted
+from .data import encode_all, load_split
+from .provenance import input_identities
+from .runfolder import locked
 from .runlog import run_logger
 from .runner import run_experiment
 
@@ -66,6 +75,7 @@ class Cell:
 
     @property
     def done(self) -> bool:
+        """Whether the cell has its ``metrics.json`` (see :func:`stale_cells` for whether it still holds)."""
         return (self.out / "metrics.json").is_file()
 
 
@@ -113,6 +123,46 @@ def _cell_config(base: dict, cell: Cell, cache) -> dict:
     return resolve_config(cfg)
 
 
+def current_inputs(base_cfg: dict, cache) -> dict[str, dict[str, str]]:
+    """``{"train"|"test": {sample id: stimulus key}}`` of the study's data as it is now (through ``cache``)."""
+    _, train, test = load_split({**base_cfg, "dataset": {**base_cfg["dataset"], "train_fraction": 1.0}})
+    enc = get_encoder(base_cfg["encoder"]["name"], **(base_cfg["encoder"]["params"] or {}))
+    store = StimulusCache(cache) if cache else None
+    return {
+        "train": input_identities(encode_all(train, enc, store, progress=False)),
+        "test": input_identities(encode_all(test, enc, store, progress=False)),
+    }
+
+
+def stale_cells(cells: list[Cell], inputs: dict[str, dict[str, str]]) -> dict[str, str]:
+    """Finished cells whose results no longer match the data or the spikevid version: name -> why.
+
+    A cell's ``fingerprint.json`` lists the identity of every clip it used; a cell is
+    stale if one of them changed or disappeared, or if it was made by another version.
+    """
+    out = {}
+    for c in cells:
+        if not c.done:
+            continue
+        try:
+            fp = json.loads((c.out / "fingerprint.json").read_text())
+            if fp["spikevid"] != __version__:
+                out[c.name] = f"made by spikevid {fp['spikevid']}"
+                continue
+            changed = [
+                sid
+                for split in ("train", "test")
+                for sid, key in fp["inputs"][split].items()
+                if inputs[split].get(sid) != key
+            ]
+        except (OSError, ValueError, KeyError, TypeError):
+            out[c.name] = "its fingerprint.json is missing or unreadable"
+            continue
+        if changed:
+            out[c.name] = f"{len(changed)} input clip(s) changed or gone ({', '.join(changed[:3])})"
+    return out
+
+
 # ---------------------------------------------------------------------------- workers
 _WORKER: dict = {"build_dir": None}
 
@@ -133,6 +183,16 @@ def _run_cell(cfg: dict, out: str) -> tuple[float, float]:
     out = Path(out)
     metrics = run_experiment(cfg, out, log=run_logger(out, console=False))
     return float(metrics["test_accuracy"]), time.perf_counter() - t0
+
+
+def _interrupt_workers(pool: ProcessPoolExecutor) -> None:
+    """Pass an interruption on to the workers (each then kills its compiled simulation) and stop the pool."""
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):  # no public API lists them
+        try:
+            os.kill(proc.pid, signal.SIGINT)
+        except (ProcessLookupError, AttributeError):
+            pass
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Slots:
@@ -172,8 +232,17 @@ def run_cells(
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, int(jobs or os.cpu_count() or 1))
     cache, build_root = out / "cache", Path(base_cfg["model"].get("build_dir") or out / "build")
-    todo = [c for c in cells if not c.done]
-    report = {"executed": [], "skipped": [c.name for c in cells if c.done], "failed": {}, "seconds": {}}
+    stale = stale_cells(cells, current_inputs(base_cfg, cache)) if any(c.done for c in cells) else {}
+    for name, why in stale.items():
+        print(f"{desc}: cell {name} is out of date ({why}); running it again", file=sys.stderr)
+    todo = [c for c in cells if not c.done or c.name in stale]
+    report = {
+        "executed": [],
+        "skipped": [c.name for c in cells if c not in todo],
+        "failed": {},
+        "seconds": {},
+        "stale": stale,
+    }
     configs = {c.name: _cell_config(base_cfg, c, cache) for c in todo}
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=desc, unit="cell", disable=not progress)
 
@@ -203,8 +272,12 @@ def run_cells(
                 max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(slots, build_root)
             ) as pool:
                 futures = {pool.submit(_run_cell, configs[c.name], str(c.out)): c.name for c in todo}
-                for fut in as_completed(futures):
-                    finished(futures[fut], fut.result)
+                try:
+                    for fut in as_completed(futures):
+                        finished(futures[fut], fut.result)
+                except KeyboardInterrupt:
+                    _interrupt_workers(pool)
+                    raise
     finally:
         bar.close()
     return report
@@ -239,9 +312,10 @@ def heterogeneity_ablation(
     """
     out = Path(out)
     cells = ablation_cells(out, seeds, variants)
-    run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="ablation")
-    summary = summarize_ablation(cells)
-    _write(out, "ablation", summary, ablation_table(summary), plot_ablation, write_ablation_report, run, base_cfg)
+    with locked(out, "study"):
+        run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="ablation")
+        summary = summarize_ablation(cells)
+        _write(out, "ablation", summary, ablation_table(summary), plot_ablation, write_ablation_report, run, base_cfg)
     return {**summary, "run": run}
 
 
@@ -263,16 +337,17 @@ def train_fraction_study(
     fractions = [check_train_fraction(f, "--fractions") for f in fractions]
     out = Path(out)
     cells = fraction_cells(out, fractions, seeds, variants)
-    run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="train-fraction")
-    summary = summarize_train_fraction(cells)
-    _write(
-        out,
-        "train_fraction",
-        summary,
-        fraction_table(summary),
-        plot_accuracy_vs_fraction,
-        write_fraction_report,
-        run,
-        base_cfg,
-    )
+    with locked(out, "study"):
+        run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="train-fraction")
+        summary = summarize_train_fraction(cells)
+        _write(
+            out,
+            "train_fraction",
+            summary,
+            fraction_table(summary),
+            plot_accuracy_vs_fraction,
+            write_fraction_report,
+            run,
+            base_cfg,
+        )
     return {**summary, "run": run}

@@ -1,0 +1,141 @@
+"""A run's result folder: one process at a time, one configuration, readable by colleagues.
+
+:func:`locked` holds an exclusive lock on ``DIR/.lock`` for the whole run; a second
+process on the same folder stops at once with an error naming the holder (pid, host,
+command, start time).  The lock is released when the process ends, however it ends
+(``flock``), so a killed run never leaves a stale lock behind.
+
+:func:`claim_config` writes ``config.yaml``: a folder that holds results of another
+configuration is refused (naming the differing keys); one that holds no result yet
+(a run that failed early) is taken over.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import sys
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from stimuli.io import atomic_write_text
+
+from .config import ConfigError, dump_config
+
+__all__ = ["RunFolderBusy", "locked", "claim_config", "has_results", "RESULT_FILES", "VOLATILE"]
+
+#: Files and folders that hold results (their presence makes a folder a run's).
+RESULT_FILES = ("model.npz", "features", "features.npz", "raster.npz", "metrics.json")
+#: Config entries that may change between a run and its resumption.
+VOLATILE = (("run", "progress"), ("model", "build_dir"))
+
+
+class RunFolderBusy(RuntimeError):
+    """Another process is running in this folder."""
+
+
+@contextmanager
+def locked(folder, what: str = "run"):
+    """Hold the exclusive lock of ``folder`` (created if needed) for the body of the ``with``.
+
+    Raises
+    ------
+    NotADirectoryError
+        ``folder`` exists and is a file.
+    RunFolderBusy
+        Another process holds the lock (the message names it).
+    OSError
+        The folder cannot be created or written (read-only, no space); names the path.
+    """
+    folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise NotADirectoryError(f"{folder}: exists and is not a folder; choose another --out")
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".lock"
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise RunFolderBusy(
+                f"{folder} is in use by another spikevid {what} ({_holder(path)}); wait for it to finish "
+                "or choose another folder"
+            ) from None
+        holder = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "command": " ".join(sys.argv),
+        }
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps(holder, ensure_ascii=True).encode("ascii"))
+        yield folder
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+def _holder(path: Path) -> str:
+    try:
+        h = json.loads(path.read_text())
+        return f"pid {h['pid']} on {h['host']}, since {h['started']}: {h['command']}"
+    except (OSError, ValueError, KeyError):
+        return "holder unknown"
+
+
+def has_results(folder) -> bool:
+    """Whether ``folder`` holds any result file of a run."""
+    folder = Path(folder)
+    return any((folder / name).exists() for name in RESULT_FILES)
+
+
+def stripped(cfg: dict) -> dict:
+    """``cfg`` as plain YAML data without the :data:`VOLATILE` entries."""
+    out = yaml.safe_load(dump_config(cfg))
+    for section, key in VOLATILE:
+        (out.get(section) or {}).pop(key, None)
+    return out
+
+
+def claim_config(folder, cfg: dict) -> str | None:
+    """Write ``config.yaml`` into ``folder`` unless it holds results of another configuration.
+
+    Returns
+    -------
+    str or None
+        A note when an earlier configuration without results was replaced.
+
+    Raises
+    ------
+    ConfigError
+        The folder holds results of a different configuration (the message names the keys).
+    """
+    folder = Path(folder)
+    path = folder / "config.yaml"
+    note = None
+    if path.exists():
+        try:
+            old = yaml.safe_load(path.read_text()) or {}
+            diff = _diff(stripped(old), stripped(cfg)) if isinstance(old, dict) else ["(whole file)"]
+        except yaml.YAMLError:
+            diff = ["(config.yaml unreadable)"]
+        if diff and has_results(folder):
+            raise ConfigError(
+                f"{folder} holds results of a different configuration (differs in: {', '.join(diff)}); "
+                "choose another --out or delete it"
+            )
+        if diff:
+            note = f"{folder} held a configuration without results (differs in: {', '.join(diff)}); replaced it"
+    atomic_write_text(path, dump_config(cfg))
+    return note
+
+
+def _diff(a, b, path=""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = sorted(set(a) | set(b))
+        return [d for k in keys for d in _diff(a.get(k), b.get(k), f"{path}.{k}" if path else k)]
+    return [] if a == b else [path]
