@@ -6,8 +6,7 @@ import numpy as np
 
 from stimuli.timebase import ms_to_seconds
 
-from .figures import COLORS, PAPER_WIDTH, paper_style, raster_marker_size, thin
-from .stimulus_plots import MAX_DRAWN_SPIKES
+from .figures import COLORS, MARKER_LIMIT, PAPER_WIDTH, draw_spikes, paper_style
 
 __all__ = ["population_rate", "plot_run_raster"]
 
@@ -45,12 +44,15 @@ def population_rate(
     return (edges[:-1] * dt + widths / 2), rate
 
 
-def _draw(ax, t_ms, idx, color, n_shown_total):
-    ax.scatter(t_ms, idx, s=raster_marker_size(n_shown_total), marker="|", linewidths=0.5, color=color, rasterized=True)
+_CMAPS = {"input": "Greys", "exc": "Blues", "inh": "Reds"}
+
+
+def _note(mode: str) -> str:
+    return "" if mode == "markers" else f" ({mode})"
 
 
 def plot_run_raster(
-    raster: dict, *, class_names: list[str] | None = None, bin_width: float = 10.0, max_spikes: int = MAX_DRAWN_SPIKES
+    raster: dict, *, class_names: list[str] | None = None, bin_width: float = 10.0, max_spikes: int = MARKER_LIMIT
 ):
     """Raster of input and reservoir spikes of a run's first test clips, rate underneath.
 
@@ -63,14 +65,16 @@ def plot_run_raster(
     bin_width : float
         Bin of the population rate, ms.
     max_spikes : int
-        Each panel draws a seeded subset of at most this many spikes.
+        A panel with more spikes shows their density instead of markers (every spike
+        counted either way; the panel title says so).
 
     Returns
     -------
     fig : matplotlib Figure
     data : dict
         ``spike_counts`` per population (all spikes inside the plotted range),
-        ``drawn`` per population, ``rate_t`` (ms), ``rate_exc``/``rate_inh``/``rate_all`` (Hz),
+        ``drawn`` per population (spikes shown: all of them), ``mode`` per panel
+        (``"markers"`` or the density note), ``rate_t`` (ms), ``rate_exc``/``rate_inh``/``rate_all`` (Hz),
         ``windows`` (ms).
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
@@ -80,7 +84,7 @@ def plot_run_raster(
     n_steps = int(win[-1, 1])
     n_exc, n_inh, n_in = int(raster["n_exc"]), int(raster["n_inh"]), int(raster["n_input"])
     names = class_names or [str(int(x)) for x in raster["labels"]]
-    data = {"spike_counts": {}, "drawn": {}, "windows": win * dt}
+    data = {"spike_counts": {}, "drawn": {}, "mode": {}, "windows": win * dt}
     sel = {}
     for pop in ("input", "exc", "inh"):
         i, t = np.asarray(raster[f"{pop}_i"]), np.asarray(raster[f"{pop}_t"])
@@ -97,25 +101,41 @@ def plot_run_raster(
             gridspec_kw={"height_ratios": [1.0, 1.3, 0.7]},
         )
         ax_in, ax_res, ax_rate = axes
-        for ax, pops in ((ax_in, ("input",)), (ax_res, ("exc", "inh"))):
+        rows = {"input": n_in, "exc": n_exc, "inh": n_inh}
+        for panel, ax, pops in (("input", ax_in, ("input",)), ("reservoir", ax_res, ("exc", "inh"))):
             total = sum(len(sel[p][0]) for p in pops)
             for p in pops:
                 i, t = sel[p]
-                k = thin(len(i), max_spikes)
-                data["drawn"][p] = int(len(k))
-                offset = n_exc if p == "inh" else 0
+                data["drawn"][p] = int(len(i))
+                note = draw_spikes(
+                    ax,
+                    t * dt,
+                    i,
+                    t_max=n_steps * dt,
+                    n_channels=rows[p],
+                    color=COLORS[p],
+                    cmap=_CMAPS[p],
+                    marker_limit=max_spikes,
+                    offset=n_exc if p == "inh" else 0,
+                    n_panel=total,
+                )
+                data["mode"][panel] = note or "markers"
                 label = {"input": "input", "exc": f"E ({n_exc})", "inh": f"I ({n_inh})"}[p]
-                _draw(ax, t[k] * dt, i[k] + offset, COLORS[p], min(total, max_spikes))
                 if p != "input":
                     ax.plot([], [], "s", color=COLORS[p], label=label, markersize=4)
         ax_in.set_ylim(-0.5, n_in - 0.5)
         ax_in.set_ylabel("input channel")
-        ax_in.set_title(f"input: {data['spike_counts']['input']:,} spikes on {n_in} channels", loc="left")
+        ax_in.set_title(
+            f"input: {data['spike_counts']['input']:,} spikes on {n_in} channels" + _note(data["mode"]["input"]),
+            loc="left",
+        )
         ax_res.set_ylim(-0.5, n_exc + n_inh - 0.5)
         ax_res.axhline(n_exc - 0.5, color="0.6", lw=0.5)
         ax_res.set_ylabel("reservoir neuron")
         ax_res.set_title(
-            f"reservoir: {data['spike_counts']['exc']:,} E and {data['spike_counts']['inh']:,} I spikes", loc="left"
+            f"reservoir: {data['spike_counts']['exc']:,} E and {data['spike_counts']['inh']:,} I spikes"
+            + _note(data["mode"]["reservoir"]),
+            loc="left",
         )
         ax_res.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=2, handlelength=1, borderaxespad=0.1)
         t_c, r_e = population_rate(sel["exc"][1], n_exc, dt, n_steps, bin_width)

@@ -8,17 +8,15 @@ import numpy as np
 
 from stimuli.types import Sample, SpikeStimulus
 
+from .figures import MARKER_LIMIT, draw_spikes
+
 __all__ = [
-    "MAX_DRAWN_SPIKES",
     "event_frame",
     "sample_frames",
     "plot_spike_raster",
     "plot_stimulus",
     "save_stimulus_figure",
 ]
-
-#: Rasters with more spikes than this are thinned (uniformly, seeded) for drawing.
-MAX_DRAWN_SPIKES = 200_000
 
 
 def event_frame(events: np.ndarray, sensor_size=None, *, window=(0.0, 0.1)) -> np.ndarray:
@@ -73,9 +71,7 @@ def sample_frames(sample: Sample) -> tuple[np.ndarray, np.ndarray, str]:
     return clip[0], clip[-1], "frame"
 
 
-def plot_spike_raster(
-    stimulus: SpikeStimulus, ax=None, *, max_spikes: int = MAX_DRAWN_SPIKES, title: str | None = None
-):
+def plot_spike_raster(stimulus: SpikeStimulus, ax=None, *, max_spikes: int = MARKER_LIMIT, title: str | None = None):
     """Draw a spike raster: time (ms) against input channel.
 
     Parameters
@@ -84,7 +80,8 @@ def plot_spike_raster(
     ax : matplotlib Axes, optional
         Created if not given.
     max_spikes : int
-        Draw a seeded random subset of at most this many spikes (the title says so).
+        Past this many spikes, draw their density (a 2-D histogram of all of them)
+        instead of markers that would shrink out of sight; the title says so.
     title : str, optional
 
     Returns
@@ -95,21 +92,22 @@ def plot_spike_raster(
 
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 4))
-    t_ms = stimulus.times
-    ch = stimulus.indices
-    shown = stimulus.n_spikes
-    if shown > max_spikes:
-        keep = np.sort(np.random.default_rng(0).choice(shown, size=max_spikes, replace=False))
-        t_ms, ch, shown = t_ms[keep], ch[keep], max_spikes
-    size = float(np.clip(2e4 / max(shown, 1), 0.3, 6.0))
-    ax.scatter(t_ms, ch, s=size, marker="|", linewidths=0.6, color="k", rasterized=True)
+    note = draw_spikes(
+        ax,
+        stimulus.times,
+        stimulus.indices,
+        t_max=stimulus.duration,
+        n_channels=stimulus.n_channels,
+        marker_limit=max_spikes,
+    )
     ax.set_xlim(0, stimulus.duration)
     ax.set_ylim(-0.5, stimulus.n_channels - 0.5)
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("input channel")
-    note = "" if shown == stimulus.n_spikes else f" ({shown:,} drawn)"
     ax.set_title(
-        title or f"{stimulus.n_spikes:,} spikes{note}, {stimulus.n_channels:,} channels, dt {stimulus.dt:g} ms",
+        title
+        or f"{stimulus.n_spikes:,} spikes, {stimulus.n_channels:,} channels, dt {stimulus.dt:g} ms"
+        + (f"\nspike {note}" if note else ""),
         fontsize=9,
     )
     return ax

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
-from brian2 import Network, prefs, second
+from brian2 import BrianLogger, Network, prefs, second
 from tqdm.auto import tqdm
 
 from cortex.devices import STANDALONE_DEVICES, build, current_device, device_scope
@@ -93,6 +93,10 @@ def device_session(device: str, build_dir=None):
     try:
         with device_scope(device, **options):
             yield
+    except BaseException:
+        # objects of an interrupted build are dropped on purpose: no warnings about them
+        BrianLogger.suppress_name("unused_brian_object")
+        raise
     finally:
         prefs.core.stop_on_keyboard_interrupt = stop_pref
         gc.collect()

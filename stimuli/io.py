@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write_text", "atomic_write_json", "atomic_savez"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_savez"]
 
 
 def _atomic(path, write) -> Path:
@@ -50,6 +50,11 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def atomic_write_bytes(path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` via a temporary file and ``os.replace``."""
+    return _atomic(path, lambda fh: fh.write(data))
 
 
 def atomic_write_text(path, text: str) -> Path:

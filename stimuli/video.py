@@ -14,13 +14,22 @@ The ``iter_*`` functions stream: one decoded frame is alive at a time, so memory
 not grow with the length of the video.  They check the path eagerly (a missing file
 raises at the call, not at the first ``next``); decoding errors surface while
 iterating.  Bad input raises :class:`~stimuli.types.StimulusError` naming the file.
+
+Damaged data is never used silently: a video that decodes fewer frames than its
+container lists (a truncated file), an image file cut short (a JPEG without its end
+marker, a PNG without ``IEND``) and a gap in a frame folder's numbering
+(``image1, image2, image4``) are errors.  Paths whose names are not valid UTF-8 (which
+OpenCV cannot take as text) are read through a temporary ASCII link.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -37,6 +46,7 @@ __all__ = [
     "read_frame_folder",
     "natural_key",
     "list_frame_files",
+    "read_image",
 ]
 
 #: Default image extensions of :func:`iter_frame_folder` (compared case-insensitively).
@@ -115,13 +125,44 @@ def _stack(frames: Iterator[np.ndarray], source: str) -> np.ndarray:
 
 
 # -- video files --------------------------------------------------------------------------
+def _utf8(path: Path) -> bool:
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@contextmanager
+def _opencv_path(path: Path, *, for_writing: bool = False):
+    """A path OpenCV can take as text.
+
+    ``path`` itself, or, for a name that is not valid UTF-8, an ASCII link to it in a
+    temporary folder (``for_writing``: a temporary file moved to ``path`` afterwards).
+    """
+    if _utf8(path):
+        yield str(path)
+        return
+    tmp = Path(tempfile.mkdtemp(prefix="spikevid-cv-"))
+    try:
+        alias = tmp / f"file{path.suffix.encode('ascii', 'replace').decode('ascii')}"
+        if not for_writing:
+            os.symlink(os.fsencode(path.resolve()), os.fsencode(alias))
+        yield str(alias)
+        if for_writing and alias.exists():
+            shutil.move(os.fsencode(alias), os.fsencode(path))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _open_capture(path) -> tuple[cv2.VideoCapture, str]:
     p = Path(path)
     if not p.exists():
         raise StimulusError(f"{p}: video file not found")
     if not p.is_file():
         raise StimulusError(f"{p}: not a file")
-    cap = cv2.VideoCapture(str(p))
+    with _opencv_path(p) as name:  # the capture keeps its file open once it is opened
+        cap = cv2.VideoCapture(name)
     if not cap.isOpened():
         cap.release()
         raise StimulusError(f"{p}: cannot open video (corrupt file or unsupported codec)")
@@ -129,6 +170,7 @@ def _open_capture(path) -> tuple[cv2.VideoCapture, str]:
 
 
 def _iter_capture(cap, source, grey, size, crop, step, max_frames) -> Iterator[np.ndarray]:
+    listed = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
     try:
         n_out = 0
         index = 0
@@ -142,8 +184,14 @@ def _iter_capture(cap, source, grey, size, crop, step, max_frames) -> Iterator[n
             elif not cap.grab():  # skipped frame: demux only, no decode
                 break
             index += 1
+        else:
+            return  # stopped at max_frames: the rest of the file is not read
         if n_out == 0 and (max_frames is None or max_frames > 0):
             raise StimulusError(f"{source}: video has no decodable frames (empty or corrupt)")
+        if 0 < index < listed:
+            raise StimulusError(
+                f"{source}: decoded {index} of the {listed} frames its container lists (truncated or damaged file)"
+            )
     finally:
         cap.release()
 
@@ -283,18 +331,19 @@ def write_video(path, clip, fps: float = 25.0, codec: str = "MJPG") -> Path:
         raise ValueError(f"codec must be a four-character code, got {codec!r}")
     p.parent.mkdir(parents=True, exist_ok=True)
     height, width = frames.shape[1:3]
-    writer = cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*codec), float(fps), (width, height), True)
-    if not writer.isOpened():
-        raise StimulusError(f"{p}: OpenCV cannot write codec {codec!r} to this file")
-    try:
-        for frame in frames:
-            if frame.ndim == 2:
-                frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-            else:
-                frame = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR)
-            writer.write(frame)
-    finally:
-        writer.release()
+    with _opencv_path(p, for_writing=True) as name:
+        writer = cv2.VideoWriter(name, cv2.VideoWriter_fourcc(*codec), float(fps), (width, height), True)
+        if not writer.isOpened():
+            raise StimulusError(f"{p}: OpenCV cannot write codec {codec!r} to this file")
+        try:
+            for frame in frames:
+                if frame.ndim == 2:
+                    frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+                else:
+                    frame = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR)
+                writer.write(frame)
+        finally:
+            writer.release()
     return p
 
 
@@ -316,16 +365,55 @@ def list_frame_files(folder, extensions: Sequence[str] = IMAGE_EXTENSIONS) -> li
     files = [f for f in d.iterdir() if f.is_file() and f.suffix.lower() in exts]
     if not files:
         raise StimulusError(f"{d}: no images with extensions {exts}")
-    return sorted(files, key=lambda f: natural_key(f.name))
+    files = sorted(files, key=lambda f: natural_key(f.name))
+    _check_numbering(d, files)
+    return files
+
+
+def _check_numbering(folder: Path, files: list[Path]) -> None:
+    """Frames named ``<prefix><number><ext>`` with one prefix must be numbered without gaps."""
+    parts = [re.fullmatch(r"(.*?)(\d+)", f.stem) for f in files]
+    if not all(parts) or len({(m.group(1), f.suffix.lower()) for m, f in zip(parts, files, strict=True)}) != 1:
+        return  # not one numbered sequence: nothing to check
+    numbers = sorted(int(m.group(2)) for m in parts)
+    missing = sorted(set(range(numbers[0], numbers[-1] + 1)) - set(numbers))
+    if missing:
+        shown = ", ".join(f"{parts[0].group(1)}{n}{files[0].suffix}" for n in missing[:5])
+        raise StimulusError(
+            f"{folder}: frame(s) missing from the numbered sequence: {shown}"
+            + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        )
+
+
+def read_image(path) -> np.ndarray:
+    """Decode one image file (any name) with OpenCV, as stored (``IMREAD_UNCHANGED``).
+
+    Raises
+    ------
+    StimulusError
+        Unreadable, cut short (JPEG without its end marker, PNG without ``IEND``) or
+        not decodable; the message names the file.
+    """
+    path = Path(path)
+    try:
+        buf = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise StimulusError(f"{path}: cannot read image ({exc.strerror})") from None
+    data = buf.tobytes()
+    head = data[:8]
+    if head.startswith(b"\xff\xd8") and not data.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise StimulusError(f"{path}: truncated JPEG (no end-of-image marker)")
+    if head.startswith(b"\x89PNG") and b"IEND" not in data[-16:]:
+        raise StimulusError(f"{path}: truncated PNG (no IEND chunk)")
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None  # keeps 16-bit PNGs
+    if img is None:
+        raise StimulusError(f"{path}: cannot decode image")
+    return img
 
 
 def _iter_files(files, grey, size, crop) -> Iterator[np.ndarray]:
-    flag = cv2.IMREAD_UNCHANGED  # keeps 16-bit PNGs; _process_frame converts
     for f in files:
-        img = cv2.imread(str(f), flag)
-        if img is None:
-            raise StimulusError(f"{f}: cannot decode image")
-        yield _process_frame(img, grey=grey, size=size, crop=crop, source=str(f))
+        yield _process_frame(read_image(f), grey=grey, size=size, crop=crop, source=str(f))
 
 
 def iter_frame_folder(

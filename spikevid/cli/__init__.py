@@ -47,6 +47,9 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    # Brian2 writes sys.argv into its log as UTF-8 when it is imported: keep a printable
+    # copy there (the arguments themselves were parsed above, undecodable bytes and all).
+    sys.argv = [a.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") for a in sys.argv]
     with _sigterm_interrupts():
         try:
             return int(args.func(args) or 0)

@@ -19,14 +19,16 @@ import yaml
 
 
 def parse_assignments(pairs, what: str) -> dict:
-    """``["a=1", "b=[2,3]"]`` -> ``{"a": 1, "b": [2, 3]}`` (values parsed as YAML)."""
+    """``["a=1", "b=[2,3]"]`` -> ``{"a": 1, "b": [2, 3]}`` (values parsed as config YAML: ``5e-1`` is a number)."""
+    from spikevid.experiments.config import parse_value  # noqa: PLC0415 -- heavy: only when a command runs
+
     out = {}
     for pair in pairs or ():
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"{what}: expected KEY=VALUE, got {pair!r}")
         try:
-            out[key.strip()] = yaml.safe_load(value) if value.strip() else None
+            out[key.strip()] = parse_value(value) if value.strip() else None
         except yaml.YAMLError:
             raise ValueError(f"{what}: cannot parse the value of {pair!r}") from None
     return out

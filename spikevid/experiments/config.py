@@ -23,6 +23,7 @@ in ms everywhere (:mod:`stimuli.timebase`): ``model.dt``, ``model.gap``,
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,9 @@ import yaml
 
 from networks.hrsnn import HRSNN
 from networks.readouts import READOUTS, SCALES
+from networks.validation import Interval, Options, validate_params
+from stimuli.datasets import DATASETS, dataset_options
+from stimuli.encoders import ENCODERS, get_encoder
 
 __all__ = [
     "DEFAULTS",
@@ -41,7 +45,28 @@ __all__ = [
     "set_dotted",
     "check_train_fraction",
     "dump_config",
+    "ConfigLoader",
+    "parse_value",
 ]
+
+
+class ConfigLoader(yaml.SafeLoader):
+    """YAML with YAML 1.2's numbers: ``5e-1``, ``1e3`` and ``.5`` are floats, not strings.
+
+    (PyYAML follows YAML 1.1, which reads an exponent without a dot as a string.)
+    """
+
+
+ConfigLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def parse_value(text: str):
+    """One YAML value as a config holds it (``--set`` values, command-line assignments)."""
+    return yaml.load(text, Loader=ConfigLoader)  # noqa: S506 -- ConfigLoader is a SafeLoader
 
 
 class ConfigError(ValueError):
@@ -129,7 +154,7 @@ def apply_overrides(cfg: dict, overrides: list[str] | None) -> dict:
             raise ConfigError(f"--set expects key.sub=value, got {item!r}")
         key, raw = item.split("=", 1)
         try:
-            value = yaml.safe_load(raw)
+            value = parse_value(raw)
         except yaml.YAMLError as exc:
             raise ConfigError(f"--set {key}: cannot parse value {raw!r}: {exc}") from None
         set_dotted(cfg, key, value)
@@ -158,19 +183,52 @@ def resolve_config(cfg: dict, overrides: list[str] | None = None) -> dict:
     if set(split) != {"train", "test"}:
         raise ConfigError(f"'dataset.split' needs exactly the keys train and test, got {sorted(split)}")
     _check_values(out)
-    check_train_fraction(out["dataset"]["train_fraction"])
-    if int(out["run"]["chunk"]) < 1:
-        raise ConfigError(f"'run.chunk' must be >= 1, got {out['run']['chunk']}")
     return out
 
 
+#: Type and range of every fixed config entry (``dataset.split.*`` and the open mappings
+#: are checked separately, the model by :meth:`HRSNN.validate_params`).
+SCHEMA = {
+    "dataset": {
+        "name": Options(tuple(DATASETS)),
+        "root": (None, str),
+        "max_per_class": (None, Interval(int, 1, None)),
+        "train_fraction": Interval(float, 0, 1, "right", "a fraction"),
+        "fraction_seed": Interval(int, 0, None),
+    },
+    "encoder": {"name": Options(tuple(ENCODERS))},
+    "readout": {
+        "kind": Options(READOUTS),
+        "scale": Options(SCALES),
+        "C": Interval(float, 0, None, "neither", "an inverse regularisation strength"),
+        "alpha": Interval(float, 0, None, what="a regularisation strength"),
+    },
+    "baseline": {"enabled": Options((True, False)), "bins": (None, Interval(int, 1, None))},
+    "run": {"chunk": Interval(int, 1, None), "cache": (bool, str), "progress": Options((True, False))},
+}
+
+
 def _check_values(cfg: dict) -> None:
-    """Fail before any work on values the readout or the model would reject."""
-    r = cfg["readout"]
-    if r["kind"] not in READOUTS:
-        raise ConfigError(f"'readout.kind' must be one of {READOUTS}, got {r['kind']!r}")
-    if r["scale"] not in SCALES:
-        raise ConfigError(f"'readout.scale' must be one of {SCALES}, got {r['scale']!r}")
+    """Fail before any work on a value of the wrong type or range; the message names the key."""
+    for section, rules in SCHEMA.items():
+        for key, rule in rules.items():
+            _check_entry(f"{section}.{key}", cfg[section][key], rule)
+    d = cfg["dataset"]
+    for which in ("train", "test"):
+        if not isinstance(d["split"][which], str) or not d["split"][which]:
+            raise ConfigError(f"'dataset.split.{which}' must be a split name, got {d['split'][which]!r}")
+    if d["split"]["train"] == d["split"]["test"]:
+        raise ConfigError(f"'dataset.split': train and test are the same split ({d['split']['train']!r})")
+    unknown = sorted(set(d["options"] or {}) - set(dataset_options(d["name"])))
+    if unknown:
+        raise ConfigError(
+            f"'dataset.options': unknown option(s) {unknown} for {d['name']}; "
+            f"known: {', '.join(dataset_options(d['name']))}"
+        )
+    try:
+        get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"encoder.params: {exc}") from None
     if cfg["model"].get("kind", "hrsnn") == "hrsnn":
         params = {k: v for k, v in cfg["model"].items() if k != "kind"}
         try:
@@ -179,13 +237,31 @@ def _check_values(cfg: dict) -> None:
             raise ConfigError(f"model.{exc}") from None
 
 
+def _check_entry(key: str, value, rule) -> None:
+    alternatives = rule if isinstance(rule, tuple) else (rule,)
+    if any(alt is None and value is None or isinstance(alt, type) and isinstance(value, alt) for alt in alternatives):
+        return
+    constraints = tuple(a for a in alternatives if a is not None and not isinstance(a, type))
+    types = [a.__name__ for a in alternatives if isinstance(a, type)]
+    if constraints:
+        try:
+            validate_params({key: value}, {key: (None,) * (None in alternatives) + constraints})
+            return
+        except ValueError as exc:
+            if not types:
+                raise ConfigError(f"'{key}'{str(exc)[len(key) :]}") from None
+    raise ConfigError(f"'{key}' must be {' or '.join(['None'] * (None in alternatives) + types)}, got {value!r}")
+
+
 def load_config(path, overrides: list[str] | None = None) -> dict:
     """Read a YAML config file and resolve it (see :func:`resolve_config`)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"config file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=ConfigLoader) or {}  # noqa: S506 -- a SafeLoader
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not a text file ({exc.reason})") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     try:

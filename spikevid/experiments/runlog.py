@@ -21,7 +21,7 @@ def run_logger(out: Path, *, console: bool = True) -> logging.Logger:
     log.setLevel(logging.INFO)
     log.propagate = False
     close_logger(log)
-    fh = logging.FileHandler(out / "log.txt")
+    fh = logging.FileHandler(out / "log.txt", encoding="utf-8", errors="backslashreplace")
     fh.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
     log.addHandler(fh)
     if console:

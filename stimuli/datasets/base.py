@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from stimuli.types import Sample, StimulusError
-from stimuli.video import read_frame_folder, read_video
+from stimuli.video import list_frame_files, read_frame_folder, read_video
 
 #: File name endings read as videos by the clip loaders.
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mpg", ".mpeg", ".mov", ".mkv", ".m4v", ".webm")
@@ -69,6 +69,39 @@ def check_root(root, dataset: str) -> Path:
     if not path.is_dir():
         raise StimulusError(f"{dataset}: root is not a folder: {path}")
     return path
+
+
+def check_split_lists(source: str, lists: dict[str, list[str]]) -> None:
+    """Split lists name every item once and no item in two splits.
+
+    Parameters
+    ----------
+    source : str
+        What the lists are (a file or a dataset name), for the message.
+    lists : dict of str -> list of str
+        Split name -> item names as listed.
+
+    Raises
+    ------
+    StimulusError
+        Naming the repeated or shared items.
+    """
+    seen: dict[str, str] = {}
+    for split, names in lists.items():
+        counts: dict[str, int] = {}
+        for n in names:
+            counts[n] = counts.get(n, 0) + 1
+        repeated = [n for n, c in counts.items() if c > 1]
+        if repeated:
+            raise StimulusError(f"{source}: listed twice in the {split} split: {_few(repeated)}")
+        shared = [n for n in counts if n in seen]
+        if shared:
+            raise StimulusError(f"{source}: in both the {seen[shared[0]]} and the {split} split: {_few(shared)}")
+        seen.update(dict.fromkeys(counts, split))
+
+
+def _few(names: list[str]) -> str:
+    return ", ".join(map(str, names[:5])) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def parse_int_set(values, what: str, dataset: str) -> set[int] | None:
@@ -194,6 +227,11 @@ class ClipDataset:
         path = Path(str(item.path))
         if not path.exists():
             raise StimulusError(f"{path}: file not found")
+        listed = item.meta.get("n_frames")
+        if path.is_dir() and listed is not None and len(list_frame_files(path)) != int(listed):
+            raise StimulusError(
+                f"{path}: {len(list_frame_files(path))} frame files, but the dataset index lists {int(listed)}"
+            )
         frames = item.meta.get("frames")
         opts = dict(grey=True, size=self.size, crop=self.crop)
         reader = read_frame_folder if path.is_dir() else read_video

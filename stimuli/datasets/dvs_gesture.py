@@ -18,7 +18,7 @@ import numpy as np
 from stimuli.events import read_dvs_gesture
 from stimuli.types import StimulusError
 
-from .base import ClipDataset, Item, check_root, parse_int_set
+from .base import ClipDataset, Item, check_root, check_split_lists, parse_int_set
 
 #: Gesture names of classes 1..11 (label = class - 1).
 DVS_GESTURE_CLASSES = (
@@ -42,12 +42,12 @@ SENSOR_SIZE = (128, 128, 2)
 _FILE_RE = re.compile(r"^user(\d+)_(.+)\.aedat$", re.IGNORECASE)
 
 
-def _read_trial_list(path: Path) -> set[str]:
-    return {
+def _read_trial_list(path: Path) -> list[str]:
+    return [
         line.strip()
         for line in path.read_text(errors="replace").splitlines()
         if line.strip().lower().endswith(".aedat")
-    }
+    ]
 
 
 def read_gesture_labels(path) -> list[tuple[int, int, int]]:
@@ -145,6 +145,14 @@ class DVSGesture(ClipDataset):
             for s in self.split_names
             if (root / f"trials_to_{s}.txt").is_file()
         }
+        check_split_lists(f"{self.name} trial lists in {root}", self.trial_lists)
+        listed = {name for names in self.trial_lists.values() for name in names}
+        unknown = sorted(listed - {f.name for f in files})
+        if unknown:
+            raise StimulusError(
+                f"{self.name}: the trial lists in {root} name recordings that are not there: "
+                f"{', '.join(unknown[:5])}" + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            )
         items, bad = [], []
         for f in files:
             user, light = _FILE_RE.match(f.name).groups()

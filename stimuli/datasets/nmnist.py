@@ -20,7 +20,7 @@ import numpy as np
 from stimuli.events import read_nmnist
 from stimuli.types import StimulusError
 
-from .base import ClipDataset, Item, check_root
+from .base import ClipDataset, Item, check_root, check_split_lists
 
 #: ``(width, height, polarities)`` of N-MNIST.
 SENSOR_SIZE = (34, 34, 2)
@@ -90,6 +90,10 @@ class NMNIST(ClipDataset):
                 raise StimulusError(f"{self.name}: {root} has Train/Test folders but no <digit>/<id>.bin files in them")
         elif lists["train"] or lists["test"]:
             self.layout = "small"
+            listed = {
+                split: [sid for lst in files for sid, _ in read_sample_list(lst)] for split, files in lists.items()
+            }
+            check_split_lists(f"{self.name} lists in {root}", listed)
             for split, files in lists.items():
                 for lst in files:
                     pairs = read_sample_list(lst)

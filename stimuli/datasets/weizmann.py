@@ -73,6 +73,23 @@ class Weizmann(ClipDataset):
                 official = {(c, str(s)): v for c, d in data.items() for s, v in d.items()}
             except (ValueError, AttributeError) as exc:
                 raise StimulusError(f"{split_json}: not a {{class: {{sequence: split}}}} json ({exc})") from None
+            bad = sorted(f"{c}/{s}: {v!r}" for (c, s), v in official.items() if v not in self.split_names)
+            if bad:
+                raise StimulusError(f"{split_json}: split must be one of {self.split_names}, got {', '.join(bad[:5])}")
+        seen = {}
+        for r in rows:
+            key = (r["class"], r["sequence"])
+            if key in seen:
+                raise StimulusError(f"{self.name}: sequence {key[0]}/{key[1]} is listed twice in the index")
+            seen[key] = r
+            split = official.get(key, r.get("split") or None)
+            if split is not None and split not in self.split_names:
+                raise StimulusError(
+                    f"{self.name}: sequence {key[0]}/{key[1]} has split {split!r}; expected one of {self.split_names}"
+                )
+        unknown = sorted(f"{c}/{s}" for c, s in official if (c, s) not in seen)
+        if unknown:
+            raise StimulusError(f"{split_json}: names sequences that are not in the data: {', '.join(unknown[:5])}")
         classes = sorted(
             {r["class"] for r in rows},
             key=lambda c: (WEIZMANN_CLASSES.index(c) if c in WEIZMANN_CLASSES else len(WEIZMANN_CLASSES), c),
