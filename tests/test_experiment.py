@@ -123,9 +123,9 @@ def test_train_fraction_is_stratified(tmp_path):
     [
         ("model.tau_mem=3", "unknown config key 'model.tau_mem'"),
         ("dataset.nmae=x", "unknown config key 'dataset.nmae'"),
-        ("readout.kind=forest", "'readout.kind' must be one of"),
+        ("readout.kind=forest", "'readout.kind': expected one of"),
         ("model.variant=HeN", "model.variant: expected one of"),
-        ("run.chunk=0", "'run.chunk' must be >= 1"),
+        ("run.chunk=0", "'run.chunk': must be an integer >= 1"),
         ("dataset.train_fraction=0", "train_fraction"),
         ("bogus.x=1", "unknown config key 'bogus'"),
     ],
