@@ -38,8 +38,8 @@ from .types import Sample, SpikeStimulus
 __all__ = ["StimulusCache", "CACHE_FORMAT_VERSION", "stimulus_key"]
 
 #: Bump when the stored layout or the meaning of encoder parameters changes
-#: (2: times in ms, see :mod:`stimuli.timebase`).
-CACHE_FORMAT_VERSION = 2
+#: (2: times in ms, see :mod:`stimuli.timebase`; 3: channel geometry in meta).
+CACHE_FORMAT_VERSION = 3
 
 _META_ARRAY_PREFIX = "meta_array__"
 

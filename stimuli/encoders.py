@@ -160,6 +160,24 @@ def _as_clip(data, who: str, sample: str) -> np.ndarray:
     return np.clip(arr, 0.0, 1.0)
 
 
+def _grid_meta(shape: tuple[int, int, int], order: str) -> dict:
+    """``meta`` entries that give channels their place on the frame (:func:`~stimuli.types.channel_positions`)."""
+    return {"channel_shape": tuple(int(v) for v in shape), "channel_order": order}
+
+
+def _pixel_grid(clip: np.ndarray, fields: int = 1) -> dict:
+    """Grid of encoders with one channel per pixel (and per field): ``(T, H, W)`` or ``(T, M, H, W)`` clips."""
+    if clip.ndim == 3:
+        maps, (h, w) = 1, clip.shape[1:]
+    elif clip.ndim == 4:
+        maps, h, w = clip.shape[1:]
+    else:
+        return {}
+    if fields > 1:  # gaussian: channel = pixel * n_fields + field
+        return _grid_meta((fields, h, w), "yxm") if maps == 1 else {}
+    return _grid_meta((maps, h, w), "myx")
+
+
 def _require(cond: bool, param: str, value, rule: str) -> None:
     if not cond:
         raise ValueError(f"{param} {rule}, got {value!r}")
@@ -639,7 +657,7 @@ class PoissonEncoder(_Encoder):
         spf = steps_per_frame(self.frame_duration, self.dt)
         rng = derive_rng(self.seed, meta.get("id"))
         out = poisson_encode(clip, max_rate=self.max_rate, dt=self.dt, steps_per_frame=spf, rng=rng)
-        return (*out, {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:])})
+        return (*out, {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:]), **_pixel_grid(clip)})
 
 
 @dataclass(frozen=True)
@@ -670,7 +688,7 @@ class TTFSEncoder(_Encoder):
         clip = _as_clip(data, self.name, _sample_name(meta))
         spf = steps_per_frame(self.frame_duration, self.dt)
         out = ttfs_encode(clip, steps_per_frame=spf, threshold=self.threshold)
-        return (*out, {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:])})
+        return (*out, {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:]), **_pixel_grid(clip)})
 
 
 @dataclass(frozen=True)
@@ -740,7 +758,10 @@ class GaussianEncoder(_Encoder):
             dt=self.dt,
             rng=rng,
         )
-        return (*out, {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:])})
+        return (
+            *out,
+            {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:]), **_pixel_grid(clip, fields=self.n_fields)},
+        )
 
 
 @dataclass(frozen=True)
@@ -796,6 +817,10 @@ class DeltaEncoder(_Encoder):
             _require(ok, "window", self.window, "must be (height, width) of positive integers")
             object.__setattr__(self, "window", tuple(int(v) for v in self.window))
 
+    def _grid(self, clip) -> dict:
+        h, w = self.window if self.center is not None and self.window is not None else clip.shape[1:]
+        return _grid_meta((2 if self.polarity else 1, -(-h // self.pool), -(-w // self.pool)), "myx")
+
     def _encode(self, data, meta):
         clip = _as_clip(data, self.name, _sample_name(meta))
         if clip.ndim != 3:
@@ -810,7 +835,7 @@ class DeltaEncoder(_Encoder):
             center=self.center,
             window=self.window,
         )
-        return (*out, {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:])})
+        return (*out, {"steps_per_frame": spf, "frame_shape": tuple(clip.shape[1:]), **self._grid(clip)})
 
 
 @dataclass(frozen=True)
@@ -870,7 +895,9 @@ class EventBinner(_Encoder):
         idx, stp, n_ch, n_steps, dropped = bin_events(
             ev, dt=self.dt, sensor_size=size, pool=self.pool, n_steps=n_steps, polarity=self.polarity
         )
-        return idx, stp, n_ch, n_steps, {"sensor_size": size, "n_events_dropped": dropped}
+        maps = size[2] if self.polarity else 1
+        grid = _grid_meta((maps, -(-size[1] // self.pool), -(-size[0] // self.pool)), "myx")
+        return idx, stp, n_ch, n_steps, {"sensor_size": size, "n_events_dropped": dropped, **grid}
 
 
 _CLIP_ENCODERS = (PoissonEncoder, TTFSEncoder, GaussianEncoder, DeltaEncoder)
@@ -925,7 +952,7 @@ class ResidualEncoder(_Encoder):
             x = np.abs(scaled)
         x = np.clip(x, 0.0, 1.0)
         inner_stim = self.inner(x, meta=meta)
-        extra = {k: v for k, v in inner_stim.meta.items() if k in ("steps_per_frame",)}
+        extra = {k: v for k, v in inner_stim.meta.items() if k in ("steps_per_frame", "channel_shape", "channel_order")}
         extra.update({"key_frames": key_frames, "stride": self.stride, "frame_shape": tuple(clip.shape[1:])})
         return inner_stim.indices, inner_stim.steps, inner_stim.n_channels, inner_stim.n_steps, extra
 

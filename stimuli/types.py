@@ -18,7 +18,15 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EVENT_DTYPE", "StimulusError", "make_events", "Sample", "SpikeStimulus", "check_stimuli"]
+__all__ = [
+    "EVENT_DTYPE",
+    "StimulusError",
+    "make_events",
+    "Sample",
+    "SpikeStimulus",
+    "check_stimuli",
+    "channel_positions",
+]
 
 #: Structured dtype of an event array: pixel column ``x``, pixel row ``y``,
 #: timestamp ``t`` (microseconds) and polarity ``p`` (1 = ON, 0 = OFF).
@@ -186,3 +194,36 @@ def check_stimuli(X, n_channels: int | None = None) -> list[SpikeStimulus]:
     if bad:
         raise StimulusError(f"X: stimuli {bad[:5]} have a different number of input channels than {n}")
     return X
+
+
+def channel_positions(stim: SpikeStimulus) -> np.ndarray:
+    """Where each input channel sits on the (pooled) frame: ``(map, row, col)`` per channel.
+
+    Encoders that know their frame geometry record it in ``meta["channel_shape"]``
+    ``(n_maps, height, width)`` (maps: polarities, Gaussian fields, signs) and
+    ``meta["channel_order"]``: ``"myx"`` for ``channel = (map * height + row) * width + col``
+    or ``"yxm"`` for ``channel = (row * width + col) * n_maps + map``.
+
+    Returns
+    -------
+    ndarray of int64, shape (n_channels, 3)
+
+    Raises
+    ------
+    StimulusError
+        The stimulus carries no frame geometry, or it does not match its channel count.
+    """
+    shape, order = stim.meta.get("channel_shape"), stim.meta.get("channel_order")
+    name = stim.meta.get("id", "stimulus")
+    if shape is None or order not in ("myx", "yxm"):
+        raise StimulusError(
+            f"{name}: its encoder gives no frame geometry (meta channel_shape); "
+            "topographic wiring needs a frame or event encoder"
+        )
+    m, h, w = (int(v) for v in shape)
+    if m * h * w != stim.n_channels:
+        raise StimulusError(f"{name}: channel_shape {tuple(shape)} does not match {stim.n_channels} channels")
+    c = np.arange(stim.n_channels, dtype=np.int64)
+    if order == "myx":
+        return np.stack([c // (h * w), (c // w) % h, c % w], axis=1)
+    return np.stack([c % m, (c // m) // w, (c // m) % w], axis=1)

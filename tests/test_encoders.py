@@ -438,3 +438,40 @@ def test_window_is_cropped_not_wrapped():
 def test_center_invalid_parameters(params, word):
     with pytest.raises(ValueError, match=word):
         get_encoder("delta", **params)
+
+
+@pytest.mark.parametrize(
+    "name, params",
+    [
+        ("poisson", {"max_rate": 1000.0}),
+        ("ttfs", {}),
+        ("gaussian", {"n_fields": 3}),
+        ("delta", {"pool": 3}),
+        ("residual", {"stride": 2, "inner": {"name": "ttfs"}}),
+    ],
+)
+def test_channel_positions_match_where_the_pixel_is(name, params):
+    """One bright pixel at (row 7, col 2): every spike's channel sits there on the (pooled) grid."""
+    from stimuli.types import channel_positions
+
+    clip = np.zeros((3, 10, 12), np.float32)
+    clip[1:, 7, 2] = 1.0  # appears in frame 1 (delta and residual see the change)
+    stim = get_encoder(name, **params)(clip, meta={"id": "px"})
+    pos = channel_positions(stim)[stim.indices]
+    if name == "gaussian":  # dark pixels drive the low fields; only the top field is the bright pixel's
+        pos = pos[pos[:, 0] == params["n_fields"] - 1]
+    pool = params.get("pool", 1)
+    assert len(pos) > 0
+    assert set(map(tuple, pos[:, 1:].tolist())) == {(7 // pool, 2 // pool)}
+
+
+def test_event_channel_positions_and_missing_geometry():
+    from stimuli.types import channel_positions
+
+    ev = make_events([5, 30], [20, 3], [0, 10], [1, 0])
+    stim = EventBinner(sensor_size=(34, 34, 2), pool=2)(ev)
+    pos = channel_positions(stim)[stim.indices]
+    assert sorted(map(tuple, pos.tolist())) == [(0, 1, 15), (1, 10, 2)]  # (polarity, y // 2, x // 2)
+    bare = SpikeStimulus([0], [0], 4, 3, 1.0)
+    with pytest.raises(StimulusError, match="no frame geometry"):
+        channel_positions(bare)
