@@ -591,3 +591,22 @@ def test_real_nmnist_small_loads(shared_data):
         assert s.data["x"].max() < 34 and s.data["y"].max() < 34
         sizes.append(s.data.size)
     assert 1000 <= min(sizes) and max(sizes) <= 8000
+
+
+def test_images_dataset_is_the_seeded_stratified_digits_split():
+    from sklearn.datasets import load_digits
+
+    ds = get_dataset("images")
+    train, test = ds.split("train"), ds.split("test")
+    assert (len(train), len(test)) == (1347, 450)
+    assert not set(train.ids) & set(test.ids)
+    digits = load_digits()
+    k = test.items[0].meta["index"]
+    np.testing.assert_allclose(test[0].data[0], digits.images[k] / 16.0)
+    assert test[0].label == digits.target[k] and test[0].data.shape == (1, 8, 8)
+    # every class in both splits in proportion, and the same split every time
+    assert np.bincount(test.labels, minlength=10).min() >= 44
+    assert get_dataset("images").split("test").ids == test.ids
+    assert get_dataset("images", seed=1).split("test").ids != test.ids
+    with pytest.raises(ValueError, match="no root"):
+        get_dataset("images", "/tmp")

@@ -15,6 +15,7 @@ import inspect
 from .base import BadFileWarning, ClipDataset, Item
 from .dvs_gesture import DVSGesture
 from .folder import ClipFolder
+from .images import Digits
 from .kth import KTH
 from .nmnist import NMNIST
 from .synthetic import SyntheticActions, render_action
@@ -32,6 +33,7 @@ DATASETS: dict[str, type[ClipDataset]] = {
     "weizmann": Weizmann,
     "folder": ClipFolder,
     "synthetic": SyntheticActions,
+    "images": Digits,
 }
 
 
@@ -93,6 +95,7 @@ __all__ = [
     "NMNIST",
     "Weizmann",
     "ClipFolder",
+    "Digits",
     "SyntheticActions",
     "render_action",
 ]
