@@ -37,7 +37,7 @@ def bad_video(path):
 
 # -- registry -------------------------------------------------------------------------------
 def test_registry_knows_every_dataset():
-    assert set(DATASETS) == {"kth", "ucf11", "ucf101", "dvs_gesture", "nmnist", "weizmann", "folder", "synthetic"}
+    assert set(DATASETS) == {"kth", "ucf11", "ucf101", "dvs_gesture", "nmnist", "weizmann", "folder", "synthetic", "images"}
     assert "skip_bad" in dataset_options("kth")
 
 
@@ -605,7 +605,7 @@ def test_images_dataset_is_the_seeded_stratified_digits_split():
     np.testing.assert_allclose(test[0].data[0], digits.images[k] / 16.0)
     assert test[0].label == digits.target[k] and test[0].data.shape == (1, 8, 8)
     # every class in both splits in proportion, and the same split every time
-    assert np.bincount(test.labels, minlength=10).min() >= 44
+    assert np.bincount(test.labels, minlength=10).min() >= 43  # 174-183 per class, a quarter each
     assert get_dataset("images").split("test").ids == test.ids
     assert get_dataset("images", seed=1).split("test").ids != test.ids
     with pytest.raises(ValueError, match="no root"):
