@@ -37,7 +37,17 @@ def bad_video(path):
 
 # -- registry -------------------------------------------------------------------------------
 def test_registry_knows_every_dataset():
-    assert set(DATASETS) == {"kth", "ucf11", "ucf101", "dvs_gesture", "nmnist", "weizmann", "folder", "synthetic", "images"}
+    assert set(DATASETS) == {
+        "kth",
+        "ucf11",
+        "ucf101",
+        "dvs_gesture",
+        "nmnist",
+        "weizmann",
+        "folder",
+        "synthetic",
+        "images",
+    }
     assert "skip_bad" in dataset_options("kth")
 
 
