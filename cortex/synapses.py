@@ -333,8 +333,11 @@ def _build(
     syn = Synapses(pre, post, model=model, on_pre=on_pre, on_post=on_post, name=name, namespace=ns)
     rng = make_rng(seed)
     i, j = connectivity(len(pre), len(post), connect, seed=rng, autapses=autapses)
-    syn.connect(i=i, j=j)
     n = len(i)
+    if n == 0:  # a pathway that drew no synapse (small groups, p = 0): Brian2 cannot connect empty arrays
+        syn.connect(False)
+        return syn
+    syn.connect(i=i, j=j)
     syn.w = _weights(w_init, n, rng, w_max)
     for pname, spec in (per_synapse or {}).items():
         values = spec.sample(n, rng)

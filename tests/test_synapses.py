@@ -200,3 +200,13 @@ def test_invalid_targets_and_units():
         stdp_synapses(pre, post, dict(tau_pre=0.01 * ms), dt=0.1 * ms)
     with pytest.raises(ValueError, match="eta: "):
         rstdp_synapses(pre, post, dict(eta=-1.0))
+
+
+@pytest.mark.parametrize("kind", ["static", "stdp"])
+def test_pathway_without_synapses_builds_and_runs(kind):
+    """p = 0 (or a tiny group that draws nothing) gives an empty pathway, not a crash."""
+    pre, post = lif_group(3, name="x"), lif_group(3, name="y")
+    params = dict(A_plus=0.01, A_minus=0.012, tau_pre=20 * ms, tau_post=20 * ms, w_max=1.0)
+    syn = static_synapses(pre, post, connect=0.0) if kind == "static" else stdp_synapses(pre, post, params, connect=0.0)
+    assert len(syn) == 0
+    Network(pre, post, syn).run(1 * ms)
