@@ -196,6 +196,8 @@ def lif_group(
     seed: SeedLike = None,
     dt=None,
     method: str = "exponential_euler",
+    extra_eqs: str = "",
+    extra_reset: str = "",
 ) -> NeuronGroup:
     """Build a named LIF ``NeuronGroup`` with parameters drawn from their specs.
 
@@ -221,6 +223,11 @@ def lif_group(
         Simulation step the group will use; checked against the time constants.
     method : str
         Brian2 integration method.
+    extra_eqs : str, optional
+        Further Brian2 equation lines appended to the model (e.g. a ``(summed)``
+        target or bookkeeping variables of a circuit built around the group).
+    extra_reset : str, optional
+        Further statements appended to the reset code (run after each spike).
 
     Returns
     -------
@@ -237,9 +244,11 @@ def lif_group(
     elif not isinstance(params, LIFParams):
         params = LIFParams.from_dict(params)
     specs = params.validate(dt)
-    eqs = lif_equations(synapse, adaptive_threshold)
+    eqs = lif_equations(synapse, adaptive_threshold) + extra_eqs
     threshold = "v > v_th + theta" if adaptive_threshold else "v > v_th"
     reset = "v = v_reset\ntheta += theta_plus" if adaptive_threshold else "v = v_reset"
+    if extra_reset.strip():
+        reset += "\n" + extra_reset.strip()
     group = NeuronGroup(
         int(n),
         eqs,

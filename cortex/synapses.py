@@ -415,6 +415,7 @@ def stdp_synapses(
     seed: SeedLike = None,
     autapses: bool = True,
     dt=None,
+    extra_model: str = "",
 ) -> Synapses:
     """Plastic synapses with trace-based pair STDP (see module docstring).
 
@@ -429,6 +430,9 @@ def stdp_synapses(
         Nearest-spike interaction (traces reset to ``A``) instead of all-to-all.
     dt : Quantity, optional
         Simulation step, checked against the trace time constants.
+    extra_model : str, optional
+        Further Brian2 equation lines appended to the synaptic model, e.g.
+        ``"w_total_post = w : 1 (summed)"`` for weight normalisation.
 
     Returns
     -------
@@ -444,7 +448,7 @@ def stdp_synapses(
     syn = _build(
         pre,
         post,
-        STDP_EQS,
+        STDP_EQS + extra_model,
         STDP_ON_PRE[rule].replace("{trace_op}", op),
         STDP_ON_POST[rule].format(trace_op=op),
         target=target,
