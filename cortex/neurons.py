@@ -20,7 +20,12 @@ Conductance-based (``synapse="conductance"``), conductances relative to the leak
 Spike when ``v > v_th (+ theta)``, then ``v = v_reset`` and the neuron is
 refractory for ``tau_ref``.  With ``adaptive_threshold=True`` each spike raises a
 threshold offset ``theta`` by ``theta_plus`` which decays with ``tau_theta``
-(homeostasis as in Diehl & Cook 2015, used by the cortical-column layer).
+(homeostasis as in Diehl & Cook 2015, used by the cortical-column layer)::
+
+    dtheta/dt = -homeostasis * theta / tau_theta    spike: theta += homeostasis * theta_plus
+
+``homeostasis`` (shared, 1 after building) freezes ``theta`` when set to 0: it then
+neither rises nor decays, as in Diehl & Cook's test phase.
 
 Integration is exponential Euler, which is exact for the membrane under a
 constant input current (``I_e = I_i = 0``), so the analytic solution
@@ -88,11 +93,12 @@ E_e : volt (constant)
 E_i : volt (constant)
 """
 
-#: Homeostatic threshold offset.
+#: Homeostatic threshold offset; ``homeostasis`` (1 or 0) switches its dynamics on or off.
 ADAPTIVE_THRESHOLD_EQS = """
-dtheta/dt = -theta / tau_theta : volt
+dtheta/dt = -homeostasis * theta / tau_theta : volt
 theta_plus : volt (constant)
 tau_theta : second (constant)
+homeostasis : 1 (shared)
 """
 
 _TIME_CONSTANTS = ("tau_m", "tau_e", "tau_i", "tau_theta")
@@ -211,7 +217,7 @@ def lif_group(
     synapse : {"current", "conductance"}
         Synaptic input model (see module docstring).
     adaptive_threshold : bool
-        Add the homeostatic threshold ``theta``.
+        Add the homeostatic threshold ``theta`` (with ``homeostasis = 1``: adapting).
     v_init : {"rest", "random"}
         Initial membrane potential: ``v_rest``, or uniform in ``[v_reset, v_th)``.
     name : str
@@ -246,7 +252,7 @@ def lif_group(
     specs = params.validate(dt)
     eqs = lif_equations(synapse, adaptive_threshold) + extra_eqs
     threshold = "v > v_th + theta" if adaptive_threshold else "v > v_th"
-    reset = "v = v_reset\ntheta += theta_plus" if adaptive_threshold else "v = v_reset"
+    reset = "v = v_reset\ntheta += homeostasis * theta_plus" if adaptive_threshold else "v = v_reset"
     if extra_reset.strip():
         reset += "\n" + extra_reset.strip()
     group = NeuronGroup(
@@ -259,6 +265,8 @@ def lif_group(
         name=name,
         **({"dt": dt} if dt is not None else {}),
     )
+    if adaptive_threshold:
+        group.homeostasis = 1
     rng = make_rng(seed)
     used = set(group.variables)
     drawn = {}

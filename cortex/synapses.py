@@ -29,10 +29,17 @@ eligibility trace ``c`` (decay ``tau_c``) instead of the weight; every
 
     w = clip(w + plastic * eta * reward * c, 0, w_max)
 
-``reward`` is either a shared variable set by the user between runs, or a
+``reward`` is either a shared variable set by the user between runs, a
 ``TimedArray`` (global: ``reward(t)``; per post-synaptic neuron:
-``reward(t, j)``), e.g. +1 on the correct class population and -1 elsewhere.
-No reward, no weight change; the sign of the change follows the reward.
+``reward(t, j)``), e.g. +1 on the correct class population and -1 elsewhere, or
+the post-synaptic neuron's own variable ``reward`` (``reward="post"``), which other
+synapses set by events (a teacher spike at the end of a clip, see
+:mod:`cortex.columns`).  No reward, no weight change; the sign of the change follows
+the reward.  With ``consume=True`` a conversion under a non-zero reward also empties
+the eligibility trace (``c = 0``), so each reward credits only what happened since
+the previous one::
+
+    c = c * (1 - int(reward != 0))
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ __all__ = [
     "RSTDP_ON_PRE",
     "RSTDP_ON_POST",
     "RSTDP_REWARD_CODE",
+    "RSTDP_CONSUME_CODE",
     "STDPParams",
     "RSTDPParams",
     "static_synapses",
@@ -62,6 +70,7 @@ __all__ = [
     "rstdp_synapses",
     "set_plasticity",
     "connectivity",
+    "initial_weights",
     "transmission_code",
 ]
 
@@ -122,6 +131,8 @@ c += apre
 """
 #: Applied every ``reward_dt``; ``c`` decays since its last event-driven update.
 RSTDP_REWARD_CODE = "w = clip(w + plastic * eta * {reward} * c * exp(-(t - lastupdate) / tau_c), 0, w_max)"
+#: Appended with ``consume=True``: a delivered reward empties the eligibility trace.
+RSTDP_CONSUME_CODE = "c = c * (1 - int({reward} != 0))"
 
 
 #: Parameter names that Brian2 cannot use as synaptic variable names.
@@ -283,8 +294,22 @@ def _check_J(post: NeuronGroup, target: str, J):
         raise ValueError(f"J: must be >= 0 (use target='i' for inhibition), got {J!r}")
 
 
-def _weights(w_init, n: int, rng, w_max: float | None) -> np.ndarray:
-    """Initial weights: a number, (low, high) uniform, a ParamSpec, or an array."""
+def initial_weights(w_init, n: int, rng, w_max: float | None = None) -> np.ndarray:
+    """Initial weights: a number, (low, high) uniform, a ParamSpec, or an array.
+
+    Parameters
+    ----------
+    w_init : float, (low, high), ParamSpec, mapping or array of shape (n,)
+    n : int
+        Number of synapses.
+    rng : numpy.random.Generator
+    w_max : float, optional
+        Upper bound the weights are clipped to.
+
+    Returns
+    -------
+    ndarray, shape (n,)
+    """
     if isinstance(w_init, ParamSpec) or isinstance(w_init, Mapping):
         w = np.asarray(as_spec(w_init, "w_init").sample(n, rng), dtype=float)
     elif isinstance(w_init, tuple) and len(w_init) == 2:
@@ -338,7 +363,7 @@ def _build(
         syn.connect(False)
         return syn
     syn.connect(i=i, j=j)
-    syn.w = _weights(w_init, n, rng, w_max)
+    syn.w = initial_weights(w_init, n, rng, w_max)
     for pname, spec in (per_synapse or {}).items():
         values = spec.sample(n, rng)
         if np.any(np.asarray(values) <= 0) and pname.startswith("tau"):
@@ -475,6 +500,7 @@ def rstdp_synapses(
     *,
     reward=None,
     reward_dt=1 * ms,
+    consume: bool = False,
     nearest: bool = False,
     target: str = "e",
     J=None,
@@ -489,13 +515,17 @@ def rstdp_synapses(
 
     Parameters
     ----------
-    reward : None or brian2.TimedArray
+    reward : None, brian2.TimedArray or "post"
         ``None``: a shared variable ``reward`` on the synapses, set by the caller
         between runs (runtime device).  A 1-D ``TimedArray`` gives a global reward
         ``reward(t)``; a 2-D one (shape ``(steps, len(post))``) a reward per
-        post-synaptic neuron ``reward(t, j)``.
+        post-synaptic neuron ``reward(t, j)``.  ``"post"``: the post-synaptic
+        group's variable ``reward`` (declared and set by the caller, e.g. by
+        teacher synapses; works on every device).
     reward_dt : Quantity
         How often eligibility is converted into weight change.
+    consume : bool
+        Empty the eligibility trace whenever a non-zero reward is converted.
     """
     params = params if isinstance(params, RSTDPParams) else RSTDPParams.from_dict(params)
     specs = params.validate(dt)
@@ -519,8 +549,12 @@ def rstdp_synapses(
         else:
             raise ValueError("reward: TimedArray must be 1-D or 2-D")
         namespace["reward_signal"] = reward
+    elif isinstance(reward, str) and reward == "post":
+        if "reward" not in post.variables:
+            raise ValueError(f"reward: 'post' needs a variable 'reward' on {post.name} (add 'reward : 1')")
+        reward_expr = "reward_post"
     else:
-        raise ValueError(f"reward: expected None or a brian2.TimedArray, got {type(reward).__name__}")
+        raise ValueError(f"reward: expected None, a brian2.TimedArray or 'post', got {reward!r}")
     w_max = specs["w_max"].mean_value
     syn = _build(
         pre,
@@ -543,7 +577,10 @@ def rstdp_synapses(
     syn.w_max = w_max
     syn.eta = specs["eta"].mean_value
     syn.plastic = 1
-    syn.run_regularly(RSTDP_REWARD_CODE.format(reward=reward_expr), dt=reward_dt, when="end", name=f"{name}_reward")
+    code = RSTDP_REWARD_CODE.format(reward=reward_expr)
+    if consume:
+        code += "\n" + RSTDP_CONSUME_CODE.format(reward=reward_expr)
+    syn.run_regularly(code, dt=reward_dt, when="end", name=f"{name}_reward")
     return syn
 
 
