@@ -5,11 +5,13 @@ from parameters given as Brian2 quantities (checked with ``check_units``).
 
 ``cortex.neurons``        LIF populations with per-neuron parameters
 ``cortex.synapses``       static, pair-STDP and reward-modulated STDP synapses
+``cortex.columns``        the cortical column: STDP layer, lateral inhibition, R-STDP classes
 ``cortex.heterogeneity``  parameter distributions (mean, CV) and their samplers
 ``cortex.seeds``          random streams (int, Generator or None)
 ``cortex.devices``        runtime / cpp_standalone / cuda_standalone selection
 """
 
+from .columns import ColumnNetwork, ColumnParams, build_column, set_column_learning
 from .heterogeneity import DISTRIBUTIONS, ParamSpec, SpecFields, as_spec
 from .neurons import LIFParams, lif_equations, lif_group, lif_membrane, lif_rate, lif_reset_code
 from .seeds import SeedLike, make_rng, resolve_seed
@@ -24,6 +26,10 @@ from .synapses import (
 )
 
 __all__ = [
+    "ColumnParams",
+    "ColumnNetwork",
+    "build_column",
+    "set_column_learning",
     "DISTRIBUTIONS",
     "ParamSpec",
     "SpecFields",
