@@ -12,6 +12,10 @@ same functions, so their numbers are comparable.
 ``binned_rates``
     The same counts divided by the bin length (Hz): clips of different lengths
     become comparable.
+
+For sequence readouts (attention over time bins), :func:`as_tokens` reshapes either
+reduction to ``(n_clips, bins, n_neurons)``: one token per bin.  For decisions by
+population, :func:`first_spike_steps` gives each group's first spike in each window.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 
 from stimuli.timebase import ms_to_seconds
 
-__all__ = ["REDUCTIONS", "binned_counts", "reduce_spikes"]
+__all__ = ["REDUCTIONS", "binned_counts", "reduce_spikes", "as_tokens", "first_spike_steps", "NO_SPIKE"]
 
 
 def binned_counts(
@@ -81,3 +85,47 @@ def reduce_spikes(indices, steps, windows, n_neurons, *, reduction="binned_count
 
 #: Names accepted by :func:`reduce_spikes` (and the ``reduction`` hyperparameter).
 REDUCTIONS = ("binned_counts", "binned_rates")
+
+
+def as_tokens(features: np.ndarray, bins: int) -> np.ndarray:
+    """Bin-major features ``(n_clips, bins * n_neurons)`` as tokens ``(n_clips, bins, n_neurons)``.
+
+    Token ``b`` of a clip holds every neuron's value in time bin ``b`` (a view, no copy).
+    """
+    features = np.asarray(features)
+    if features.ndim != 2 or bins < 1 or features.shape[1] % bins:
+        raise ValueError(f"features: shape {features.shape} is not (n_clips, bins * n_neurons) with bins={bins}")
+    return features.reshape(features.shape[0], bins, features.shape[1] // bins)
+
+
+#: :func:`first_spike_steps` of a group that did not spike in a window.
+NO_SPIKE = np.iinfo(np.int64).max
+
+
+def first_spike_steps(groups: np.ndarray, steps: np.ndarray, windows: np.ndarray, n_groups: int) -> np.ndarray:
+    """Step of each group's first spike in each window, counted from the window's start.
+
+    Parameters
+    ----------
+    groups : ndarray of int, shape (n_spikes,)
+        Group (e.g. class population) of each spike.
+    steps : ndarray of int, shape (n_spikes,)
+    windows : ndarray, shape (n_clips, 2)
+        ``[start, end)`` steps.
+    n_groups : int
+
+    Returns
+    -------
+    ndarray of int64, shape (n_clips, n_groups)
+        :data:`NO_SPIKE` where a group did not spike.
+    """
+    windows = np.asarray(windows, dtype=np.int64).reshape(-1, 2)
+    groups, steps = np.asarray(groups, dtype=np.int64), np.asarray(steps, dtype=np.int64)
+    order = np.argsort(steps, kind="stable")
+    groups, steps = groups[order], steps[order]
+    out = np.full((len(windows), n_groups), NO_SPIKE, dtype=np.int64)
+    lo = np.searchsorted(steps, windows[:, 0], side="left")
+    hi = np.searchsorted(steps, windows[:, 1], side="left")
+    for c, (a, b) in enumerate(zip(lo, hi, strict=True)):
+        np.minimum.at(out[c], groups[a:b], steps[a:b] - windows[c, 0])
+    return out

@@ -25,7 +25,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from cortex.devices import DEVICES
-from cortex.heterogeneity import DISTRIBUTIONS, ParamSpec
+from cortex.heterogeneity import DISTRIBUTIONS
 from cortex.neurons import LIFParams
 from cortex.seeds import resolve_seed
 from cortex.synapses import STDPParams
@@ -38,11 +38,9 @@ from .simulation import SimulationResult, device_session, run_phases
 from .timeline import Timeline
 from .topology import CONNECTION_SCHEMES, PLASTIC_PATHWAYS
 from .validation import Interval, Options, validate_params
+from .variants import VARIANTS, variant_lif_params, variant_stdp_params
 
 __all__ = ["HRSNN", "VARIANTS"]
-
-#: Heterogeneity variants: name -> (heterogeneous neurons, heterogeneous synapses).
-VARIANTS = {"HoNHoS": (False, False), "HeNHoS": (True, False), "HoNHeS": (False, True), "HeNHeS": (True, True)}
 
 _TIME, _PROB, _NONNEG = "a time constant", "a probability", "a non-negative value"
 
@@ -248,20 +246,24 @@ class HRSNN(TransformerMixin, BaseEstimator):
         return names
 
     def neuron_params(self) -> LIFParams:
-        """LIF parameters of this variant (excitatory and inhibitory alike)."""
-        het_n, _ = VARIANTS[self.variant]
-        tau_m = ParamSpec(self.tau_m * ms, self.cv_neuron if het_n else 0.0, self.neuron_dist, name="tau_m")
-        return LIFParams(tau_m=tau_m, tau_ref=self.tau_ref * ms)
+        """LIF parameters of this variant (excitatory and inhibitory alike; :mod:`networks.variants`)."""
+        return variant_lif_params(
+            self.variant,
+            tau_m=self.tau_m,
+            cv_neuron=self.cv_neuron,
+            neuron_dist=self.neuron_dist,
+            tau_ref=self.tau_ref * ms,
+        )
 
     def stdp_params(self) -> STDPParams:
-        """STDP parameters of this variant."""
-        _, het_s = VARIANTS[self.variant]
-        cv = self.cv_synapse if het_s else 0.0
-        return STDPParams(
-            A_plus=ParamSpec(self.a_plus, cv),
-            A_minus=ParamSpec(self.a_plus * self.a_ratio, cv),
-            tau_pre=ParamSpec(self.tau_pre * ms, cv),
-            tau_post=ParamSpec(self.tau_post * ms, cv),
+        """STDP parameters of this variant (:mod:`networks.variants`)."""
+        return variant_stdp_params(
+            self.variant,
+            a_plus=self.a_plus,
+            a_ratio=self.a_ratio,
+            tau_pre=self.tau_pre,
+            tau_post=self.tau_post,
+            cv_synapse=self.cv_synapse,
             w_max=self.w_max,
         )
 

@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -103,7 +103,13 @@ def device_session(device: str, build_dir=None):
 
 
 def run_phases(
-    network: Network, timeline: Timeline, plastic: Iterable, *, learning_only: Iterable = (), progress: bool = True
+    network: Network,
+    timeline: Timeline,
+    plastic: Iterable,
+    *,
+    learning_only: Iterable = (),
+    progress: bool = True,
+    before_phase: Callable[[int, bool], None] | None = None,
 ) -> None:
     """Run each phase of ``timeline`` on ``network`` (then build and run, on standalone devices).
 
@@ -118,6 +124,10 @@ def run_phases(
     progress : bool
         A progress bar over simulated time (runtime devices) or the compiled
         program's progress lines (standalone devices).
+    before_phase : callable, optional
+        ``before_phase(k, learning)`` runs before phase ``k``'s ``run`` (after the
+        switches above): finer per-phase settings, such as which of several plastic
+        pathways learn.  On standalone devices what it sets is recorded between runs.
     """
     plastic, learning_only = list(plastic), list(learning_only)
     standalone = current_device() in STANDALONE_DEVICES
@@ -128,6 +138,8 @@ def run_phases(
         if not learning:
             for obj in learning_only:
                 obj.active = False
+        if before_phase is not None:
+            before_phase(k, learning)
         if not n_steps:
             continue
         if standalone:  # the compiled program prints its own progress lines

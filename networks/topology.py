@@ -12,6 +12,12 @@ Two connection schemes for recurrent pathways:
 Both draw with NumPy from the given seed, so every device gets the same network.
 :data:`PATHWAYS` names the reservoir's six pathways; :func:`reservoir_connectivity`
 draws all of them.
+
+Receptive fields of tiled cortical columns: :func:`tile_receptive_fields` cuts the
+frame into ``gx x gy`` rectangles (``numpy.array_split`` of the columns and rows,
+widened by ``overlap`` pixels on every side) and gives each tile the input channels
+on it, of every map (polarity); :func:`column_input_connectivity` connects each
+column's layer neurons to the channels of its own field only.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ __all__ = [
     "distance_connectivity",
     "reservoir_connectivity",
     "fan_out",
+    "tile_receptive_fields",
+    "column_input_connectivity",
 ]
 
 #: The reservoir's pathways: name -> (source, target, excitatory?).
@@ -195,3 +203,78 @@ def fan_out(structure: dict, sizes: dict, pathways: dict | None = None) -> dict[
         src = pathways[name][0]
         out[src] += np.bincount(np.asarray(i, dtype=np.int64), minlength=len(out[src]))
     return out
+
+
+def tile_receptive_fields(positions: np.ndarray, tiles: tuple[int, int], overlap: int = 0) -> list[np.ndarray]:
+    """Input channels of each tile of the frame, tiles in row-major order.
+
+    Parameters
+    ----------
+    positions : ndarray of int, shape (n_channels, 3)
+        ``(map, row, col)`` of every channel (:func:`stimuli.types.channel_positions`).
+    tiles : (gx, gy)
+        Tiles across the width (columns of pixels) and down the height (rows).
+    overlap : int
+        Pixels each field extends beyond its tile on every side (clipped at the frame).
+
+    Returns
+    -------
+    list of ndarray of int64
+        ``gx * gy`` sorted channel arrays; tile ``ty * gx + tx`` covers the ``tx``-th
+        band of columns and the ``ty``-th band of rows.
+
+    Raises
+    ------
+    ValueError
+        More tiles than pixels along an axis, or a negative ``overlap``.
+    """
+    gx, gy = (int(v) for v in tiles)
+    positions = np.asarray(positions, dtype=np.int64).reshape(-1, 3)
+    height, width = int(positions[:, 1].max()) + 1, int(positions[:, 2].max()) + 1
+    if gx < 1 or gy < 1 or gx > width or gy > height:
+        raise ValueError(f"tiles: ({gx}, {gy}) does not fit a frame of {width} x {height} pixels (width x height)")
+    if overlap < 0:
+        raise ValueError(f"overlap: must be >= 0 pixels, got {overlap}")
+    rows = np.array_split(np.arange(height), gy)
+    cols = np.array_split(np.arange(width), gx)
+    fields = []
+    for band_rows in rows:
+        in_rows = (positions[:, 1] >= band_rows[0] - overlap) & (positions[:, 1] <= band_rows[-1] + overlap)
+        for band_cols in cols:
+            in_cols = (positions[:, 2] >= band_cols[0] - overlap) & (positions[:, 2] <= band_cols[-1] + overlap)
+            fields.append(np.flatnonzero(in_rows & in_cols))
+    return fields
+
+
+def column_input_connectivity(
+    fields: list[np.ndarray], n_per_column: int, p: float = 1.0, *, seed: SeedLike = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Input -> layer synapses of tiled columns: each column's neurons see only its field.
+
+    Parameters
+    ----------
+    fields : list of ndarray of int
+        Input channels of each column (:func:`tile_receptive_fields`).
+    n_per_column : int
+        Layer neurons per column; column ``t`` holds neurons ``t * n_per_column ...``.
+    p : float
+        Probability of each (channel in field, neuron of the column) synapse.
+    seed : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    i, j : ndarray of int32
+        Input channel and layer neuron of each synapse.
+    columns : ndarray of int32, shape (len(fields) * n_per_column,)
+        Column of each layer neuron.
+    """
+    rng = make_rng(seed)
+    ii, jj = [], []
+    for t, field in enumerate(fields):
+        i, j = connectivity(len(field), n_per_column, p, seed=rng)
+        ii.append(np.asarray(field, dtype=np.int64)[i])
+        jj.append(j.astype(np.int64) + t * n_per_column)
+    i = np.concatenate(ii) if ii else np.zeros(0, np.int64)
+    j = np.concatenate(jj) if jj else np.zeros(0, np.int64)
+    columns = np.repeat(np.arange(len(fields)), n_per_column)
+    return i.astype(np.int32), j.astype(np.int32), columns.astype(np.int32)
