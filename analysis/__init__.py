@@ -7,6 +7,7 @@ plotting function returns ``(fig, data)``, ``data`` holding the numbers it drew.
 ``analysis.rundata``         read a run folder
 ``analysis.raster``          input and reservoir spike rasters with the population rate
 ``analysis.weights``         weight dynamics and weight matrices
+``analysis.receptive_fields`` cortical columns: receptive fields, class rasters, R-STDP dynamics
 ``analysis.activity``        firing-rate, ISI-CV and tau_m distributions; membrane traces
 ``analysis.accuracy``        confusion matrix, ablation and training-fraction figures
 ``analysis.stimulus_plots``  one encoded sample beside its frames
@@ -21,6 +22,13 @@ from .activity import plot_activity, plot_membrane_traces, spike_statistics
 from .energy import energy_estimate, run_energy, synaptic_operations
 from .figures import paper_style, save_figure
 from .raster import plot_run_raster, population_rate
+from .receptive_fields import (
+    plot_class_raster,
+    plot_column_receptive_fields,
+    plot_receptive_fields,
+    plot_reward_dynamics,
+    receptive_field_images,
+)
 from .report import run_figures, summary_table, write_run_report
 from .rundata import load_config_file, load_metrics, load_model, load_raster
 from .stimulus_plots import plot_stimulus, save_stimulus_figure
@@ -55,4 +63,9 @@ __all__ = [
     "summarize_train_fraction",
     "plot_weight_dynamics",
     "plot_weight_matrices",
+    "receptive_field_images",
+    "plot_receptive_fields",
+    "plot_column_receptive_fields",
+    "plot_class_raster",
+    "plot_reward_dynamics",
 ]
