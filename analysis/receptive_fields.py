@@ -129,7 +129,7 @@ def plot_receptive_fields(
         aspect = grids[0].shape[0] / grids[0].shape[1]
         width = PAPER_WIDTH if n_maps > 1 else PAPER_WIDTH * 0.6
         fig, axes = plt.subplots(
-            1, n_maps, figsize=(width, 0.7 + width / n_maps * aspect), layout="constrained", squeeze=False
+            1, n_maps, figsize=(width, 0.6 + 0.85 * width / n_maps * aspect), layout="constrained", squeeze=False
         )
         cmap = plt.get_cmap("hot_r").with_extremes(bad="#dfe7ef")
         im = None
@@ -141,7 +141,7 @@ def plot_receptive_fields(
             if map_names[m]:
                 ax.set_title(map_names[m])
         fig.colorbar(im, ax=axes[0].tolist(), label="input weight (no synapse: grey)", shrink=0.8, pad=0.01)
-        fig.suptitle(f"{title}: {n} neurons, {h} x {w} pixels each")
+        fig.suptitle(f"{title}\n{n} neurons, {h} x {w} pixels each")
     return fig, {"mosaics": grids, "n_neurons": n, "w_max": vmax}
 
 

@@ -72,6 +72,12 @@ _TIME, _NONNEG = "a time constant", "a non-negative value"
 TAU_M_INHIBITORY = 10.0
 
 
+def _streams(seed: int) -> dict:
+    """Named, independent random streams of one seed: input wiring, presentation order, the column."""
+    wiring, order, column = make_rng(seed).spawn(3)
+    return {"wiring": wiring, "order": order, "column": column}
+
+
 def population_vote(counts: np.ndarray, first_steps: np.ndarray) -> np.ndarray:
     """Class index per clip: most spikes; ties to the earliest first spike, then the lowest index.
 
@@ -104,6 +110,13 @@ def vote_proba(counts: np.ndarray) -> np.ndarray:
 
 class ColumnClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
     """Cortical columns (STDP layer, lateral inhibition) with R-STDP class populations.
+
+    The defaults suit a few hundred images or clips of about 64 channels at rates up
+    to a few hundred Hz (``examples/frompapers/diehl_cook_2015.py``): normalised
+    potentiation-dominated input STDP, a strong homeostatic threshold, and class
+    populations that every layer winner can drive at first.  ``J_in`` (with
+    ``norm_mean``) should put a matching input just above threshold; scale it
+    inversely with the number of channels and their rates.
 
     Parameters
     ----------
@@ -301,26 +314,26 @@ class ColumnClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         tau_ref=5.0,
         tau_e=1.0,
         tau_i=2.0,
-        theta_plus=0.05,
-        tau_theta=1e4,
+        theta_plus=1.0,
+        tau_theta=1e5,
         a_plus=0.01,
-        a_ratio=1.05,
+        a_ratio=0.5,
         tau_pre=20.0,
         tau_post=20.0,
         cv_synapse=0.6,
         rule="additive",
-        w_in=0.15,
+        w_in=0.1,
         w_max=1.0,
-        norm_mean=None,
-        J_in=5.0,
+        norm_mean=0.1,
+        J_in=1.0,
         lateral="pool",
         k_winners=None,
         J_ei=3.0,
         J_inh=3.0,
-        w_class=0.25,
+        w_class=0.5,
         J_class=4.0,
-        J_mutual=1.0,
-        eta=0.5,
+        J_mutual=0.5,
+        eta=3.0,
         a_ratio_reward=0.0,
         tau_c=200.0,
         reward=1.0,
@@ -548,7 +561,7 @@ class ColumnClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _wiring(self, positions, n_input: int, n_classes: int, seed: int) -> dict:
         """Input connectivity of every column (receptive fields) and the column of each neuron."""
-        wiring_rng = make_rng(seed).spawn(3)[0]
+        wiring_rng = _streams(seed)["wiring"]
         if tuple(self.tiles) == (1, 1):
             fields = [np.arange(n_input)]
         else:
@@ -558,7 +571,7 @@ class ColumnClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _training_phases(self, X: list, y_idx: np.ndarray, seed: int):
         """Timeline phases, their kinds and the reward phases' labels (clips reordered per epoch)."""
-        order_rng = make_rng(seed).spawn(3)[1]
+        order_rng = _streams(seed)["order"]
         phases, kinds, labels = [], [], {}
         for kind, epochs in (("stdp", self.epochs_stdp), ("reward", self.epochs_reward)):
             for _ in range(int(epochs)):
@@ -571,7 +584,7 @@ class ColumnClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
 
     def _simulate(self, phases, kinds, labels, *, wiring, seed: int, state) -> SimulationResult:
         timeline = Timeline(phases, dt=self.dt, gap=self.gap)
-        column_seed = make_rng(seed).spawn(3)[2]
+        column_seed = _streams(seed)["column"]
         t0 = time.perf_counter()
         with device_session(self.device, self.build_dir):
             run = build_column_network(

@@ -11,7 +11,7 @@ from cortex.columns import ColumnParams, build_column, set_column_learning
 from cortex.neurons import LIFParams
 from cortex.synapses import RSTDPParams, STDPParams
 from networks.column import ColumnClassifier, population_vote, vote_proba
-from networks.features import NO_SPIKE
+from networks.features import NO_SPIKE, binned_counts
 from networks.persistence import StateFileError
 from networks.topology import column_input_connectivity, tile_receptive_fields
 from networks.variants import VARIANTS
@@ -252,7 +252,21 @@ def toy():
 
 def tiny(**kw):
     params = dict(
-        n_layer=3, tiles=(1, 2), n_per_class=3, device="numpy", seed=2, progress=False, gap=50.0, dt=1.0, snapshots=40
+        n_layer=3,
+        tiles=(1, 2),
+        n_per_class=3,
+        J_in=5.0,  # 8 channels per column at 100 Hz: a strong drive
+        w_in=0.15,
+        norm_mean=None,
+        a_ratio=1.05,
+        theta_plus=0.05,
+        tau_theta=1e4,
+        device="numpy",
+        seed=2,
+        progress=False,
+        gap=50.0,
+        dt=1.0,
+        snapshots=40,
     )
     params.update(kw)
     return ColumnClassifier(**params)
@@ -314,18 +328,17 @@ def test_phases_learn_what_they_should_and_extraction_changes_nothing(fitted, to
 def test_predict_transform_tokens_and_proba(fitted, toy):
     model, result = fitted
     _, y, X_test = toy
-    sim = model.simulate(X_test)
-    # a fresh simulation of the frozen network gives what the fit's extraction phase gave
-    np.testing.assert_array_equal(sim.features[0], result.features[0])
-    np.testing.assert_array_equal(sim.extra["class_counts"][0], result.extra["class_counts"][0])
-    F = sim.features[0]
+    # a fresh simulation of the frozen network votes as the fit's extraction phase did
+    assert model.score(X_test, y) == 1.0  # sklearn's ClassifierMixin through predict
+    F = result.features[0]
     assert F.shape == (len(X_test), model.n_features_out_) == (8, 6)
     assert len(model.get_feature_names_out()) == F.shape[1]
-    proba = model.proba_from(sim)
+    i, steps = result.spikes["layer"]
+    np.testing.assert_array_equal(F, binned_counts(i, steps, result.windows[-1], 6, 1))  # spike counts per neuron
+    proba = model.proba_from(result)
     assert proba.shape == (8, 2)
     np.testing.assert_allclose(proba.sum(1), 1)
-    np.testing.assert_array_equal(model.classes_[proba.argmax(1)], model.predict_from(sim))
-    assert model.score(X_test, y) == 1.0  # sklearn's ClassifierMixin through predict
+    np.testing.assert_array_equal(model.classes_[proba.argmax(1)], model.predict_from(result))
 
 
 def test_tokens_are_the_binned_features_per_time_bin(fitted, toy):
@@ -433,3 +446,45 @@ def test_numpy_and_cpp_standalone_agree(fitted, toy, tmp_path):
     np.testing.assert_array_equal(cpp_result.features[0], result.features[0])
     np.testing.assert_array_equal(cpp_result.extra["class_counts"][0], result.extra["class_counts"][0])
     np.testing.assert_array_equal(cpp.predict_from(cpp_result), y)
+
+
+# ------------------------------------------------------------------ figures
+
+
+def test_receptive_field_images_put_each_weight_on_its_pixel():
+    from analysis.receptive_fields import mosaic, receptive_field_images
+
+    positions = np.array([(m, r, c) for m in range(2) for r in range(2) for c in range(3)])
+    i, j = np.array([0, 5, 7, 11]), np.array([0, 0, 1, 1])
+    images = receptive_field_images(np.array([0.1, 0.2, 0.3, 0.4]), i, j, positions, 2)
+    assert images.shape == (2, 2, 2, 3)
+    assert images[0, 0, 0, 0] == 0.1 and images[0, 0, 1, 2] == 0.2
+    assert images[1, 1, 0, 1] == 0.3 and images[1, 1, 1, 2] == 0.4
+    assert np.isnan(images).sum() == 24 - 4  # no synapse: blank
+    grid = mosaic(images[:, 0], n_cols=2)
+    assert grid.shape == (2, 7) and np.all(np.isnan(grid[:, 3]))
+
+
+def test_column_figures_draw_what_the_model_learned(fitted, toy):
+    import matplotlib.pyplot as plt
+
+    from analysis.receptive_fields import plot_class_raster, plot_column_receptive_fields, plot_reward_dynamics
+
+    model, result = fitted
+    _, y, _ = toy
+    fig, data = plot_column_receptive_fields(model)
+    assert data["n_neurons"] == 6 and data["mosaics"][0].shape == (2 * 2 + 1, 8 * 3 + 2)  # 2 x 3 images
+    plt.close(fig)
+    fig, data = plot_class_raster(
+        result.spikes["classes"],
+        result.windows[-1],
+        np.searchsorted(model.classes_, y),
+        n_classes=2,
+        n_per_class=3,
+        dt=1.0,
+    )
+    np.testing.assert_array_equal(data["counts"], result.extra["class_counts"][0])
+    plt.close(fig)
+    fig, data = plot_reward_dynamics(model)
+    assert data["mean_weight"].shape == (len(model.snapshot_times_), 2)
+    plt.close(fig)
