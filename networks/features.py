@@ -20,7 +20,10 @@ import numpy as np
 
 from stimuli.timebase import ms_to_seconds
 
-__all__ = ["REDUCTIONS", "binned_counts", "reduce_spikes"]
+__all__ = ["MAX_BINS", "REDUCTIONS", "binned_counts", "reduce_spikes"]
+
+#: Most time bins per clip a reduction takes (features grow as bins x neurons).
+MAX_BINS = 10_000
 
 
 def binned_counts(

@@ -20,6 +20,8 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import LinearSVC
 
+from .validation import Interval, validate_params
+
 __all__ = ["READOUTS", "SCALES", "make_readout", "evaluate"]
 
 READOUTS = ("logistic", "ridge", "svm")
@@ -48,8 +50,14 @@ def make_readout(
         raise ValueError(f"readout.kind: expected one of {READOUTS}, got {kind!r}")
     if scale not in SCALES:
         raise ValueError(f"readout.scale: expected one of {SCALES}, got {scale!r}")
-    if C <= 0 or alpha < 0:
-        raise ValueError(f"readout: C must be > 0 and alpha >= 0 (C={C}, alpha={alpha})")
+    validate_params(
+        {"C": C, "alpha": alpha, "max_iter": max_iter},
+        {
+            "C": Interval(float, 0, None, "neither", "an inverse regularisation strength"),
+            "alpha": Interval(float, 0, None, what="a regularisation strength"),
+            "max_iter": Interval(int, 1, None),
+        },
+    )
     steps = []
     if scale == "log":
         steps.append(("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")))

@@ -13,6 +13,8 @@ Datasets yield :class:`Sample` objects holding either a clip or an event array.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -139,10 +141,12 @@ class SpikeStimulus:
         name = self.meta.get("id", "stimulus")
         if self.indices.shape != self.steps.shape or self.indices.ndim != 1:
             raise StimulusError(f"{name}: indices and steps must be 1-D arrays of equal length")
-        if self.dt <= 0:
-            raise StimulusError(f"{name}: dt must be a positive number of ms, got {self.dt}")
-        if self.n_channels <= 0 or self.n_steps <= 0:
-            raise StimulusError(f"{name}: n_channels and n_steps must be positive")
+        if not (isinstance(self.dt, numbers.Real) and math.isfinite(self.dt) and self.dt > 0):
+            raise StimulusError(f"{name}: dt must be a positive finite number of ms, got {self.dt!r}")
+        for field_name in ("n_channels", "n_steps"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+                raise StimulusError(f"{name}: {field_name} must be a positive integer, got {value!r}")
         if self.n_spikes == 0:
             return
         if self.indices.min() < 0 or self.indices.max() >= self.n_channels:
@@ -192,7 +196,15 @@ def check_stimuli(X, n_channels: int | None = None) -> list[SpikeStimulus]:
     n = X[0].n_channels if n_channels is None else n_channels
     bad = [k for k, s in enumerate(X) if s.n_channels != n]
     if bad:
-        raise StimulusError(f"X: stimuli {bad[:5]} have a different number of input channels than {n}")
+        names = ", ".join(
+            f"{s.meta.get('path') or s.meta.get('id', f'X[{k}]')} ({s.n_channels})"
+            for k, s in ((k, X[k]) for k in bad[:3])
+        )
+        raise StimulusError(
+            f"X: {len(bad)} stimuli have another number of input channels than {n}: {names}"
+            + (" ..." if len(bad) > 3 else "")
+            + "; frames of different sizes need a common size (dataset option size)"
+        )
     return X
 
 

@@ -29,11 +29,13 @@ from typing import Any
 
 import yaml
 
+from networks.features import MAX_BINS
 from networks.hrsnn import HRSNN
 from networks.readouts import READOUTS, SCALES
 from networks.validation import Interval, Options, validate_params
-from stimuli.datasets import DATASETS, dataset_options
+from stimuli.datasets import DATASETS, dataset_class, dataset_options
 from stimuli.encoders import ENCODERS, get_encoder
+from stimuli.options import annotations_of, mismatch
 
 __all__ = [
     "DEFAULTS",
@@ -51,17 +53,57 @@ __all__ = [
 
 
 class ConfigLoader(yaml.SafeLoader):
-    """YAML with YAML 1.2's numbers: ``5e-1``, ``1e3`` and ``.5`` are floats, not strings.
+    """YAML 1.2 (core schema) scalars, and duplicate keys are an error.
 
-    (PyYAML follows YAML 1.1, which reads an exponent without a dot as a string.)
+    PyYAML follows YAML 1.1, where ``5e-1`` is a string, ``040`` is octal 32, ``1:30``
+    is 90 (base 60) and ``yes``/``no``/``on``/``off`` are booleans.  Here, as in YAML
+    1.2: numbers are decimal (``0o17`` and ``0x1f`` for octal and hex), exponents
+    need no dot, booleans are ``true``/``false`` only, and ``yes`` is a string (which
+    the config check then rejects where a boolean is expected, naming the key).
     """
 
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # unhashable key: the base class reports it
+                    continue
+                if first is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping",
+                        node.start_mark,
+                        f"found the key {key!r} twice (first{first.start_mark})",
+                        key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
 
-ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
+    def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        if digits.startswith("0o"):
+            return sign * int(digits[2:], 8)
+        if digits.startswith("0x"):
+            return sign * int(digits[2:], 16)
+        return sign * int(digits, 10)
+
+
+ConfigLoader.yaml_implicit_resolvers = {}
+for _tag, _regex, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+):
+    ConfigLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_regex), list(_first))
+ConfigLoader.add_constructor("tag:yaml.org,2002:int", ConfigLoader.construct_yaml_int)
 
 
 def parse_value(text: str):
@@ -203,7 +245,7 @@ SCHEMA = {
         "C": Interval(float, 0, None, "neither", "an inverse regularisation strength"),
         "alpha": Interval(float, 0, None, what="a regularisation strength"),
     },
-    "baseline": {"enabled": Options((True, False)), "bins": (None, Interval(int, 1, None))},
+    "baseline": {"enabled": Options((True, False)), "bins": (None, Interval(int, 1, MAX_BINS))},
     "run": {"chunk": Interval(int, 1, None), "cache": (bool, str), "progress": Options((True, False))},
 }
 
@@ -229,12 +271,44 @@ def _check_values(cfg: dict) -> None:
         get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"encoder.params: {exc}") from None
-    if cfg["model"].get("kind", "hrsnn") == "hrsnn":
-        params = {k: v for k, v in cfg["model"].items() if k != "kind"}
-        try:
-            HRSNN(**params).validate_params()
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"model.{exc}") from None
+    cls = dataset_class(d["name"])
+    for section, func in (("options", cls.__init__), ("split_options", cls._split_indices)):
+        rules = annotations_of(func)
+        for key, value in (d[section] or {}).items():
+            problem = mismatch(value, rules.get(key))
+            if problem:
+                raise ConfigError(f"'dataset.{section}.{key}' {problem}")
+    _check_model(cfg)
+
+
+def _check_model(cfg: dict) -> None:
+    """Check every model key, whatever the kind.
+
+    ``kind: input`` uses only ``bins``, ``reduction`` and ``seed``, but a config switched
+    to it with ``--set model.kind=input`` keeps its reservoir keys: they must still be valid.
+    """
+    model = cfg["model"]
+    params = {k: v for k, v in model.items() if k != "kind"}
+    try:
+        model_obj = HRSNN(**params).validate_params()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"model.{exc}") from None
+    if model.get("kind", "hrsnn") == "input":
+        return
+    enc_dt = _encoder_dt(cfg["encoder"])
+    if enc_dt is not None and enc_dt < model_obj.dt * (1 - 1e-9):
+        raise ConfigError(
+            f"'encoder.params.dt' ({enc_dt} ms) is finer than 'model.dt' ({model_obj.dt} ms): the network would "
+            f"merge input spikes that fall in one of its steps; use encoder dt >= model dt"
+        )
+
+
+def _encoder_dt(enc: dict) -> float | None:
+    """Time step of the configured encoder (its inner encoder's for ``residual``)."""
+    try:
+        return float(get_encoder(enc["name"], **(enc["params"] or {})).dt)
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _check_entry(key: str, value, rule) -> None:

@@ -32,6 +32,7 @@ every finished feature chunk, and ends with the same metrics.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
@@ -54,10 +55,10 @@ from stimuli.timebase import ms_to_seconds
 from stimuli.types import SpikeStimulus, StimulusError
 
 from .. import __version__
-from .data import encode_all, load_split
+from .data import check_split_contents, encode_all, load_split
 from .provenance import Provenance, digest, input_identities
 from .runfolder import claim_config, locked, stripped
-from .runlog import close_logger, run_logger, timed
+from .runlog import FILE_ONLY, close_logger, run_logger, timed
 
 __all__ = [
     "Run",
@@ -153,11 +154,12 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
             close_logger(run.log)
             raise
         except BaseException as exc:
-            run.log.error(f"run failed: {type(exc).__name__}: {exc}", exc_info=True)
+            run.log.error(f"run failed: {type(exc).__name__}: {exc}", exc_info=True, extra=FILE_ONLY)
             close_logger(run.log)
             raise
     run.log.info("\n" + summary_table(metrics))
-    run.log.info(f"results in {run.out}/ (metrics.json, features.npz, model.npz, log.txt)")
+    written = ("metrics.json", "features.npz") + (("model.npz",) if run.kind == "hrsnn" else ()) + ("log.txt",)
+    run.log.info(f"results in {run.out}/ ({', '.join(written)})")
     close_logger(run.log)
     return metrics
 
@@ -183,6 +185,8 @@ def encode(run: Run) -> EncodedData:
     """
     with timed(run.seconds, "encode", run.log):
         ds, train_ds, test_ds = load_split(run.cfg)
+        for warning in check_split_contents(ds, train_ds, test_ds):
+            run.log.warning(f"  {warning}")
         encoder = get_encoder(run.cfg["encoder"]["name"], **(run.cfg["encoder"]["params"] or {}))
         where = run.cfg["run"]["cache"]
         cache = StimulusCache(run.out / "cache") if where is True else StimulusCache(Path(where)) if where else None
@@ -194,6 +198,17 @@ def encode(run: Run) -> EncodedData:
                 f"dataset '{ds.name}': no readable clip left in the train or test split ({len(skipped)} skipped)"
             )
         data = EncodedData(list(ds.classes), train, test, skipped)
+        for split, stims in (("train", train), ("test", test)):
+            empty = [str(s.meta.get("id", k)) for k, s in enumerate(stims) if s.n_spikes == 0]
+            if len(empty) == len(stims):
+                raise StimulusError(
+                    f"every {split} clip encodes to zero spikes (encoder {run.cfg['encoder']['name']} with "
+                    f"{run.cfg['encoder']['params'] or 'default parameters'}): check the encoder's threshold, "
+                    f"rate and the clip length"
+                )
+            if empty:
+                shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+                run.log.warning(f"  {len(empty)} of {len(stims)} {split} clips have no input spike ({shown})")
         rate = np.mean([s.n_spikes / (s.n_channels * ms_to_seconds(s.duration)) for s in train])
         run.log.info(
             f"  {len(train)} train / {len(test)} test clips, {data.n_input} input channels, "
@@ -256,7 +271,7 @@ def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
             run.log.info(
                 f"  unsupervised phase: {len(data.train)} clips x {model.epochs} epoch(s), {model.fit_seconds_:.1f} s"
             )
-    trained = expected.fingerprint
+    trained = model_digest(model)
     with timed(run.seconds, "extract", run.log):
         chunk = int(run.cfg["run"]["chunk"])
         X_tr, spn_tr, syn_tr, _ = _extract(run, model, data.train, "train", chunk, trained)
@@ -270,6 +285,22 @@ def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
         "n_synapses": {k: int(len(i)) for k, (i, _) in model.structure_.items()},
     }
     return {"reservoir": (X_tr, X_te)}, activity
+
+
+def model_digest(model: HRSNN) -> str:
+    """Digest of a fitted network: its drawn seed, connectivity and learned weights.
+
+    Feature chunks and the raster record it as their parent, so they are reused only
+    with the very network that computed them (with ``model.seed`` unset, a refit draws
+    another network even from the same config).
+    """
+    h = hashlib.sha256(f"seed={model.seed_};n_input={model.n_input_}".encode())
+    for name in sorted(model.structure_):
+        for part in model.structure_[name]:
+            h.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
+    for name in sorted(model.weights_):
+        h.update(name.encode() + np.ascontiguousarray(model.weights_[name], dtype=np.float64).tobytes())
+    return h.hexdigest()
 
 
 def _reusable(run: Run, path: Path, expected: Provenance, what: str, read_metadata_fn) -> bool:
@@ -397,8 +428,10 @@ def baseline(run: Run, data: EncodedData) -> dict:
     """``{"input": (X_train, X_test)}``: binned input counts, when enabled (always for ``kind: input``)."""
     if run.kind != "input" and not run.cfg["baseline"]["enabled"]:
         return {}
-    bins = run.cfg["baseline"]["bins"] or run.cfg["model"].get("bins", HRSNN().bins)
-    base = InputCounts(bins=int(bins)).fit(data.train)
+    defaults = HRSNN().get_params()
+    bins = run.cfg["baseline"]["bins"] or run.cfg["model"].get("bins", defaults["bins"])
+    reduction = run.cfg["model"].get("reduction", defaults["reduction"])
+    base = InputCounts(bins=bins, reduction=reduction).fit(data.train)
     return {"input": (base.transform(data.train), base.transform(data.test))}
 
 
