@@ -21,6 +21,7 @@ NaN or infinity is an error.
 
 The layers and their backward passes are in :mod:`networks.nn`.
 """
+
 from __future__ import annotations
 
 import numbers
@@ -79,9 +80,22 @@ class ReadoutNetwork(Layer):
     dtype : numpy dtype
     """
 
-    def __init__(self, n_features: int, n_classes: int, *, width: int = 64, n_heads: int = 2, n_layers: int = 1,
-                 hidden: int | None = None, positional: str = "sinusoidal", max_tokens: int | None = None,
-                 pooling: str = "mean", dropout: float = 0.0, rng=None, dtype=np.float32):
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        *,
+        width: int = 64,
+        n_heads: int = 2,
+        n_layers: int = 1,
+        hidden: int | None = None,
+        positional: str = "sinusoidal",
+        max_tokens: int | None = None,
+        pooling: str = "mean",
+        dropout: float = 0.0,
+        rng=None,
+        dtype=np.float32,
+    ):
         super().__init__()
         rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self.width, self.positional, self.pooling = int(width), positional, pooling
@@ -94,8 +108,7 @@ class ReadoutNetwork(Layer):
             self.params["cls"] = (0.1 * rng.standard_normal(self.width)).astype(dtype)
         self.n_layers = int(n_layers)
         for i in range(self.n_layers):
-            self.layers[f"block{i}"] = EncoderBlock(self.width, n_heads, hidden, dropout=dropout, rng=rng,
-                                                    dtype=dtype)
+            self.layers[f"block{i}"] = EncoderBlock(self.width, n_heads, hidden, dropout=dropout, rng=rng, dtype=dtype)
         self.layers["norm"] = LayerNorm(self.width, dtype=dtype)
         self.layers["head"] = Linear(self.width, n_classes, rng=rng, dtype=dtype)
 
@@ -256,8 +269,13 @@ _CONSTRAINTS = {
     "n_iter_no_change": _Range(_INT, 1),
     "tol": _Range(_REAL, 0.0),
     "warm_start": _BOOL,
-    "random_state": _Types(type(None), numbers.Integral, np.random.Generator, np.random.RandomState,
-                           shown="None, an int, a numpy.random.Generator or a RandomState"),
+    "random_state": _Types(
+        type(None),
+        numbers.Integral,
+        np.random.Generator,
+        np.random.RandomState,
+        shown="None, an int, a numpy.random.Generator or a RandomState",
+    ),
     "dtype": _Options("float32", "float64", np.float32, np.float64),
     "verbose": _BOOL,
 }
@@ -374,10 +392,31 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         Epochs run, over all calls.
     """
 
-    def __init__(self, width=64, *, n_heads=2, n_layers=1, ffn_width=None, positional="sinusoidal", pooling="mean",
-                 n_tokens=None, scale="standard", dropout=0.1, learning_rate=1e-3, weight_decay=1e-2, batch_size=32,
-                 max_epochs=100, early_stopping=True, validation_fraction=0.1, n_iter_no_change=10, tol=1e-4,
-                 warm_start=False, random_state=None, dtype="float32", verbose=False):
+    def __init__(
+        self,
+        width=64,
+        *,
+        n_heads=2,
+        n_layers=1,
+        ffn_width=None,
+        positional="sinusoidal",
+        pooling="mean",
+        n_tokens=None,
+        scale="standard",
+        dropout=0.1,
+        learning_rate=1e-3,
+        weight_decay=1e-2,
+        batch_size=32,
+        max_epochs=100,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        warm_start=False,
+        random_state=None,
+        dtype="float32",
+        verbose=False,
+    ):
         self.width = width
         self.n_heads = n_heads
         self.n_layers = n_layers
@@ -404,25 +443,32 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
 
     def _tokens(self, X, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
         """Validated ``(n, n_tokens, n_features)`` array (padding still NaN), its 2-D column count, and the mask."""
-        X = check_array(X, allow_nd=True, ensure_all_finite=False, dtype=np.dtype(self.dtype), input_name="X",
-                        estimator=self)
+        X = check_array(
+            X, allow_nd=True, ensure_all_finite=False, dtype=np.dtype(self.dtype), input_name="X", estimator=self
+        )
         n_cols = X.shape[1] if X.ndim == 2 else None
         if X.ndim == 2:
             if self.n_tokens is not None and X.shape[1] % self.n_tokens:
                 raise ValueError(f"X has {X.shape[1]} columns, not a multiple of n_tokens={self.n_tokens}")
             X = X.reshape(len(X), self.n_tokens or 1, -1)
         elif X.ndim != 3:
-            raise ValueError(f"X must be 2-D (n_clips, n_tokens * n_features) or 3-D (n_clips, n_tokens, "
-                             f"n_features), got {X.ndim}-D with shape {X.shape}")
+            raise ValueError(
+                f"X must be 2-D (n_clips, n_tokens * n_features) or 3-D (n_clips, n_tokens, "
+                f"n_features), got {X.ndim}-D with shape {X.shape}"
+            )
         if reset:
             self.n_features_in_ = n_cols if n_cols is not None else X.shape[2]
             self.n_token_features_ = X.shape[2]
         elif X.shape[2] != self.n_token_features_:
             if n_cols is not None:
-                raise ValueError(f"X has {n_cols} features, but {type(self).__name__} is expecting "
-                                 f"{self.n_features_in_} features as input")
-            raise ValueError(f"X has {X.shape[2]} features per token, but {type(self).__name__} is expecting "
-                             f"{self.n_token_features_} features per token")
+                raise ValueError(
+                    f"X has {n_cols} features, but {type(self).__name__} is expecting "
+                    f"{self.n_features_in_} features as input"
+                )
+            raise ValueError(
+                f"X has {X.shape[2]} features per token, but {type(self).__name__} is expecting "
+                f"{self.n_token_features_} features per token"
+            )
         return X, self._mask(X)
 
     @staticmethod
@@ -434,8 +480,10 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         if bad.any():
             i, t, f = np.argwhere(bad)[0]
             what = "NaN" if nan[i, t, f] else "infinity"
-            raise ValueError(f"X contains {what} in a real token (clip {i}, token {t}, feature {f}); only padding "
-                             "tokens may be non-finite, and they must be NaN in every feature")
+            raise ValueError(
+                f"X contains {what} in a real token (clip {i}, token {t}, feature {f}); only padding "
+                "tokens may be non-finite, and they must be NaN in every feature"
+            )
         empty = ~mask.any(1)
         if empty.any():
             raise ValueError(f"X: clip {np.flatnonzero(empty)[0]} has no real tokens (every token is NaN padding)")
@@ -466,9 +514,11 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         """Validated, scaled tokens and mask for prediction (no attribute is written)."""
         check_is_fitted(self, "network_")
         X, mask = self._tokens(X, reset=False)
-        if self.positional == "learned" and mask.shape[1] > self.max_tokens_ and mask[:, self.max_tokens_:].any():
-            raise ValueError(f"X has real tokens beyond position {self.max_tokens_ - 1}, the longest sequence "
-                             "seen in fit (positional='learned' has no code for them)")
+        if self.positional == "learned" and mask.shape[1] > self.max_tokens_ and mask[:, self.max_tokens_ :].any():
+            raise ValueError(
+                f"X has real tokens beyond position {self.max_tokens_ - 1}, the longest sequence "
+                "seen in fit (positional='learned' has no code for them)"
+            )
         return self._scaled(X, mask), mask
 
     # -- training ------------------------------------------------------------------------------------------------
@@ -487,16 +537,25 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         """Fresh state: classes, scaling, network and optimiser."""
         self.classes_ = np.unique(y) if classes is None else np.unique(np.asarray(classes))
         if len(self.classes_) < 2:
-            raise ValueError(f"y has 1 class ({self.classes_[0]!r}); {type(self).__name__} needs at least 2 "
-                             "classes")
+            raise ValueError(f"y has 1 class ({self.classes_[0]!r}); {type(self).__name__} needs at least 2 classes")
         self._fit_scaler(X, mask)
         self.max_tokens_ = int(np.flatnonzero(mask.any(0)).max()) + 1
         self._rng = _rng(self.random_state)
         self._architecture = self._shape_params()
         self.network_ = ReadoutNetwork(
-            X.shape[2], len(self.classes_), width=self.width, n_heads=self.n_heads, n_layers=self.n_layers,
-            hidden=self.ffn_width, positional=self.positional, max_tokens=self.max_tokens_, pooling=self.pooling,
-            dropout=self.dropout, rng=self._rng, dtype=np.dtype(self.dtype))
+            X.shape[2],
+            len(self.classes_),
+            width=self.width,
+            n_heads=self.n_heads,
+            n_layers=self.n_layers,
+            hidden=self.ffn_width,
+            positional=self.positional,
+            max_tokens=self.max_tokens_,
+            pooling=self.pooling,
+            dropout=self.dropout,
+            rng=self._rng,
+            dtype=np.dtype(self.dtype),
+        )
         self.optimizer_ = Adam(self.network_.parameters())
         self.loss_curve_, self.validation_loss_curve_, self.validation_scores_ = [], [], []
         self.n_epochs_ = self.best_epoch_ = 0
@@ -515,8 +574,10 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         now = self._shape_params()
         changed = [k for k in _ARCHITECTURE if self._architecture[k] != now[k]]
         if changed:
-            raise ValueError(f"warm start: {', '.join(changed)} changed since the last fit; the network cannot "
-                             "be reused (set warm_start=False)")
+            raise ValueError(
+                f"warm start: {', '.join(changed)} changed since the last fit; the network cannot "
+                "be reused (set warm_start=False)"
+            )
 
     def _encode(self, y) -> np.ndarray:
         return np.searchsorted(self.classes_, y)
@@ -559,9 +620,11 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
             if classes is not None and not np.array_equal(np.unique(np.asarray(classes)), self.classes_):
                 raise ValueError(f"classes: {classes!r} differs from classes_ of the first partial_fit call")
             self._check_labels(y)
-        if self.positional == "learned" and mask.shape[1] > self.max_tokens_ and mask[:, self.max_tokens_:].any():
-            raise ValueError(f"X has real tokens beyond position {self.max_tokens_ - 1}, the longest sequence "
-                             "of the first fit (positional='learned')")
+        if self.positional == "learned" and mask.shape[1] > self.max_tokens_ and mask[:, self.max_tokens_ :].any():
+            raise ValueError(
+                f"X has real tokens beyond position {self.max_tokens_ - 1}, the longest sequence "
+                "of the first fit (positional='learned')"
+            )
         opt = self.optimizer_
         opt.lr, opt.weight_decay = float(self.learning_rate), float(self.weight_decay)
         Xs, yi = self._scaled(X, mask), self._encode(y)
@@ -578,9 +641,11 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         n_val = int(np.ceil(self.validation_fraction * len(yi)))
         present = counts > 0
         if counts[present].min() < 2 or n_val < present.sum() or len(yi) - n_val < present.sum():
-            raise ValueError(f"early_stopping: a stratified validation_fraction={self.validation_fraction} split "
-                             f"of {len(yi)} clips needs >= 2 clips per class and >= 1 per class on each side "
-                             f"(class counts {counts.tolist()}); set early_stopping=False or use more data")
+            raise ValueError(
+                f"early_stopping: a stratified validation_fraction={self.validation_fraction} split "
+                f"of {len(yi)} clips needs >= 2 clips per class and >= 1 per class on each side "
+                f"(class counts {counts.tolist()}); set early_stopping=False or use more data"
+            )
         seed = int(self._rng.integers(2**31 - 1))
         return train_test_split(np.arange(len(yi)), test_size=n_val, stratify=yi, random_state=seed)
 
@@ -630,8 +695,10 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
     # -- prediction ----------------------------------------------------------------------------------------------
 
     def _logits(self, X: np.ndarray, mask: np.ndarray) -> np.ndarray:
-        out = [self.network_.forward(*_trim(X[s : s + _PREDICT_CHUNK], mask[s : s + _PREDICT_CHUNK]))
-               for s in range(0, len(X), _PREDICT_CHUNK)]
+        out = [
+            self.network_.forward(*_trim(X[s : s + _PREDICT_CHUNK], mask[s : s + _PREDICT_CHUNK]))
+            for s in range(0, len(X), _PREDICT_CHUNK)
+        ]
         return np.concatenate(out)
 
     def predict_proba(self, X) -> np.ndarray:
@@ -667,8 +734,9 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         full = np.concatenate([np.ones((len(mask), 1), bool), mask], 1) if self.pooling == "cls" else mask
         maps = [[] for _ in range(self.n_layers)]
         for s in range(0, len(X), _PREDICT_CHUNK):
-            _, weights = self.network_.forward(X[s : s + _PREDICT_CHUNK], mask[s : s + _PREDICT_CHUNK],
-                                               return_attention=True)
+            _, weights = self.network_.forward(
+                X[s : s + _PREDICT_CHUNK], mask[s : s + _PREDICT_CHUNK], return_attention=True
+            )
             for b, w in enumerate(weights):
                 maps[b].append(w * full[s : s + _PREDICT_CHUNK, None, :, None])
         return [np.concatenate(m) for m in maps]

@@ -17,6 +17,7 @@ cross-attention), :class:`EncoderBlock` (pre-norm transformer block).
 Functions: :func:`softmax`, :func:`softmax_cross_entropy`,
 :func:`sinusoidal_encoding`.  Optimiser: :class:`Adam` (AdamW weight decay).
 """
+
 from __future__ import annotations
 
 import math
@@ -219,8 +220,9 @@ class FeedForward(Layer):
     def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
         """``x``: ``(..., width)`` -> same shape."""
         L = self.layers
-        return L["fc2"].forward(L["act"].forward(L["fc1"].forward(x, training=training), training=training),
-                                training=training)
+        return L["fc2"].forward(
+            L["act"].forward(L["fc1"].forward(x, training=training), training=training), training=training
+        )
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
         L = self.layers
@@ -364,8 +366,15 @@ class MultiHeadAttention(Layer):
         B, _, N, _ = t.shape
         return t.transpose(0, 2, 1, 3).reshape(B, N, self.width)
 
-    def forward(self, x_query: np.ndarray, x_keyvalue: np.ndarray | None = None, key_mask: np.ndarray | None = None,
-                *, training: bool = False, return_weights: bool = False):
+    def forward(
+        self,
+        x_query: np.ndarray,
+        x_keyvalue: np.ndarray | None = None,
+        key_mask: np.ndarray | None = None,
+        *,
+        training: bool = False,
+        return_weights: bool = False,
+    ):
         """Attend from queries to keys/values.
 
         Parameters
@@ -448,8 +457,17 @@ class EncoderBlock(Layer):
     dtype : numpy dtype
     """
 
-    def __init__(self, width: int, n_heads: int, hidden: int, *, dropout: float = 0.0, activation: str = "gelu",
-                 rng=None, dtype=np.float32):
+    def __init__(
+        self,
+        width: int,
+        n_heads: int,
+        hidden: int,
+        *,
+        dropout: float = 0.0,
+        activation: str = "gelu",
+        rng=None,
+        dtype=np.float32,
+    ):
         super().__init__()
         rng = _init_rng(rng)
         self.layers["norm1"] = LayerNorm(width, dtype=dtype)
@@ -459,16 +477,19 @@ class EncoderBlock(Layer):
         self.layers["ffn"] = FeedForward(width, hidden, activation=activation, rng=rng, dtype=dtype)
         self.layers["drop2"] = Dropout(dropout, rng=rng)
 
-    def forward(self, x: np.ndarray, key_mask: np.ndarray | None = None, *, training: bool = False,
-                return_weights: bool = False):
+    def forward(
+        self, x: np.ndarray, key_mask: np.ndarray | None = None, *, training: bool = False, return_weights: bool = False
+    ):
         """``x``: ``(batch, n_tokens, width)`` -> same shape (and the attention weights if asked)."""
         L = self.layers
-        a = L["attention"].forward(L["norm1"].forward(x, training=training), None, key_mask, training=training,
-                                   return_weights=return_weights)
+        a = L["attention"].forward(
+            L["norm1"].forward(x, training=training), None, key_mask, training=training, return_weights=return_weights
+        )
         a, w = a if return_weights else (a, None)
         x = x + L["drop1"].forward(a, training=training)
-        x = x + L["drop2"].forward(L["ffn"].forward(L["norm2"].forward(x, training=training), training=training),
-                                   training=training)
+        x = x + L["drop2"].forward(
+            L["ffn"].forward(L["norm2"].forward(x, training=training), training=training), training=training
+        )
         return (x, w) if return_weights else x
 
     def backward(self, grad: np.ndarray) -> np.ndarray:
@@ -504,8 +525,16 @@ class Adam:
         matrices, not biases or normalisation gains).
     """
 
-    def __init__(self, params: dict[str, np.ndarray], *, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0.0, decay=None):
+    def __init__(
+        self,
+        params: dict[str, np.ndarray],
+        *,
+        lr: float = 1e-3,
+        betas=(0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        decay=None,
+    ):
         self.params = params
         self.lr, self.betas, self.eps, self.weight_decay = float(lr), tuple(betas), float(eps), float(weight_decay)
         self.decay = {k for k, p in params.items() if p.ndim >= 2} if decay is None else set(decay)
