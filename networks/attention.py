@@ -37,6 +37,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
     column_or_1d,
 )
+from threadpoolctl import threadpool_limits
 
 from .nn import Adam, EncoderBlock, Layer, LayerNorm, Linear, sinusoidal_encoding, softmax, softmax_cross_entropy
 
@@ -277,6 +278,7 @@ _CONSTRAINTS = {
         shown="None, an int, a numpy.random.Generator or a RandomState",
     ),
     "dtype": _Options("float32", "float64", np.float32, np.float64),
+    "blas_threads": _Range(_INT, 1, none=True),
     "verbose": _BOOL,
 }
 
@@ -363,6 +365,12 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         int gives the same predictions on every ``fit``; a generator is consumed.
     dtype : {"float32", "float64"}
         Computation dtype.
+    blas_threads : int or None
+        BLAS threads during ``fit``, ``partial_fit`` and prediction (set with
+        ``threadpoolctl`` and restored afterwards).  The matrix products here are
+        small: on a machine whose cores are busy with other work, several BLAS
+        threads wait on each other and are many times slower than one (1, the
+        default).  None: leave the process setting unchanged.
     verbose : bool
         Print the losses of each epoch.
 
@@ -415,6 +423,7 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         warm_start=False,
         random_state=None,
         dtype="float32",
+        blas_threads=1,
         verbose=False,
     ):
         self.width = width
@@ -437,6 +446,7 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         self.warm_start = warm_start
         self.random_state = random_state
         self.dtype = dtype
+        self.blas_threads = blas_threads
         self.verbose = verbose
 
     # -- input ---------------------------------------------------------------------------------------------------
@@ -589,7 +599,9 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        return self._fit(X, y, classes=None, partial=False)
+        _check_params(self.get_params())
+        with threadpool_limits(self.blas_threads, user_api="blas"):
+            return self._fit(X, y, classes=None, partial=False)
 
     def partial_fit(self, X, y, classes=None):
         """One epoch over ``X, y``, continuing from the current state (no early stopping).
@@ -605,10 +617,11 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         -------
         self
         """
-        return self._fit(X, y, classes=classes, partial=True)
+        _check_params(self.get_params())
+        with threadpool_limits(self.blas_threads, user_api="blas"):
+            return self._fit(X, y, classes=classes, partial=True)
 
     def _fit(self, X, y, *, classes, partial: bool):
-        _check_params(self.get_params())
         first = not ((partial or self.warm_start) and hasattr(self, "network_"))
         y = self._check_y(X, y)
         X, mask = self._tokens(X, reset=first)
@@ -703,11 +716,13 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities, shape ``(n_clips, n_classes)`` (columns in the order of ``classes_``; rows sum to 1)."""
-        return softmax(self._logits(*self._prepare(X)))
+        with threadpool_limits(self.blas_threads, user_api="blas"):
+            return softmax(self._logits(*self._prepare(X)))
 
     def predict(self, X) -> np.ndarray:
         """Most probable label of each clip, shape ``(n_clips,)``."""
-        logits = self._logits(*self._prepare(X))
+        with threadpool_limits(self.blas_threads, user_api="blas"):
+            logits = self._logits(*self._prepare(X))
         return self.classes_[logits.argmax(1)]
 
     def attention_maps(self, X) -> list[np.ndarray]:
@@ -730,7 +745,10 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
             and index ``t + 1`` is time bin ``t``.  Padding keys and the rows of
             padding queries are exactly 0.
         """
-        X, mask = self._prepare(X)
+        with threadpool_limits(self.blas_threads, user_api="blas"):
+            return self._attention_maps(*self._prepare(X))
+
+    def _attention_maps(self, X: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
         full = np.concatenate([np.ones((len(mask), 1), bool), mask], 1) if self.pooling == "cls" else mask
         maps = [[] for _ in range(self.n_layers)]
         for s in range(0, len(X), _PREDICT_CHUNK):

@@ -313,6 +313,27 @@ def test_float32_default_and_predict_writes_nothing(near_task):
 # 4. seeds, warm start, partial_fit, early stopping
 
 
+def test_blas_threads_limited_during_fit_and_restored(near_task, monkeypatch):
+    from threadpoolctl import threadpool_info
+
+    import networks.attention as attention
+
+    X, y = near_task
+    before = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    seen = []
+    original = attention.ReadoutNetwork.forward
+
+    def spy(self, *args, **kw):
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+        return original(self, *args, **kw)
+
+    monkeypatch.setattr(attention.ReadoutNetwork, "forward", spy)
+    model = _fast(max_epochs=1, blas_threads=1).fit(X[:40], y[:40])
+    model.predict(X[:5])
+    assert seen and all(s == {1} for s in seen)
+    assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
+
+
 def test_seed_reproducibility(near_task):
     X, y = near_task
     kw = dict(max_epochs=3, dropout=0.2)
@@ -514,6 +535,7 @@ def test_bad_input_raises_value_error_naming_the_problem(near_task):
         (dict(dtype="float16"), "dtype"),
         (dict(random_state="seed"), "random_state"),
         (dict(warm_start="yes"), "warm_start"),
+        (dict(blas_threads=0), "blas_threads"),
     ],
 )
 def test_impossible_hyperparameters(params, name):
