@@ -452,10 +452,9 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
     # -- input ---------------------------------------------------------------------------------------------------
 
     def _tokens(self, X, *, reset: bool) -> tuple[np.ndarray, np.ndarray]:
-        """Validated ``(n, n_tokens, n_features)`` array (padding still NaN), its 2-D column count, and the mask."""
-        X = check_array(
-            X, allow_nd=True, ensure_all_finite=False, dtype=np.dtype(self.dtype), input_name="X", estimator=self
-        )
+        """Validated ``(n, n_tokens, n_features)`` array (padding still NaN) and its mask of real tokens."""
+        dtype = np.dtype(self.dtype) if reset else self.network_.dtype
+        X = check_array(X, allow_nd=True, ensure_all_finite=False, dtype=dtype, input_name="X", estimator=self)
         n_cols = X.shape[1] if X.ndim == 2 else None
         if X.ndim == 2:
             if self.n_tokens is not None and X.shape[1] % self.n_tokens:
@@ -499,12 +498,17 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
             raise ValueError(f"X: clip {np.flatnonzero(empty)[0]} has no real tokens (every token is NaN padding)")
         return mask
 
+    @staticmethod
+    def _log1p(X: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        X = np.where(mask[..., None], X, 0)
+        if (X <= -1).any():
+            raise ValueError("scale='log' needs every feature > -1 (log1p); use scale='standard' or 'none'")
+        return np.log1p(X)
+
     def _fit_scaler(self, X: np.ndarray, mask: np.ndarray) -> None:
-        real = X[mask].astype(np.float64)
         if self.scale == "log":
-            if (real <= -1).any():
-                raise ValueError("scale='log' needs every feature > -1 (log1p); use scale='standard' or 'none'")
-            real = np.log1p(real)
+            X = self._log1p(X, mask)
+        real = X[mask].astype(np.float64)
         if self.scale == "none":
             mean, std = np.zeros(X.shape[2]), np.ones(X.shape[2])
         else:
@@ -514,8 +518,8 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
 
     def _scaled(self, X: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """Scaled copy of ``X`` with padding tokens set to 0."""
-        if self.scale == "log":
-            X = np.log1p(np.where(mask[..., None], X, 0))
+        if self._architecture["scale"] == "log":
+            X = self._log1p(X, mask)
         out = (X - self.input_mean_) / self.input_std_
         out[~mask] = 0
         return out
@@ -524,7 +528,11 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         """Validated, scaled tokens and mask for prediction (no attribute is written)."""
         check_is_fitted(self, "network_")
         X, mask = self._tokens(X, reset=False)
-        if self.positional == "learned" and mask.shape[1] > self.max_tokens_ and mask[:, self.max_tokens_ :].any():
+        if (
+            self.network_.positional == "learned"
+            and mask.shape[1] > self.max_tokens_
+            and mask[:, self.max_tokens_ :].any()
+        ):
             raise ValueError(
                 f"X has real tokens beyond position {self.max_tokens_ - 1}, the longest sequence "
                 "seen in fit (positional='learned' has no code for them)"
@@ -749,8 +757,9 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
             return self._attention_maps(*self._prepare(X))
 
     def _attention_maps(self, X: np.ndarray, mask: np.ndarray) -> list[np.ndarray]:
-        full = np.concatenate([np.ones((len(mask), 1), bool), mask], 1) if self.pooling == "cls" else mask
-        maps = [[] for _ in range(self.n_layers)]
+        cls = self.network_.pooling == "cls"
+        full = np.concatenate([np.ones((len(mask), 1), bool), mask], 1) if cls else mask
+        maps = [[] for _ in range(self.network_.n_layers)]
         for s in range(0, len(X), _PREDICT_CHUNK):
             _, weights = self.network_.forward(
                 X[s : s + _PREDICT_CHUNK], mask[s : s + _PREDICT_CHUNK], return_attention=True

@@ -334,6 +334,16 @@ def test_blas_threads_limited_during_fit_and_restored(near_task, monkeypatch):
     assert [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"] == before
 
 
+def test_prediction_uses_fitted_state_not_changed_params(near_task):
+    X, y = near_task
+    model = _fast(pooling="cls", positional="learned", scale="log", dtype="float64", max_epochs=2).fit(X[:80], y[:80])
+    before = model.predict_proba(X[80:100])
+    maps = model.attention_maps(X[80:90])
+    model.set_params(pooling="mean", positional="none", scale="none", dtype="float32", n_layers=3)
+    np.testing.assert_array_equal(model.predict_proba(X[80:100]), before)
+    assert all(np.array_equal(a, b) for a, b in zip(model.attention_maps(X[80:90]), maps, strict=True))
+
+
 def test_seed_reproducibility(near_task):
     X, y = near_task
     kw = dict(max_epochs=3, dropout=0.2)
@@ -509,6 +519,8 @@ def test_bad_input_raises_value_error_naming_the_problem(near_task):
         _fast().fit(X[:10], None)
     with pytest.raises(ValueError, match="scale='log'"):
         _fast(scale="log").fit(X[:60] - 2, y[:60])
+    with pytest.raises(ValueError, match="scale='log'"):
+        _fast(scale="log", max_epochs=1).fit(X[:60], y[:60]).predict(X[:5] - 2)
     learned = _fast(positional="learned", max_epochs=1).fit(X[:60, :5], y[:60])
     with pytest.raises(ValueError, match="beyond position 4"):
         learned.predict(X[:5])
