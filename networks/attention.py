@@ -600,6 +600,11 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
     def _encode(self, y) -> np.ndarray:
         return np.searchsorted(self.classes_, y)
 
+    def validate_params(self) -> AttentionReadout:
+        """Check every hyperparameter (ValueError naming the first bad one); returns self."""
+        _check_params(self.get_params())
+        return self
+
     def fit(self, X, y):
         """Train on clips ``X`` (see the class docstring for layouts) with labels ``y``, shape ``(n_clips,)``.
 

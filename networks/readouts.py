@@ -6,6 +6,9 @@ linear classifier:
 ``logistic``  multinomial logistic regression (``C``: inverse L2 strength)
 ``ridge``     ridge classifier (``alpha``: L2 strength)
 ``svm``       linear support-vector machine (``C``)
+``attention`` :class:`~networks.attention.AttentionReadout`, a small transformer over
+              the time bins of the features (``n_tokens`` bins, bin-major columns;
+              its own hyperparameters in ``attention``)
 
 Scaling (``scale``): ``"standard"`` (zero mean, unit variance), ``"log"``
 (``log1p`` of counts, then standard), or ``"none"``.
@@ -20,18 +23,27 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from sklearn.svm import LinearSVC
 
+from .attention import AttentionReadout
 from .validation import Interval, validate_params
 
 __all__ = ["READOUTS", "SCALES", "make_readout", "evaluate"]
 
-READOUTS = ("logistic", "ridge", "svm")
+READOUTS = ("logistic", "ridge", "svm", "attention")
 SCALES = ("standard", "log", "none")
 
 
 def make_readout(
-    kind: str = "logistic", *, scale: str = "standard", C: float = 1.0, alpha: float = 1.0, max_iter: int = 5000, seed=0
-) -> Pipeline:
-    """Scaling + linear classifier as an sklearn ``Pipeline``.
+    kind: str = "logistic",
+    *,
+    scale: str = "standard",
+    C: float = 1.0,
+    alpha: float = 1.0,
+    max_iter: int = 5000,
+    seed=0,
+    n_tokens: int | None = None,
+    attention: dict | None = None,
+):
+    """Scaling + classifier: an sklearn ``Pipeline`` (an ``AttentionReadout`` for ``kind="attention"``).
 
     Parameters
     ----------
@@ -45,6 +57,10 @@ def make_readout(
         Solver iterations (logistic, svm).
     seed : int
         ``random_state`` of solvers that use one.
+    n_tokens : int, optional
+        ``attention``: time bins per clip in the feature columns (bin-major).
+    attention : dict, optional
+        ``attention``: further :class:`~networks.attention.AttentionReadout` hyperparameters.
     """
     if kind not in READOUTS:
         raise ValueError(f"readout.kind: expected one of {READOUTS}, got {kind!r}")
@@ -58,6 +74,12 @@ def make_readout(
             "max_iter": Interval(int, 1, None),
         },
     )
+    if kind == "attention":
+        params = {"scale": scale, "n_tokens": n_tokens, "random_state": seed, **(attention or {})}
+        try:
+            return AttentionReadout(**params).validate_params()
+        except TypeError as exc:
+            raise ValueError(f"attention: {exc}") from None
     steps = []
     if scale == "log":
         steps.append(("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")))

@@ -9,7 +9,8 @@ A config has six sections; any key not listed here is an error that names it
     encoder:   name, params {..}
     model:     kind (hrsnn | input), and every HRSNN hyperparameter
                (n, variant, tau_m, ..., device, dt, seed)
-    readout:   kind (logistic | ridge | svm), scale, C, alpha
+    readout:   kind (logistic | ridge | svm | attention), scale, C, alpha,
+               attention {..} (AttentionReadout hyperparameters: width, n_layers, ...)
     baseline:  enabled, bins
     run:       chunk, cache (true: DIR/cache, false: none, or a folder to share),
                progress
@@ -29,9 +30,10 @@ from typing import Any
 
 import yaml
 
+from networks.attention import AttentionReadout
 from networks.features import MAX_BINS
 from networks.hrsnn import HRSNN
-from networks.readouts import READOUTS, SCALES
+from networks.readouts import READOUTS, SCALES, make_readout
 from networks.validation import Interval, Options, validate_params
 from stimuli.datasets import DATASETS, dataset_class, dataset_options
 from stimuli.encoders import ENCODERS, get_encoder
@@ -130,12 +132,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "encoder": {"name": "delta", "params": {}},
     "model": {"kind": "hrsnn"},
-    "readout": {"kind": "logistic", "scale": "standard", "C": 1.0, "alpha": 1.0},
+    "readout": {"kind": "logistic", "scale": "standard", "C": 1.0, "alpha": 1.0, "attention": {}},
     "baseline": {"enabled": True, "bins": None},
     "run": {"chunk": 200, "cache": True, "progress": True},
 }
 #: Sections whose values are free-form mappings checked by their consumer.
-_OPEN = {("dataset", "options"), ("dataset", "split_options"), ("encoder", "params")}
+_OPEN = {("dataset", "options"), ("dataset", "split_options"), ("encoder", "params"), ("readout", "attention")}
 MODEL_KINDS = ("hrsnn", "input")
 
 
@@ -279,6 +281,22 @@ def _check_values(cfg: dict) -> None:
             if problem:
                 raise ConfigError(f"'dataset.{section}.{key}' {problem}")
     _check_model(cfg)
+    attention = cfg["readout"]["attention"] or {}
+    fixed = sorted({"scale", "n_tokens", "random_state"} & set(attention))
+    if fixed:
+        raise ConfigError(
+            f"'readout.attention.{fixed[0]}' is set by the run (readout.scale, the bins, model.seed); remove it"
+        )
+    known = set(AttentionReadout().get_params()) - {"scale", "n_tokens", "random_state"}
+    unknown = sorted(set(attention) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key 'readout.attention.{unknown[0]}' (known here: {', '.join(sorted(known))})"
+        )
+    try:
+        make_readout("attention", scale=cfg["readout"]["scale"], attention=attention)
+    except ValueError as exc:
+        raise ConfigError(f"readout.attention.{str(exc).removeprefix('attention: ')}") from None
 
 
 def _check_model(cfg: dict) -> None:

@@ -448,6 +448,8 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
                 C=float(r["C"]),
                 alpha=float(r["alpha"]),
                 seed=int(run.cfg["model"].get("seed") or 0),
+                n_tokens=feature_bins(run.cfg, name),
+                attention=r["attention"],
             )
             clf.fit(X_tr, data.y_train)
             train = evaluate(clf, X_tr, data.y_train, data.classes)
@@ -461,6 +463,14 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
                 "n_features": int(X_tr.shape[1]),
             }
     return out
+
+
+def feature_bins(cfg: dict, name: str) -> int:
+    """Time bins per clip of feature set ``name`` (``reservoir`` or ``input``): the tokens of an attention readout."""
+    bins = cfg["model"].get("bins", HRSNN().bins)
+    if name == "input":
+        bins = cfg["baseline"]["bins"] or bins
+    return int(bins)
 
 
 # ---------------------------------------------------------------------------- 6. results
