@@ -257,7 +257,16 @@ def _check_values(cfg: dict) -> None:
     for section, rules in SCHEMA.items():
         for key, rule in rules.items():
             _check_entry(f"{section}.{key}", cfg[section][key], rule)
-    d = cfg["dataset"]
+    _check_dataset(cfg["dataset"])
+    try:
+        get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"encoder.params: {exc}") from None
+    _check_model(cfg)
+    _check_attention(cfg["readout"])
+
+
+def _check_dataset(d: dict) -> None:
     for which in ("train", "test"):
         if not isinstance(d["split"][which], str) or not d["split"][which]:
             raise ConfigError(f"'dataset.split.{which}' must be a split name, got {d['split'][which]!r}")
@@ -269,10 +278,6 @@ def _check_values(cfg: dict) -> None:
             f"'dataset.options': unknown option(s) {unknown} for {d['name']}; "
             f"known: {', '.join(dataset_options(d['name']))}"
         )
-    try:
-        get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
-    except (TypeError, ValueError) as exc:
-        raise ConfigError(f"encoder.params: {exc}") from None
     cls = dataset_class(d["name"])
     for section, func in (("options", cls.__init__), ("split_options", cls._split_indices)):
         rules = annotations_of(func)
@@ -280,8 +285,10 @@ def _check_values(cfg: dict) -> None:
             problem = mismatch(value, rules.get(key))
             if problem:
                 raise ConfigError(f"'dataset.{section}.{key}' {problem}")
-    _check_model(cfg)
-    attention = cfg["readout"]["attention"] or {}
+
+
+def _check_attention(readout: dict) -> None:
+    attention = readout["attention"] or {}
     fixed = sorted({"scale", "n_tokens", "random_state"} & set(attention))
     if fixed:
         raise ConfigError(
@@ -294,7 +301,7 @@ def _check_values(cfg: dict) -> None:
             f"unknown config key 'readout.attention.{unknown[0]}' (known here: {', '.join(sorted(known))})"
         )
     try:
-        make_readout("attention", scale=cfg["readout"]["scale"], attention=attention)
+        make_readout("attention", scale=readout["scale"], attention=attention)
     except ValueError as exc:
         raise ConfigError(f"readout.attention.{str(exc).removeprefix('attention: ')}") from None
 
