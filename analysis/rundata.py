@@ -16,6 +16,7 @@ __all__ = [
     "load_config_file",
     "load_raster",
     "load_model",
+    "load_attention",
     "clip_duration",
     "class_names",
     "METRICS_KEYS",
@@ -93,6 +94,29 @@ def load_raster(run_dir) -> dict | None:
     missing = [k for k in _RASTER_KEYS if k not in out]
     if missing:
         raise RunFileError(f"{path}: not a complete raster file (no {', '.join(missing)})")
+    return out
+
+
+def load_attention(run_dir) -> dict:
+    """``attention.npz`` of a run with ``readout.kind: attention`` (arrays; ``bin_ms`` a float).
+
+    Raises
+    ------
+    FileNotFoundError
+        The run has no attention readout.
+    RunFileError
+        The file is damaged.
+    """
+    path = Path(run_dir) / "attention.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"attention.npz not found in {path.parent} (was readout.kind attention?)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files}
+    except Exception as exc:  # noqa: BLE001 -- zip, pickle and format errors alike
+        raise RunFileError(f"{path}: not a readable attention file ({type(exc).__name__}); rerun the run") from None
+    if not any(k.endswith("_per_class") for k in out):
+        raise RunFileError(f"{path}: no attention maps in it")
     return out
 
 

@@ -23,6 +23,7 @@ Files written into ``out_dir``::
     features/            reservoir features per chunk of clips (resume points)
     features.npz         X_train, y_train, X_test, y_test (+ baseline features)
     raster.npz           spikes of the first test clips (input, exc, inh); times in steps, dt in ms
+    attention.npz        readout.kind attention: attention per time bin of each test clip and class
     metrics.json         accuracies, confusion matrix, activity, timings
 
 Every file is written atomically.  Started again on the same directory with the
@@ -41,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.attention import attention_per_bin, class_means
 from analysis.report import summary_table
 from networks.baseline import InputCounts
 from networks.hrsnn import HRSNN
@@ -440,7 +442,7 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
     """Fit the configured readout on each feature set; accuracies and confusion matrices."""
     r = run.cfg["readout"]
     with timed(run.seconds, "readout", run.log):
-        out = {}
+        out, maps = {}, {}
         for name, (X_tr, X_te) in features.items():
             clf = make_readout(
                 r["kind"],
@@ -454,6 +456,10 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
             clf.fit(X_tr, data.y_train)
             train = evaluate(clf, X_tr, data.y_train, data.classes)
             test = evaluate(clf, X_te, data.y_test, data.classes)
+            if r["kind"] == "attention":
+                per_clip = attention_per_bin(clf.attention_maps(X_te), clf.pooling)
+                maps[f"{name}_per_clip"] = per_clip
+                maps[f"{name}_per_class"] = class_means(per_clip, data.y_test, len(data.classes))
             out[name] = {
                 "train_accuracy": train["accuracy"],
                 "test_accuracy": test["accuracy"],
@@ -462,7 +468,16 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
                 "test_predictions": test["predictions"],
                 "n_features": int(X_tr.shape[1]),
             }
+        if maps:  # which time bins the attention readout looks at (spikevid plot attention)
+            atomic_savez(
+                run.out / "attention.npz", **maps, labels=data.y_test, bin_ms=_bin_ms(data, feature_bins(run.cfg, name))
+            )
     return out
+
+
+def _bin_ms(data: EncodedData, bins: int) -> float:
+    """Mean width (ms) of a time bin over the test clips."""
+    return float(np.mean([s.duration for s in data.test]) / bins)
 
 
 def feature_bins(cfg: dict, name: str) -> int:
