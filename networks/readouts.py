@@ -82,7 +82,7 @@ def make_readout(
             raise ValueError(f"attention: {exc}") from None
     steps = []
     if scale == "log":
-        steps.append(("log", FunctionTransformer(np.log1p, feature_names_out="one-to-one")))
+        steps.append(("log", FunctionTransformer(_log1p_counts, feature_names_out="one-to-one")))
     if scale in ("standard", "log"):
         steps.append(("scale", StandardScaler()))
     if kind == "logistic":
@@ -93,6 +93,14 @@ def make_readout(
         clf = LinearSVC(C=C, max_iter=max_iter, random_state=seed)
     steps.append(("clf", clf))
     return Pipeline(steps)
+
+
+def _log1p_counts(X):
+    """``log1p`` of non-negative features (counts, rates); ValueError otherwise."""
+    X = np.asarray(X, dtype=float)
+    if X.size and np.nanmin(X) <= -1:
+        raise ValueError(f"scale='log' needs features > -1 (spike counts or rates), got a minimum of {np.nanmin(X):g}")
+    return np.log1p(X)
 
 
 def evaluate(model, X, y, classes) -> dict:

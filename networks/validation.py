@@ -120,6 +120,15 @@ def validate_params(params: dict, constraints: dict) -> None:
         first = next(a for a in alternatives if a is not None)
         if isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isfinite(value):
             raise ValueError(f"{name}: must be a finite number, got {value!r}")
+        if all(isinstance(a, Interval) or a is None for a in alternatives) and not (
+            isinstance(value, numbers.Real) and not isinstance(value, bool)
+        ):
+            what = getattr(first, "what", "")
+            rules = " or ".join("None" if a is None else a.describe() for a in alternatives)
+            raise ValueError(
+                f"{name}: {what + ' ' if what else ''}must be {rules}, got {value!r} "
+                f"(a {type(value).__name__}, not a number)"
+            )
         what, unit = getattr(first, "what", ""), getattr(first, "unit", "")
         rules = " or ".join("None" if a is None else a.describe() for a in alternatives)
         if isinstance(first, Options) and len(alternatives) == 1:

@@ -111,6 +111,15 @@ class SpikeStimulus:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
+        for field_name in ("indices", "steps"):
+            raw = np.asarray(getattr(self, field_name))
+            if raw.size and not np.issubdtype(raw.dtype, np.integer):
+                if raw.dtype == bool or not np.issubdtype(raw.dtype, np.number) or np.any(raw != np.round(raw)):
+                    raise StimulusError(
+                        f"{self.meta.get('id', 'stimulus') if isinstance(self.meta, dict) else 'stimulus'}: "
+                        f"{field_name} must be integers (channel numbers, time steps), got {raw.dtype} values "
+                        f"such as {raw.reshape(-1)[0]!r}"
+                    )
         idx = np.ascontiguousarray(self.indices, dtype=np.int32)
         stp = np.ascontiguousarray(self.steps, dtype=np.int64)
         object.__setattr__(self, "indices", idx)

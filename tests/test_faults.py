@@ -523,8 +523,9 @@ def test_a_refit_network_does_not_reuse_chunks_of_another(tmp_path):
 
 def test_output_folders_that_are_not_ours_are_never_overwritten(finished, tmp_path, capsys, monkeypatch):
     config = _config_file(tmp_path)
-    assert main(["run", str(config), "--out", ""]) == 2
-    assert "empty path" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(config), "--out", ""])
+    assert stop.value.code == 2 and "--out: an empty path" in capsys.readouterr().err
     foreign = tmp_path / "theirs"
     foreign.mkdir()
     (foreign / "config.yaml").write_text("database: {host: prod}\n")
@@ -588,7 +589,7 @@ def test_stimulus_figure_path_is_the_one_written(tmp_path, capsys):
 @pytest.mark.parametrize(
     "override, msg",
     [
-        ("readout.C=abc", "'readout.C': an inverse regularisation strength must be positive, got 'abc'"),
+        ("readout.C=abc", "'readout.C': an inverse regularisation strength must be positive, got 'abc' (a str"),
         ("dataset.max_per_class=-1", "'dataset.max_per_class': must be None or an integer >= 1"),
         ("dataset.split.train=test", "train and test are the same split"),
         ("encoder.params.frame_duration=0.1", "frame_duration"),
@@ -748,3 +749,28 @@ def test_large_raster_stays_visible(tmp_path):
     band = inside[int(inside.shape[0] * 0.45) : int(inside.shape[0] * 0.55)]  # channels 14,700-18,000
     assert (band.mean(axis=2) < 200).mean() > 0.3  # the band holding the spikes is visibly dark
     plt.close(fig)
+
+
+def test_second_probe_findings(tmp_path):
+    """Non-integer spike positions, listed frame ranges past the end, tiny train fractions, ``~`` paths."""
+    from networks.readouts import make_readout
+    from spikevid.experiments.data import load_split
+
+    with pytest.raises(StimulusError, match="indices must be integers"):
+        SpikeStimulus(np.array([1.9, 2.99]), np.array([1, 3]), 3, 10, 1.0)
+    assert SpikeStimulus(np.array([1.0, 2.0]), np.array([1, 3]), 3, 10, 1.0).indices.tolist() == [1, 2]
+    with pytest.raises(ValueError, match=r"C: .* got '1' \(a str, not a number\)"):
+        make_readout("logistic", C="1")
+    with pytest.raises(ValueError, match="scale='log' needs features > -1"):
+        make_readout("logistic", scale="log").fit(-2 * np.ones((4, 2)), [0, 1, 0, 1])
+    cfg = resolve_config(TINY, ["dataset.train_fraction=0.05", "run.cache=~/spikevid-cache-test"])
+    assert cfg["run"]["cache"] == os.path.expanduser("~/spikevid-cache-test")
+    _, train, _ = load_split(cfg)
+    assert train.fraction == {"requested": 0.05, "effective": len(train) / 12} and len(train) == 6
+    # a listed KTH-style frame range that runs past the end of its video
+    from stimuli.datasets.base import ClipDataset, Item
+
+    video = write_video(tmp_path / "v.avi", np.random.default_rng(0).random((12, 16, 16)))
+    ds = ClipDataset([Item(video, 0, {"id": "v_s2", "frames": (7, 500)})], ["a"])
+    with pytest.raises(StimulusError, match=r"v\.avi: frames 7-500 requested .* holds 12 frame"):
+        ds[0]

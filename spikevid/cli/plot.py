@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 
+from .arguments import folder_path
+
 _WHICH = {
     "raster": ("raster",),
     "weights": ("weights",),
@@ -55,5 +57,5 @@ def register(subparsers) -> None:
     for name, text in helps.items():
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("run_dir", metavar="RUN_DIR", help="directory written by 'spikevid run'")
-        p.add_argument("--out", default=None, help="figure folder (default RUN_DIR/figures)")
+        p.add_argument("--out", type=folder_path, default=None, help="figure folder (default RUN_DIR/figures)")
         p.set_defaults(func=_plot)

@@ -24,6 +24,7 @@ in ms everywhere (:mod:`stimuli.timebase`): ``model.dt``, ``model.gap``,
 from __future__ import annotations
 
 import copy
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -227,6 +228,10 @@ def resolve_config(cfg: dict, overrides: list[str] | None = None) -> dict:
     if set(split) != {"train", "test"}:
         raise ConfigError(f"'dataset.split' needs exactly the keys train and test, got {sorted(split)}")
     _check_values(out)
+    if isinstance(out["dataset"]["root"], str):
+        out["dataset"]["root"] = os.path.expanduser(out["dataset"]["root"])
+    if isinstance(out["run"]["cache"], str):
+        out["run"]["cache"] = os.path.expanduser(out["run"]["cache"])
     return out
 
 

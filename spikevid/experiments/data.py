@@ -34,7 +34,9 @@ def load_split(cfg: dict):
     if d["max_per_class"]:
         train, test = (first_per_class(s, int(d["max_per_class"])) for s in (train, test))
     if float(d["train_fraction"]) < 1.0:
+        n_full = len(train)
         train = stratified_fraction(train, float(d["train_fraction"]), d["fraction_seed"])
+        train.fraction = {"requested": float(d["train_fraction"]), "effective": len(train) / max(n_full, 1)}
     if len(train) == 0 or len(test) == 0:
         raise ConfigError(f"dataset '{d['name']}': empty split (train {len(train)}, test {len(test)})")
     return ds, train, test

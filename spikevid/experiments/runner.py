@@ -108,6 +108,8 @@ class EncodedData:
     test: list[SpikeStimulus]
     #: ``(path, reason)`` of files dropped with ``skip_bad``.
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: ``dataset.train_fraction`` requested and in effect (one clip per class at least), if below 1.
+    fraction: dict | None = None
 
     @property
     def y_train(self) -> np.ndarray:
@@ -189,6 +191,12 @@ def encode(run: Run) -> EncodedData:
         ds, train_ds, test_ds = load_split(run.cfg)
         for warning in check_split_contents(ds, train_ds, test_ds):
             run.log.warning(f"  {warning}")
+        fraction = getattr(train_ds, "fraction", None)
+        if fraction and fraction["effective"] > 1.25 * fraction["requested"]:
+            run.log.warning(
+                f"  train_fraction {fraction['requested']:g} keeps at least one clip per class: "
+                f"{len(train_ds)} training clips, an effective fraction of {fraction['effective']:.3g}"
+            )
         encoder = get_encoder(run.cfg["encoder"]["name"], **(run.cfg["encoder"]["params"] or {}))
         where = run.cfg["run"]["cache"]
         cache = StimulusCache(run.out / "cache") if where is True else StimulusCache(Path(where)) if where else None
@@ -199,7 +207,7 @@ def encode(run: Run) -> EncodedData:
             raise StimulusError(
                 f"dataset '{ds.name}': no readable clip left in the train or test split ({len(skipped)} skipped)"
             )
-        data = EncodedData(list(ds.classes), train, test, skipped)
+        data = EncodedData(list(ds.classes), train, test, skipped, fraction)
         for split, stims in (("train", train), ("test", test)):
             empty = [str(s.meta.get("id", k)) for k, s in enumerate(stims) if s.n_spikes == 0]
             if len(empty) == len(stims):
@@ -519,6 +527,8 @@ def write_results(run: Run, data: EncodedData, features: dict, results: dict, ac
         "environment": {"python": platform.python_version(), "machine": platform.machine(), "spikevid": __version__},
         "skipped_files": {"count": len(data.skipped), "files": [{"path": p, "reason": r} for p, r in data.skipped]},
     }
+    if data.fraction:
+        metrics["train_fraction"] = data.fraction
     if run.kind == "hrsnn" and "input" in results:
         b = results["input"]
         metrics["baseline"] = {

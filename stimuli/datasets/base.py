@@ -246,9 +246,10 @@ class ClipDataset:
             else:
                 clip = reader(path, step=1, **opts)
                 self._clip_cache = (str(path), clip)
-            if clip.shape[0] < start:
+            if clip.shape[0] < end:  # never cut a listed range short without a word
                 raise StimulusError(
-                    f"{path}: frames {start}-{end} requested but the file holds {clip.shape[0]} frame(s)"
+                    f"{path}: frames {start}-{end} requested (dataset index of {item.meta.get('id')}) but the file "
+                    f"holds {clip.shape[0]} frame(s); correct the range or skip it with skip_bad"
                 )
             clip = clip[start - 1 : end : self.step].copy()  # never hand out the cache
             if self.max_frames is not None:
