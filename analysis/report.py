@@ -77,14 +77,15 @@ def _tau_m(model) -> np.ndarray:
     return np.concatenate([model.neuron_params_[p]["tau_m"] for p in ("exc", "inh") if p in model.neuron_params_])
 
 
-def run_figures(run_dir, which=FIGURES, *, out=None, strict: bool = True) -> dict:
+def run_figures(run_dir, which=None, *, out=None, strict: bool = True) -> dict:
     """Draw the figures of a run into ``run_dir/figures`` (PNG and PDF).
 
     Parameters
     ----------
     run_dir : path
         A finished run directory.
-    which : sequence of {"raster", "weights", "activity", "confusion"}
+    which : sequence of {"raster", "weights", "activity", "confusion", "attention"}, optional
+        Default: every figure of :data:`FIGURES` whose input files the run has.
     out : path, optional
         Figure folder (default ``run_dir/figures``).
     strict : bool
@@ -100,6 +101,8 @@ def run_figures(run_dir, which=FIGURES, *, out=None, strict: bool = True) -> dic
     """
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "figures"
+    if which is None:
+        which = _drawable(run_dir, FIGURES)
     unknown = set(which) - set(FIGURES)
     if unknown:
         raise ValueError(f"unknown figure(s) {sorted(unknown)}; choose from {FIGURES}")
