@@ -295,13 +295,24 @@ class HybridTokens(TransformerMixin, BaseEstimator):
 
     def fit(self, X, y=None):
         """Fit the frame branch's scaling on stimuli ``X``; returns self."""
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None) -> HybridInputs:
+        """:meth:`fit`, then :meth:`transform` of the same stimuli (the key-frame filters run once)."""
+        X, frames = self._fit(X)
+        spikes = stimulus_grid_tokens(X, self._fitted["scales"], bins=self._fitted["bins"])
+        return HybridInputs(tuple(spikes), tuple(frames))
+
+    def _fit(self, X) -> tuple[list[SpikeStimulus], list[np.ndarray]]:
         self.validate_params()
         X = check_stimuli(X)
         base = KeyFrameFeatures() if self.frame_features is None else clone(self.frame_features)
-        self.frame_features_ = base.set_params(scales=tuple(int(g) for g in self.scales)).fit(X)
+        self.frame_features_ = base.set_params(scales=tuple(int(g) for g in self.scales))
+        frames = self.frame_features_.fit_transform(X)
         self.n_input_ = X[0].n_channels
         self._fitted = {"scales": tuple(int(g) for g in self.scales), "bins": int(self.bins)}
-        return self
+        return X, frames
 
     def transform(self, X) -> HybridInputs:
         """Token sets of stimuli ``X`` (sequence of SpikeStimulus), see the class docstring."""

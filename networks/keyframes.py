@@ -409,6 +409,15 @@ class KeyFrameFeatures(TransformerMixin, BaseEstimator):
         -------
         self
         """
+        self._fit(X)
+        return self
+
+    def fit_transform(self, X, y=None) -> list[np.ndarray]:
+        """:meth:`fit`, then :meth:`transform` of the same clips (the filters run once)."""
+        return [(r - m) / s for r, m, s in zip(self._fit(X), self.mean_, self.std_, strict=True)]
+
+    def _fit(self, X) -> list[np.ndarray]:
+        """Fit; returns the unscaled tokens of ``X``."""
         self.validate_params()
         features = tuple(self.features)
         self._fitted = {"scales": tuple(int(g) for g in self.scales), "hog_bins": int(self.hog_bins)}
@@ -430,7 +439,7 @@ class KeyFrameFeatures(TransformerMixin, BaseEstimator):
         else:
             self.mean_ = [np.zeros(self.n_features_out_) for _ in raw]
             self.std_ = [np.ones(self.n_features_out_) for _ in raw]
-        return self
+        return raw
 
     def transform(self, X) -> list[np.ndarray]:
         """Cell tokens of each clip at each scale.

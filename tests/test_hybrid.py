@@ -87,8 +87,9 @@ def _tokens() -> HybridTokens:
 def task():
     """Hybrid tokens of 240 training and 160 test clips of the conjunction task."""
     stims, y = _stimuli(400, seed=0)
-    tok = _tokens().fit(stims[:240])
-    return tok.transform(stims[:240]), y[:240], tok.transform(stims[240:]), y[240:], stims
+    tok = _tokens()
+    Xtr = tok.fit_transform(stims[:240])
+    return Xtr, y[:240], tok.transform(stims[240:]), y[240:], stims
 
 
 def _fast(mode="cross", **kw) -> HybridClassifier:
@@ -318,6 +319,7 @@ def test_pooled_shapes_cells_and_key_frame_average():
     tokens = kf.fit_transform(clips)
     assert [t.shape for t in tokens] == [(3, 16, 12), (3, 4, 12), (3, 1, 12)]
     assert kf.n_features_out_ == 12 and len(kf.get_feature_names_out()) == 12
+    assert all(np.array_equal(a, b) for a, b in zip(tokens, kf.transform(clips), strict=True))
     # standard scaling: zero mean, unit variance over the training clips and cells
     for t in tokens:
         np.testing.assert_allclose(t.reshape(-1, 12).mean(0), 0, atol=1e-12)
@@ -507,6 +509,10 @@ def test_sklearn_clone_pipeline_and_cross_validation(task):
     pipe = Pipeline([("tokens", _tokens()), ("hybrid", _fast("cross", max_epochs=2))]).fit(stims[:80], ytr[:80])
     assert pipe.predict(stims[80:90]).shape == (10,)
     assert clone(pipe).get_params()["tokens__frame_features__wavelengths"] == (6.0,)
+    tok = _tokens()
+    once, twice = tok.fit_transform(stims[:30]), tok.fit(stims[:30]).transform(stims[:30])
+    for a, b in zip(once.spike_tokens + once.frame_tokens, twice.spike_tokens + twice.frame_tokens, strict=True):
+        np.testing.assert_array_equal(a, b)
     kf = KeyFrameFeatures()
     assert clone(kf).get_params() == kf.get_params() and kf.get_params()["scales"] == (4, 2, 1)
 
