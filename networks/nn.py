@@ -13,7 +13,10 @@ already have that dtype.
 
 Layers: :class:`Linear`, :class:`LayerNorm`, :class:`GELU`, :class:`ReLU`,
 :class:`FeedForward`, :class:`Dropout`, :class:`MultiHeadAttention` (self- and
-cross-attention), :class:`EncoderBlock` (pre-norm transformer block).
+cross-attention), :class:`EncoderBlock` (pre-norm transformer block),
+:class:`CrossAttention` (pre-norm residual cross-attention: queries from one
+token set, keys/values from another), :class:`ResidualFeedForward` (pre-norm
+residual feed-forward).
 Functions: :func:`softmax`, :func:`softmax_cross_entropy`,
 :func:`sinusoidal_encoding`.  Optimiser: :class:`Adam` (AdamW weight decay).
 """
@@ -26,6 +29,7 @@ import numpy as np
 
 __all__ = [
     "Adam",
+    "CrossAttention",
     "Dropout",
     "EncoderBlock",
     "FeedForward",
@@ -35,6 +39,7 @@ __all__ = [
     "Linear",
     "MultiHeadAttention",
     "ReLU",
+    "ResidualFeedForward",
     "sinusoidal_encoding",
     "softmax",
     "softmax_cross_entropy",
@@ -497,6 +502,135 @@ class EncoderBlock(Layer):
         grad = grad + L["norm2"].backward(L["ffn"].backward(L["drop2"].backward(grad)))
         dx, _ = L["attention"].backward(L["drop1"].backward(grad))
         return grad + L["norm1"].backward(dx)
+
+
+class CrossAttention(Layer):
+    """Pre-norm residual cross-attention: ``x + Dropout(MHA(LN_q(x), LN_c(context), mask))``.
+
+    Each query token of ``x`` (e.g. a spiking token) gathers the value of the
+    context tokens (e.g. key-frame tokens) whose keys match it; the result is
+    added to ``x``, so the output has the shape of ``x``.  The two token sets may
+    differ in length and width and have their own LayerNorm.  The attention itself
+    is :class:`MultiHeadAttention` with ``kv_width=context_width``: weights
+    ``softmax_j(q_i . k_j / sqrt(width / n_heads))`` per head; masked context
+    tokens get weight exactly 0, and a query whose context is all masked gets
+    only the attention's output bias.
+
+    Parameters
+    ----------
+    width : int
+        Width of the query tokens (and of the output); divisible by ``n_heads``.
+    n_heads : int
+        Attention heads.
+    context_width : int or None
+        Width of the context tokens (None: ``width``).
+    dropout : float
+        Drop rate on the attention branch.
+    rng : numpy.random.Generator or int or None
+        Initial weights and dropout masks.
+    dtype : numpy dtype
+    """
+
+    def __init__(
+        self,
+        width: int,
+        n_heads: int,
+        *,
+        context_width: int | None = None,
+        dropout: float = 0.0,
+        rng=None,
+        dtype=np.float32,
+    ):
+        super().__init__()
+        rng = _init_rng(rng)
+        context_width = int(width) if context_width is None else int(context_width)
+        self.layers["norm_query"] = LayerNorm(width, dtype=dtype)
+        self.layers["norm_context"] = LayerNorm(context_width, dtype=dtype)
+        self.layers["attention"] = MultiHeadAttention(width, n_heads, kv_width=context_width, rng=rng, dtype=dtype)
+        self.layers["drop"] = Dropout(dropout, rng=rng)
+
+    def forward(
+        self,
+        x: np.ndarray,
+        context: np.ndarray,
+        context_mask: np.ndarray | None = None,
+        *,
+        training: bool = False,
+        return_weights: bool = False,
+    ):
+        """Queries ``x`` attend to ``context``.
+
+        Parameters
+        ----------
+        x : ndarray, shape (batch, n_queries, width)
+        context : ndarray, shape (batch, n_context, context_width)
+        context_mask : ndarray of bool, shape (batch, n_context), or None
+            True for real context tokens, False for padding; None: all real.
+        training : bool
+            Dropout on, and cache for :meth:`backward`.
+        return_weights : bool
+            Also return the attention weights.
+
+        Returns
+        -------
+        out : ndarray, shape (batch, n_queries, width)
+        weights : ndarray, shape (batch, n_heads, n_queries, n_context)
+            Only with ``return_weights``; rows sum to 1 over real context tokens.
+        """
+        L = self.layers
+        a = L["attention"].forward(
+            L["norm_query"].forward(x, training=training),
+            L["norm_context"].forward(context, training=training),
+            context_mask,
+            training=training,
+            return_weights=return_weights,
+        )
+        a, w = a if return_weights else (a, None)
+        out = x + L["drop"].forward(a, training=training)
+        return (out, w) if return_weights else out
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Gradients of ``x`` and ``context`` (shapes of the last training forward's inputs)."""
+        L = self.layers
+        dq, dc = L["attention"].backward(L["drop"].backward(grad))
+        return grad + L["norm_query"].backward(dq), L["norm_context"].backward(dc)
+
+
+class ResidualFeedForward(Layer):
+    """Pre-norm residual feed-forward: ``x + Dropout(FFN(LN(x)))``, token-wise.
+
+    Parameters
+    ----------
+    width : int
+        Token width.
+    hidden : int
+        Hidden width of the :class:`FeedForward`.
+    dropout : float
+        Drop rate on the feed-forward branch.
+    activation : {"gelu", "relu"}
+    rng, dtype
+        As for :class:`CrossAttention`.
+    """
+
+    def __init__(
+        self, width: int, hidden: int, *, dropout: float = 0.0, activation: str = "gelu", rng=None, dtype=np.float32
+    ):
+        super().__init__()
+        rng = _init_rng(rng)
+        self.layers["norm"] = LayerNorm(width, dtype=dtype)
+        self.layers["ffn"] = FeedForward(width, hidden, activation=activation, rng=rng, dtype=dtype)
+        self.layers["drop"] = Dropout(dropout, rng=rng)
+
+    def forward(self, x: np.ndarray, *, training: bool = False) -> np.ndarray:
+        """``x``: ``(..., width)`` -> same shape."""
+        L = self.layers
+        return x + L["drop"].forward(
+            L["ffn"].forward(L["norm"].forward(x, training=training), training=training), training=training
+        )
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        L = self.layers
+        return grad + L["norm"].backward(L["ffn"].backward(L["drop"].backward(grad)))
 
 
 class Adam:

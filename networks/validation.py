@@ -13,7 +13,7 @@ import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["Interval", "Options", "InstanceOf", "validate_params"]
+__all__ = ["Interval", "Options", "InstanceOf", "TupleOf", "validate_params"]
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,31 @@ class InstanceOf:
 
     def describe(self) -> str:
         return self.what or " or ".join(f"a {t.__name__}" for t in self.types)
+
+
+@dataclass(frozen=True)
+class TupleOf:
+    """A non-empty tuple or list whose items all satisfy ``item`` (distinct ones if ``unique``).
+
+    ``rule`` describes the whole rule for the message (``"a non-empty tuple of grid sizes"``).
+    """
+
+    item: Interval | Options | InstanceOf
+    rule: str
+    unique: bool = False
+
+    def accepts(self, value) -> bool:
+        if not isinstance(value, tuple | list) or not value:
+            return False
+        try:
+            if self.unique and len(set(value)) != len(value):
+                return False
+        except TypeError:  # unhashable items
+            return False
+        return all(self.item.accepts(v) for v in value)
+
+    def describe(self) -> str:
+        return self.rule
 
 
 def validate_params(params: dict, constraints: dict) -> None:
