@@ -17,10 +17,11 @@ from stimuli.timebase import ms_to_seconds
 
 from .accuracy import plot_confusion
 from .activity import plot_activity, plot_membrane_traces
+from .attention import plot_attention
 from .energy import format_energy, format_nj, run_energy
 from .figures import save_figure
 from .raster import plot_run_raster
-from .rundata import class_names, load_config_file, load_metrics, load_model, load_raster
+from .rundata import class_names, load_attention, load_config_file, load_metrics, load_model, load_raster
 from .weights import plot_weight_dynamics, plot_weight_matrices
 
 __all__ = [
@@ -33,7 +34,7 @@ __all__ = [
 ]
 
 #: Figures of ``spikevid plot all`` (in this order).
-FIGURES = ("raster", "weights", "activity", "confusion")
+FIGURES = ("raster", "weights", "activity", "confusion", "attention")
 
 
 def summary_table(metrics: dict) -> str:
@@ -76,14 +77,15 @@ def _tau_m(model) -> np.ndarray:
     return np.concatenate([model.neuron_params_[p]["tau_m"] for p in ("exc", "inh") if p in model.neuron_params_])
 
 
-def run_figures(run_dir, which=FIGURES, *, out=None, strict: bool = True) -> dict:
+def run_figures(run_dir, which=None, *, out=None, strict: bool = True) -> dict:
     """Draw the figures of a run into ``run_dir/figures`` (PNG and PDF).
 
     Parameters
     ----------
     run_dir : path
         A finished run directory.
-    which : sequence of {"raster", "weights", "activity", "confusion"}
+    which : sequence of {"raster", "weights", "activity", "confusion", "attention"}, optional
+        Default: every figure of :data:`FIGURES` whose input files the run has.
     out : path, optional
         Figure folder (default ``run_dir/figures``).
     strict : bool
@@ -99,6 +101,8 @@ def run_figures(run_dir, which=FIGURES, *, out=None, strict: bool = True) -> dic
     """
     run_dir = Path(run_dir)
     out = Path(out) if out else run_dir / "figures"
+    if which is None:
+        which = _drawable(run_dir, FIGURES)
     unknown = set(which) - set(FIGURES)
     if unknown:
         raise ValueError(f"unknown figure(s) {sorted(unknown)}; choose from {FIGURES}")
@@ -108,8 +112,9 @@ def run_figures(run_dir, which=FIGURES, *, out=None, strict: bool = True) -> dic
     model = load_model(run_dir) if {"weights", "activity"} & set(which) else None
     if "raster" in which and raster is None:
         raise FileNotFoundError(f"raster.npz not found in {run_dir}")
+    attention = load_attention(run_dir) if "attention" in which else None
     made = {}
-    for name, (fig, data) in _figures(which, metrics, raster, model):
+    for name, (fig, data) in _figures(which, metrics, raster, model, attention):
         made[name] = (save_figure(fig, out / name), data)
     return made
 
@@ -117,10 +122,17 @@ def run_figures(run_dir, which=FIGURES, *, out=None, strict: bool = True) -> dic
 def _drawable(run_dir: Path, which) -> list[str]:
     """The figures of ``which`` whose input files exist (a run without a reservoir has neither)."""
     has_model, has_raster = (run_dir / "model.npz").is_file(), (run_dir / "raster.npz").is_file()
-    return [w for w in which if (w != "raster" or has_raster) and (w not in ("weights", "activity") or has_model)]
+    has_attention = (run_dir / "attention.npz").is_file()
+    return [
+        w
+        for w in which
+        if (w != "raster" or has_raster)
+        and (w not in ("weights", "activity") or has_model)
+        and (w != "attention" or has_attention)
+    ]
 
 
-def _figures(which, metrics: dict, raster: dict | None, model):
+def _figures(which, metrics: dict, raster: dict | None, model, attention: dict | None = None):
     """Yield ``(name, (fig, data))`` of every requested figure, one at a time."""
     if "raster" in which:
         yield "raster", plot_run_raster(raster, class_names=class_names(metrics, raster["labels"]))
@@ -149,6 +161,9 @@ def _figures(which, metrics: dict, raster: dict | None, model):
             )
     if "confusion" in which:
         yield "confusion", plot_confusion(metrics["confusion_matrix"], metrics["classes"])
+    if "attention" in which:
+        per_class = {k.removesuffix("_per_class"): v for k, v in attention.items() if k.endswith("_per_class")}
+        yield "attention", plot_attention(per_class, metrics["classes"], bin_ms=attention.get("bin_ms"))
 
 
 def _img(rel: str, caption: str) -> str:
@@ -203,6 +218,14 @@ def write_run_report(run_dir, made: dict | None = None) -> Path:
             _img(
                 rel["confusion"],
                 "Confusion matrix of the test clips (numbers: counts; colour: fraction of the true class).",
+            )
+        )
+    if "attention" in rel:
+        lines.append(
+            _img(
+                rel["attention"],
+                "Attention readout: weight each time bin receives (last block, mean over heads and queries), "
+                "averaged over the test clips of each class; the cyan mark on the colour bar is uniform attention.",
             )
         )
     if "spikes_per_neuron_per_sample" in m:

@@ -10,7 +10,24 @@ import yaml
 
 from networks.hrsnn import HRSNN
 
-__all__ = ["load_metrics", "load_config_file", "load_raster", "load_model", "clip_duration", "class_names"]
+__all__ = [
+    "RunFileError",
+    "load_metrics",
+    "load_config_file",
+    "load_raster",
+    "load_model",
+    "load_attention",
+    "clip_duration",
+    "class_names",
+    "METRICS_KEYS",
+]
+
+#: Entries every ``metrics.json`` of a finished run has.
+METRICS_KEYS = ("test_accuracy", "train_accuracy", "classes", "confusion_matrix", "per_class_accuracy")
+
+
+class RunFileError(ValueError):
+    """A file of a run folder is damaged or not what spikevid writes (the message names it)."""
 
 
 def _need(path: Path) -> Path:
@@ -20,22 +37,87 @@ def _need(path: Path) -> Path:
 
 
 def load_metrics(run_dir) -> dict:
-    """``metrics.json`` of a run."""
-    return json.loads(_need(Path(run_dir) / "metrics.json").read_text())
+    """``metrics.json`` of a run.
+
+    Raises
+    ------
+    FileNotFoundError
+        No ``metrics.json`` (not a finished run).
+    RunFileError
+        Not JSON, or without the entries of :data:`METRICS_KEYS`.
+    """
+    path = _need(Path(run_dir) / "metrics.json")
+    try:
+        metrics = json.loads(path.read_text())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RunFileError(f"{path}: not a valid metrics file ({exc}); rerun the run to rewrite it") from None
+    if not isinstance(metrics, dict):
+        raise RunFileError(f"{path}: not a metrics file (a JSON {type(metrics).__name__}, expected an object)")
+    missing = [k for k in METRICS_KEYS if k not in metrics]
+    if missing:
+        raise RunFileError(f"{path}: not a complete metrics file (no {', '.join(missing)})")
+    return metrics
 
 
 def load_config_file(run_dir) -> dict:
     """The resolved ``config.yaml`` of a run."""
-    return yaml.safe_load(_need(Path(run_dir) / "config.yaml").read_text()) or {}
+    path = _need(Path(run_dir) / "config.yaml")
+    try:
+        cfg = yaml.safe_load(path.read_text()) or {}
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise RunFileError(f"{path}: not a valid config file ({exc})") from None
+    if not isinstance(cfg, dict):
+        raise RunFileError(f"{path}: not a run configuration (a YAML {type(cfg).__name__})")
+    return cfg
+
+
+#: Arrays every ``raster.npz`` has.
+_RASTER_KEYS = ("windows", "dt", "input_i", "input_t", "exc_i", "exc_t")
 
 
 def load_raster(run_dir) -> dict | None:
-    """``raster.npz`` as a dict of arrays (scalars as Python numbers); None if absent."""
+    """``raster.npz`` as a dict of arrays (scalars as Python numbers); None if absent.
+
+    Raises
+    ------
+    RunFileError
+        The file is not a raster spikevid wrote (damaged, or arrays missing).
+    """
     path = Path(run_dir) / "raster.npz"
     if not path.is_file():
         return None
-    with np.load(path) as z:
-        return {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files}
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files}
+    except Exception as exc:  # noqa: BLE001 -- zip, pickle and format errors alike
+        raise RunFileError(f"{path}: not a readable raster file ({type(exc).__name__}); rerun the run") from None
+    missing = [k for k in _RASTER_KEYS if k not in out]
+    if missing:
+        raise RunFileError(f"{path}: not a complete raster file (no {', '.join(missing)})")
+    return out
+
+
+def load_attention(run_dir) -> dict:
+    """``attention.npz`` of a run with ``readout.kind: attention`` (arrays; ``bin_ms`` a float).
+
+    Raises
+    ------
+    FileNotFoundError
+        The run has no attention readout.
+    RunFileError
+        The file is damaged.
+    """
+    path = Path(run_dir) / "attention.npz"
+    if not path.is_file():
+        raise FileNotFoundError(f"attention.npz not found in {path.parent} (was readout.kind attention?)")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            out = {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files}
+    except Exception as exc:  # noqa: BLE001 -- zip, pickle and format errors alike
+        raise RunFileError(f"{path}: not a readable attention file ({type(exc).__name__}); rerun the run") from None
+    if not any(k.endswith("_per_class") for k in out):
+        raise RunFileError(f"{path}: no attention maps in it")
+    return out
 
 
 def load_model(run_dir):

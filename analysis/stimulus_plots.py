@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 
 import numpy as np
 
+from stimuli.io import atomic_write_bytes
 from stimuli.types import Sample, SpikeStimulus
 
 from .figures import MARKER_LIMIT, draw_spikes
@@ -148,14 +151,25 @@ def plot_stimulus(sample: Sample, stimulus: SpikeStimulus, *, class_name: str | 
 def save_stimulus_figure(
     sample: Sample, stimulus: SpikeStimulus, path, *, dpi: int = 120, class_name: str | None = None
 ) -> Path:
-    """Write :func:`plot_stimulus` to ``path`` (PNG, PDF, ... by suffix); returns the path."""
+    """Write :func:`plot_stimulus` to ``path``; returns the path written.
+
+    The format follows the suffix (``.png``, ``.pdf``, ``.svg``, ...); without a suffix
+    ``.png`` is added, and an existing folder receives ``<sample id>.png``.  The file
+    is written atomically.
+    """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.is_dir():
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(sample.meta.get("id", "stimulus"))).strip("._") or "stimulus"
+        path = path / f"{name}.png"
+    elif not path.suffix:
+        path = path.with_suffix(".png")
+    fmt = path.suffix[1:].lower()
     fig = plot_stimulus(sample, stimulus, class_name=class_name)
     try:
-        fig.savefig(path, dpi=dpi)
+        buf = io.BytesIO()
+        fig.savefig(buf, format=fmt, dpi=dpi)
     finally:
         plt.close(fig)
-    return path
+    return atomic_write_bytes(path, buf.getvalue())

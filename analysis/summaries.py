@@ -52,7 +52,11 @@ def mean_ci(values, level: float = 0.95, bounds=None) -> dict:
 
 def _metrics(cell) -> dict | None:
     path = cell.out / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    try:
+        metrics = json.loads(path.read_text())
+    except (OSError, ValueError):  # missing or half-written: the cell is not finished
+        return None
+    return metrics if isinstance(metrics, dict) and "test_accuracy" in metrics else None
 
 
 def _energy(cells: list, sops: float, n_synapses: float) -> dict | None:

@@ -317,9 +317,10 @@ def _keep_positive(values, spec: ParamSpec):
     """Guard against a (vanishingly rare) non-positive draw of a positive parameter."""
     arr = np.asarray(values)
     if np.any(arr <= 0) and spec.name != "tau_ref":
+        fix = "lower its cv" if spec.dist in ("gamma", "lognormal") else "lower its cv or use dist='gamma'/'lognormal'"
         raise ValueError(
-            f"{spec.name}: drew a non-positive value from {spec.describe()}; "
-            "lower cv or use a gamma/lognormal distribution"
+            f"{spec.name}: drew a non-positive value from {spec.describe()} (its cv is too large to "
+            f"represent at this precision); {fix}"
         )
     return values
 

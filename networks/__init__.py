@@ -14,6 +14,9 @@
 ``networks.features``     sequence-to-vector reductions of spikes
 ``networks.baseline``     :class:`InputCounts`, the same reduction of the input (no network)
 ``networks.readouts``     scikit-learn readouts and their evaluation
+``networks.keyframes``    fixed multi-scale Gabor/HOG cell tokens of key frames (:class:`KeyFrameFeatures`)
+``networks.hybrid_tokens`` spike counts pooled on the key frames' grids; :class:`HybridInputs`, :class:`HybridTokens`
+``networks.hybrid``       :class:`HybridClassifier`, the ReSpike-style cross-attention classifier
 ``networks.persistence``  a fitted network's state on disk
 ``networks.validation``   hyperparameter constraint tables
 """

@@ -14,7 +14,8 @@ from sklearn.utils.validation import check_is_fitted
 
 from stimuli.types import check_stimuli
 
-from .features import REDUCTIONS, reduce_spikes
+from .features import MAX_BINS, REDUCTIONS, reduce_spikes
+from .validation import Interval, Options, validate_params
 
 __all__ = ["InputCounts"]
 
@@ -29,13 +30,22 @@ class InputCounts(TransformerMixin, BaseEstimator):
     reduction : {"binned_counts", "binned_rates"}
     """
 
+    _parameter_constraints = {
+        "bins": Interval(int, 1, MAX_BINS),
+        "reduction": Options(tuple(REDUCTIONS)),
+    }
+
     def __init__(self, bins=4, reduction="binned_counts"):
         self.bins = bins
         self.reduction = reduction
 
+    def validate_params(self) -> InputCounts:
+        """Check every hyperparameter (ValueError naming it); returns self."""
+        validate_params(self.get_params(), self._parameter_constraints)
+        return self
+
     def fit(self, X, y=None):
-        if self.reduction not in REDUCTIONS:
-            raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {self.reduction!r}")
+        self.validate_params()
         X = check_stimuli(X)
         self.n_input_ = X[0].n_channels
         self.n_features_out_ = self.n_input_ * int(self.bins)
@@ -43,6 +53,7 @@ class InputCounts(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self, "n_input_")
+        self.validate_params()
         X = check_stimuli(X, self.n_input_)
         return np.vstack(
             [

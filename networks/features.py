@@ -24,7 +24,10 @@ import numpy as np
 
 from stimuli.timebase import ms_to_seconds
 
-__all__ = ["REDUCTIONS", "binned_counts", "reduce_spikes", "as_tokens", "first_spike_steps", "NO_SPIKE"]
+__all__ = ["MAX_BINS", "REDUCTIONS", "binned_counts", "reduce_spikes", "as_tokens", "first_spike_steps", "NO_SPIKE"]
+
+#: Most time bins per clip a reduction takes (features grow as bins x neurons).
+MAX_BINS = 10_000
 
 
 def binned_counts(

@@ -32,12 +32,12 @@ from cortex.synapses import STDPParams
 from stimuli.types import SpikeStimulus, check_stimuli
 
 from . import persistence
-from .features import REDUCTIONS
+from .features import MAX_BINS, REDUCTIONS
 from .reservoir import build_reservoir, collect
 from .simulation import SimulationResult, device_session, run_phases
 from .timeline import Timeline
 from .topology import CONNECTION_SCHEMES, PLASTIC_PATHWAYS
-from .validation import Interval, Options, validate_params
+from .validation import InstanceOf, Interval, Options, validate_params
 from .variants import VARIANTS, variant_lif_params, variant_stdp_params
 
 __all__ = ["HRSNN", "VARIANTS"]
@@ -160,16 +160,17 @@ class HRSNN(TransformerMixin, BaseEstimator):
         **{f"w_{k}": Interval(float, 0, None, what=_NONNEG) for k in ("in", "ee", "ei", "ie", "ii")},
         "w_max": Interval(float, 0, None, "neither"),
         **{f"J_{k}": Interval(float, 0, None, what=_NONNEG) for k in ("in", "e", "i")},
-        "bins": Interval(int, 1, None),
+        "bins": Interval(int, 1, MAX_BINS),
         "reduction": Options(REDUCTIONS),
         "populations": Options(("exc", "all")),
         "dt": Interval(float, 0, None, "neither", "a time step", "ms"),
-        "gap": Interval(float, 0, None, what=_NONNEG, unit="ms"),
+        "gap": Interval(float, 0, 60_000, what="a pause between clips (at most a minute)", unit="ms"),
         "epochs": Interval(int, 1, None),
         "snapshots": Interval(int, 0, None),
         "record_v": Interval(int, 0, None),
         "device": Options(DEVICES),
         "progress": Options((True, False)),
+        "seed": (None, Interval(int, 0, None), InstanceOf((np.random.Generator,), "a numpy.random.Generator")),
     }
 
     def __init__(

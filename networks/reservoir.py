@@ -29,7 +29,7 @@ from cortex.synapses import static_synapses, stdp_synapses
 from stimuli.timebase import from_brian, to_brian
 
 from .features import reduce_spikes
-from .simulation import SimulationResult, spike_arrays
+from .simulation import SimulationResult, check_finite, spike_arrays
 from .timeline import Timeline, clip_reset_synapses, count_in_windows
 from .topology import PATHWAYS, fan_out, reservoir_connectivity
 
@@ -174,6 +174,11 @@ def collect(net: ReservoirNetwork, model: HRSNN, timeline: Timeline) -> Simulati
     """
     dt, ne = timeline.dt, model.n_exc
     timeline.check_complete(spike_arrays(net.monitors["markers"], dt)[1])
+    check_finite(
+        {f"{pop}.v": net.groups[pop].v[:] / mV for pop in ("exc", "inh")}
+        | {f"{name}.w": net.synapses[name].w[:] for name in net.plastic},
+        hint="lower the gains (J_in, J_e, J_i) or the time step dt",
+    )
     spikes = {pop: spike_arrays(net.monitors[f"spikes_{pop}"], dt) for pop in ("exc", "inh")}
     if model.populations == "all":
         idx = np.concatenate([spikes["exc"][0], spikes["inh"][0] + ne])

@@ -25,7 +25,36 @@ from stimuli.timebase import from_brian, to_brian
 
 from .timeline import Timeline
 
-__all__ = ["SimulationResult", "device_session", "run_phases", "spike_arrays", "ProgressBar"]
+__all__ = [
+    "SimulationResult",
+    "UnstableSimulation",
+    "check_finite",
+    "device_session",
+    "run_phases",
+    "spike_arrays",
+    "ProgressBar",
+]
+
+
+class UnstableSimulation(ValueError):
+    """A state variable became NaN or infinite: the results would be meaningless."""
+
+
+def check_finite(values: dict, hint: str = "") -> None:
+    """Raise :class:`UnstableSimulation` naming every entry of ``values`` that is not finite.
+
+    Parameters
+    ----------
+    values : dict of str -> array_like
+        Name (``"exc.v"``) -> the state variable's values after a simulation.
+    hint : str
+        What to change, appended to the message.
+    """
+    bad = [name for name, v in values.items() if not np.all(np.isfinite(np.asarray(v, dtype=float)))]
+    if bad:
+        raise UnstableSimulation(
+            f"the simulation diverged: {', '.join(bad)} became NaN or infinite" + (f"; {hint}" if hint else "")
+        )
 
 
 @dataclass

@@ -23,6 +23,7 @@ of the network's ``dt``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -31,7 +32,11 @@ from brian2 import SpikeGeneratorGroup, Synapses
 from stimuli.timebase import to_brian
 from stimuli.types import SpikeStimulus
 
-__all__ = ["Timeline", "IncompleteSimulation", "clip_reset_synapses", "count_in_windows"]
+__all__ = ["Timeline", "IncompleteSimulation", "MergedSpikesWarning", "clip_reset_synapses", "count_in_windows"]
+
+
+class MergedSpikesWarning(UserWarning):
+    """Input spikes of one channel in one network step were merged (the encoder's dt is finer)."""
 
 
 class IncompleteSimulation(RuntimeError):
@@ -85,6 +90,16 @@ class Timeline:
         n_ch = int(indices.max()) + 1 if indices.size else 1
         key = np.unique(steps * n_ch + indices)  # sorted by step, duplicates merged
         self.steps, self.indices = key // n_ch, (key % n_ch).astype(np.int64)
+        #: Input spikes lost because a coarser network step merged them.
+        self.n_merged = int(steps.size - key.size)
+        if self.n_merged:
+            warnings.warn(
+                f"{self.n_merged} of {steps.size} input spikes ({self.n_merged / steps.size:.1%}) fall into a "
+                f"network step of {self.dt:g} ms together with another spike of their channel and are merged; "
+                "encode with dt >= the network dt to keep them",
+                MergedSpikesWarning,
+                stacklevel=2,
+            )
         self.starts = np.asarray(starts, dtype=np.int64)
         ends = [end for _, _, end in self._phases]
         self.train_steps = sum(

@@ -9,15 +9,19 @@ names the parameter, the rule and the value, with the unit where one applies::
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["Interval", "Options", "validate_params"]
+__all__ = ["Interval", "Options", "InstanceOf", "TupleOf", "validate_params"]
 
 
 @dataclass(frozen=True)
 class Interval:
-    """A number in ``[low, high]`` (``closed`` says which ends are included).
+    """A finite number in ``[low, high]`` (``closed`` says which ends are included).
+
+    NaN and infinities are never accepted (an infinite gain or time constant turns a
+    simulation into NaNs without an error).
 
     Parameters
     ----------
@@ -44,7 +48,7 @@ class Interval:
             return False
         if self.kind is int and not isinstance(value, numbers.Integral):
             return False
-        if value != value:  # NaN
+        if not math.isfinite(value):  # NaN and +-inf: never a valid setting
             return False
         left, right = self.closed in ("both", "left"), self.closed in ("both", "right")
         if self.low is not None and (value < self.low or (value == self.low and not left)):
@@ -72,13 +76,56 @@ class Options:
     choices: tuple
 
     def accepts(self, value) -> bool:
+        # True == 1 in Python: a boolean matches only a boolean choice, and vice versa
         try:
-            return value in self.choices
-        except TypeError:  # unhashable
+            return any(
+                value is c if isinstance(c, bool) else (not isinstance(value, bool) and value == c)
+                for c in self.choices
+            )
+        except (TypeError, ValueError):  # arrays and other odd values
             return False
 
     def describe(self) -> str:
         return "one of " + ", ".join(repr(c) for c in self.choices)
+
+
+@dataclass(frozen=True)
+class InstanceOf:
+    """An instance of one of ``types`` (for example ``numpy.random.Generator``)."""
+
+    types: tuple
+    what: str = ""
+
+    def accepts(self, value) -> bool:
+        return isinstance(value, self.types)
+
+    def describe(self) -> str:
+        return self.what or " or ".join(f"a {t.__name__}" for t in self.types)
+
+
+@dataclass(frozen=True)
+class TupleOf:
+    """A non-empty tuple or list whose items all satisfy ``item`` (distinct ones if ``unique``).
+
+    ``rule`` describes the whole rule for the message (``"a non-empty tuple of grid sizes"``).
+    """
+
+    item: Interval | Options | InstanceOf
+    rule: str
+    unique: bool = False
+
+    def accepts(self, value) -> bool:
+        if not isinstance(value, tuple | list) or not value:
+            return False
+        try:
+            if self.unique and len(set(value)) != len(value):
+                return False
+        except TypeError:  # unhashable items
+            return False
+        return all(self.item.accepts(v) for v in value)
+
+    def describe(self) -> str:
+        return self.rule
 
 
 def validate_params(params: dict, constraints: dict) -> None:
@@ -96,6 +143,17 @@ def validate_params(params: dict, constraints: dict) -> None:
         if any(alt is None and value is None or alt is not None and alt.accepts(value) for alt in alternatives):
             continue
         first = next(a for a in alternatives if a is not None)
+        if isinstance(value, numbers.Real) and not isinstance(value, bool) and not math.isfinite(value):
+            raise ValueError(f"{name}: must be a finite number, got {value!r}")
+        if all(isinstance(a, Interval) or a is None for a in alternatives) and not (
+            isinstance(value, numbers.Real) and not isinstance(value, bool)
+        ):
+            what = getattr(first, "what", "")
+            rules = " or ".join("None" if a is None else a.describe() for a in alternatives)
+            raise ValueError(
+                f"{name}: {what + ' ' if what else ''}must be {rules}, got {value!r} "
+                f"(a {type(value).__name__}, not a number)"
+            )
         what, unit = getattr(first, "what", ""), getattr(first, "unit", "")
         rules = " or ".join("None" if a is None else a.describe() for a in alternatives)
         if isinstance(first, Options) and len(alternatives) == 1:

@@ -47,6 +47,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .events import sensor_size_of
+from .options import check_options
 from .timebase import US_PER_MS, ms_to_seconds
 from .types import SpikeStimulus, StimulusError
 
@@ -81,6 +82,9 @@ DEFAULT_DT = 1.0
 BOHTE_BETA = 1.5
 #: Responses below this fraction of the peak do not fire in Gaussian latency mode (Bohte et al., 2002).
 GAUSSIAN_MIN_RESPONSE = 0.1
+#: Longest event recording binned without an explicit window (ms): one stray timestamp
+#: would otherwise make a clip of millions of steps.
+MAX_EVENT_SPAN_MS = 60_000.0
 #: Tolerance on clip values outside [0, 1] before they are rejected.
 _RANGE_TOL = 1e-6
 
@@ -549,6 +553,12 @@ def bin_events(
         step = np.floor(t / dt_us).astype(np.int64)
     if n_steps is None:
         n_steps = int(step.max()) + 1 if step.size else 1
+        if n_steps * dt > MAX_EVENT_SPAN_MS:
+            raise StimulusError(
+                f"events span {n_steps * dt / 1000:.6g} s (last event at t = {t.max()} µs), more than "
+                f"{MAX_EVENT_SPAN_MS / 1000:g} s: a corrupt timestamp?  Give the window length "
+                "(the events encoder's duration) to bound it"
+            )
     keep = step < n_steps
     n_dropped = int((~keep).sum())
     channel = (p * hp + y // pool) * wp + x // pool
@@ -591,6 +601,15 @@ class _Encoder:
     """Shared behaviour of the encoder dataclasses (subclasses define ``name`` and ``_encode``)."""
 
     name: ClassVar[str] = ""
+
+    def _check_types(self) -> None:
+        """Reject a value of the wrong type for any field (``threshold: true``, ``polarity: "no"``)."""
+        check_options(
+            f"encoder {self.name}",
+            {f.name: getattr(self, f.name) for f in fields(self)},
+            {f.name: f.type for f in fields(self) if isinstance(f.type, str)},
+            "parameter",
+        )
 
     def params(self) -> dict[str, Any]:
         """Parameters as a plain dict (nested encoders as ``{"name": ..., **params}``)."""
@@ -647,6 +666,7 @@ class PoissonEncoder(_Encoder):
     name: ClassVar[str] = "poisson"
 
     def __post_init__(self):
+        self._check_types()
         _check_dt(self.dt)
         _check_frame_duration(self.frame_duration, self.dt)
         _check_rate(self.max_rate, self.dt)
@@ -680,6 +700,7 @@ class TTFSEncoder(_Encoder):
     name: ClassVar[str] = "ttfs"
 
     def __post_init__(self):
+        self._check_types()
         _check_dt(self.dt)
         _check_frame_duration(self.frame_duration, self.dt)
         _check_threshold(self.threshold)
@@ -724,6 +745,7 @@ class GaussianEncoder(_Encoder):
     name: ClassVar[str] = "gaussian"
 
     def __post_init__(self):
+        self._check_types()
         _require(_is_int(self.n_fields) and self.n_fields >= 1, "n_fields", self.n_fields, "must be an integer >= 1")
         _require(
             self.sigma is None or (isinstance(self.sigma, (int, float)) and self.sigma > 0),
@@ -797,6 +819,7 @@ class DeltaEncoder(_Encoder):
     name: ClassVar[str] = "delta"
 
     def __post_init__(self):
+        self._check_types()
         _check_threshold(self.threshold)
         _check_pool(self.pool)
         _check_dt(self.dt)
@@ -867,6 +890,7 @@ class EventBinner(_Encoder):
     name: ClassVar[str] = "events"
 
     def __post_init__(self):
+        self._check_types()
         _check_dt(self.dt)
         _check_pool(self.pool)
         if self.sensor_size is not None:
@@ -892,9 +916,12 @@ class EventBinner(_Encoder):
         size = self.sensor_size or meta.get("sensor_size") or sensor_size_of(ev)
         size = tuple(int(v) for v in size)
         n_steps = None if self.duration is None else steps_per_frame(self.duration, self.dt)
-        idx, stp, n_ch, n_steps, dropped = bin_events(
-            ev, dt=self.dt, sensor_size=size, pool=self.pool, n_steps=n_steps, polarity=self.polarity
-        )
+        try:
+            idx, stp, n_ch, n_steps, dropped = bin_events(
+                ev, dt=self.dt, sensor_size=size, pool=self.pool, n_steps=n_steps, polarity=self.polarity
+            )
+        except StimulusError as exc:
+            raise StimulusError(f"{meta.get('path') or _sample_name(meta)}: {exc}") from None
         maps = size[2] if self.polarity else 1
         grid = _grid_meta((maps, -(-size[1] // self.pool), -(-size[0] // self.pool)), "myx")
         return idx, stp, n_ch, n_steps, {"sensor_size": size, "n_events_dropped": dropped, **grid}
@@ -932,6 +959,7 @@ class ResidualEncoder(_Encoder):
     name: ClassVar[str] = "residual"
 
     def __post_init__(self):
+        self._check_types()
         _require(_is_int(self.stride) and self.stride >= 1, "stride", self.stride, "must be an integer >= 1")
         object.__setattr__(self, "inner", _resolve_inner(self.inner))
         _require(isinstance(self.gain, (int, float)) and self.gain > 0, "gain", self.gain, "must be > 0")

@@ -41,9 +41,21 @@ def _atomic(path, write) -> Path:
             except OSError:
                 pass
         if isinstance(exc, OSError) and exc.errno is not None:
-            raise type(exc)(exc.errno, f"cannot write: {exc.strerror}", str(path)) from exc
+            reason = exc.strerror
+            blocker = _file_in_the_way(path.parent)
+            if blocker is not None:  # mkdir says "File exists" when a parent is a file
+                reason = f"{blocker} is a file, not a folder"
+            raise type(exc)(exc.errno, f"cannot write: {reason}", str(path)) from exc
         raise
     return path
+
+
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The first ancestor of ``folder`` (itself included) that exists and is not a folder."""
+    for p in reversed((folder, *folder.parents)):
+        if p.exists() and not p.is_dir():
+            return p
+    return None
 
 
 def _umask() -> int:

@@ -13,6 +13,8 @@ Datasets yield :class:`Sample` objects holding either a clip or an event array.
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +111,15 @@ class SpikeStimulus:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self):
+        for field_name in ("indices", "steps"):
+            raw = np.asarray(getattr(self, field_name))
+            if raw.size and not np.issubdtype(raw.dtype, np.integer):
+                if raw.dtype == bool or not np.issubdtype(raw.dtype, np.number) or np.any(raw != np.round(raw)):
+                    raise StimulusError(
+                        f"{self.meta.get('id', 'stimulus') if isinstance(self.meta, dict) else 'stimulus'}: "
+                        f"{field_name} must be integers (channel numbers, time steps), got {raw.dtype} values "
+                        f"such as {raw.reshape(-1)[0]!r}"
+                    )
         idx = np.ascontiguousarray(self.indices, dtype=np.int32)
         stp = np.ascontiguousarray(self.steps, dtype=np.int64)
         object.__setattr__(self, "indices", idx)
@@ -139,10 +150,12 @@ class SpikeStimulus:
         name = self.meta.get("id", "stimulus")
         if self.indices.shape != self.steps.shape or self.indices.ndim != 1:
             raise StimulusError(f"{name}: indices and steps must be 1-D arrays of equal length")
-        if self.dt <= 0:
-            raise StimulusError(f"{name}: dt must be a positive number of ms, got {self.dt}")
-        if self.n_channels <= 0 or self.n_steps <= 0:
-            raise StimulusError(f"{name}: n_channels and n_steps must be positive")
+        if not (isinstance(self.dt, numbers.Real) and math.isfinite(self.dt) and self.dt > 0):
+            raise StimulusError(f"{name}: dt must be a positive finite number of ms, got {self.dt!r}")
+        for field_name in ("n_channels", "n_steps"):
+            value = getattr(self, field_name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value <= 0:
+                raise StimulusError(f"{name}: {field_name} must be a positive integer, got {value!r}")
         if self.n_spikes == 0:
             return
         if self.indices.min() < 0 or self.indices.max() >= self.n_channels:
@@ -192,7 +205,15 @@ def check_stimuli(X, n_channels: int | None = None) -> list[SpikeStimulus]:
     n = X[0].n_channels if n_channels is None else n_channels
     bad = [k for k, s in enumerate(X) if s.n_channels != n]
     if bad:
-        raise StimulusError(f"X: stimuli {bad[:5]} have a different number of input channels than {n}")
+        names = ", ".join(
+            f"{s.meta.get('path') or s.meta.get('id', f'X[{k}]')} ({s.n_channels})"
+            for k, s in ((k, X[k]) for k in bad[:3])
+        )
+        raise StimulusError(
+            f"X: {len(bad)} stimuli have another number of input channels than {n}: {names}"
+            + (" ..." if len(bad) > 3 else "")
+            + "; frames of different sizes need a common size (dataset option size)"
+        )
     return X
 
 

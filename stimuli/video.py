@@ -50,7 +50,7 @@ __all__ = [
 ]
 
 #: Default image extensions of :func:`iter_frame_folder` (compared case-insensitively).
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
 _DIGITS = re.compile(r"(\d+)")
 

@@ -157,3 +157,27 @@ def test_shipped_configs_resolve():
     for path in sorted((Path(__file__).resolve().parents[1] / "configs").glob("*.yaml")):
         cfg = load_config(path)
         assert cfg["dataset"]["name"]
+
+
+def test_attention_readout_on_the_time_bins(reference, tmp_path):
+    """readout.kind attention reads the reservoir and input features as bins x features tokens."""
+    ref_out, _ = reference
+    cfg = resolve_config(
+        TINY,
+        ["readout.kind=attention", "readout.attention={width: 8, max_epochs: 5, early_stopping: false}"],
+    )
+    m = run_experiment(cfg, tmp_path)
+    assert 0.0 <= m["test_accuracy"] <= 1.0 and 0.0 <= m["baseline"]["test_accuracy"] <= 1.0
+    with np.load(tmp_path / "features.npz") as z, np.load(ref_out / "features.npz") as r:
+        assert np.array_equal(z["X_train_reservoir"], r["X_train_reservoir"])  # the readout alone differs
+    with np.load(tmp_path / "attention.npz") as a:
+        n_test, n_classes, bins = m["n_test"], len(m["classes"]), HRSNN().bins
+        assert a["reservoir_per_clip"].shape == (1, n_test, bins)  # one block, every test clip
+        assert np.allclose(a["reservoir_per_clip"].sum(axis=-1), 1.0)  # a distribution over time bins
+        assert a["input_per_class"].shape == (1, n_classes, bins)
+    assert cli_main(["plot", "attention", str(tmp_path)]) == 0
+    assert (tmp_path / "figures" / "attention.png").stat().st_size > 5000
+    with pytest.raises(ConfigError, match="unknown config key 'readout.attention.widht'"):
+        resolve_config(TINY, ["readout.kind=attention", "readout.attention={widht: 8}"])
+    with pytest.raises(ConfigError, match="'readout.attention.n_tokens' is set by the run"):
+        resolve_config(TINY, ["readout.attention={n_tokens: 3}"])

@@ -416,16 +416,201 @@ def test_weizmann_split_typos_and_duplicate_rows(tmp_path):
         [s for s in ds]
 
 
+def _weizmann(root: Path, splits: dict) -> list[str]:
+    """A Weizmann-layout folder: 2 classes x 2 sequences of 3 frames; ``splits[(cls, seq)]``."""
+    import cv2
+
+    rows = ["class,sequence,n_frames,split,frames_dir"]
+    for cls in ("bend", "walk"):
+        for seq in ("01", "02"):
+            d = root / "grayscale" / cls / seq
+            d.mkdir(parents=True, exist_ok=True)
+            for k in range(1, 4):
+                cv2.imwrite(str(d / f"image{k}.jpg"), np.full((12, 12), 30 * k + 40 * (cls == "walk"), np.uint8))
+            rows.append(f"{cls},{seq},3,{splits.get((cls, seq), 'train')},grayscale/{cls}/{seq}")
+    (root / "index.csv").write_text("\n".join(rows) + "\n")
+    return rows
+
+
+def test_splits_that_cannot_give_an_honest_score_are_refused(tmp_path):
+    from spikevid.experiments.config import ConfigError
+    from spikevid.experiments.data import check_split_contents
+    from stimuli.datasets import get_dataset
+
+    root = tmp_path / "wz"
+    rows = _weizmann(root, {("bend", "02"): "test", ("walk", "02"): "test"})
+    ds = get_dataset("weizmann", root)
+    assert check_split_contents(ds, ds.split("train"), ds.split("test")) == []
+    # a test row that points at a training sequence's frames: leakage
+    (root / "index.csv").write_text("\n".join([*rows[:-1], "walk,02,3,test,grayscale/walk/01"]) + "\n")
+    ds = get_dataset("weizmann", root)
+    with pytest.raises(ConfigError, match="test clip walk_02 is read from the same recording as training clip walk_01"):
+        check_split_contents(ds, ds.split("train"), ds.split("test"))
+    # a class with test clips only
+    _weizmann(root, {("bend", "02"): "test", ("walk", "01"): "test", ("walk", "02"): "test"})
+    ds = get_dataset("weizmann", root)
+    with pytest.raises(ConfigError, match="walk have test clips but no training clip"):
+        check_split_contents(ds, ds.split("train"), ds.split("test"))
+    # a class with training clips only: a warning
+    _weizmann(root, {("bend", "02"): "test"})
+    ds = get_dataset("weizmann", root)
+    assert check_split_contents(ds, ds.split("train"), ds.split("test")) == [
+        "class walk has training clips but no test clip"
+    ]
+
+
+def test_a_symlinked_clip_across_splits_is_leakage(tmp_path):
+    from spikevid.experiments.config import ConfigError
+    from spikevid.experiments.data import check_split_contents
+    from stimuli.datasets import get_dataset
+
+    root = _folder_dataset(tmp_path / "data")
+    (root / "walk" / "walk9.avi").symlink_to(root / "walk" / "walk0.avi")
+    ds = get_dataset("folder", root)
+    train, test = ds.split("train", test_fraction=0.5, seed=0), ds.split("test", test_fraction=0.5, seed=0)
+    ids = {it.meta["id"] for it in train.items}, {it.meta["id"] for it in test.items}
+    if ("walk/walk0" in ids[0]) == ("walk/walk9" in ids[0]):
+        pytest.skip("this seed put both files in one split")
+    with pytest.raises(ConfigError, match="read from the same recording"):
+        check_split_contents(ds, train, test)
+
+
+def test_broken_links_and_mixed_frame_types(tmp_path):
+    import cv2
+
+    from stimuli.datasets import get_dataset
+
+    root = _folder_dataset(tmp_path / "data")
+    (root / "walk" / "gone.avi").symlink_to(tmp_path / "nowhere.avi")
+    with pytest.raises(StimulusError, match=r"gone\.avi: broken link"):
+        get_dataset("folder", root)
+    with pytest.warns(UserWarning, match="broken link"):
+        ds = get_dataset("folder", root, skip_bad=True)
+    assert any("gone.avi" in p for p, _ in ds.bad_files)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for k in range(1, 6):
+        cv2.imwrite(str(frames / f"f{k}.{'png' if k < 4 else 'bmp'}"), np.full((8, 8), 40 * k, np.uint8))
+    assert read_frame_folder(frames).shape[0] == 5  # .bmp frames are frames too
+
+
+def test_all_empty_stimuli_are_an_error(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["run", str(_config_file(tmp_path)), "--out", str(out), "--set", "dataset.options.n_frames=1"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "every train clip encodes to zero spikes" in err and "Traceback" not in err
+
+
+def test_a_refit_network_does_not_reuse_chunks_of_another(tmp_path):
+    cfg = resolve_config(TINY, ["model.seed=null"])
+    out = tmp_path / "run"
+    run_experiment(cfg, out)
+    (out / "model.npz").unlink()  # refit: no seed, so another random network
+    run_experiment(cfg, out)
+    log = (out / "log.txt").read_text()
+    assert log.count("it was computed from another model") == 5  # every train and test chunk recomputed
+    model = HRSNN(**{k: v for k, v in cfg["model"].items() if k != "kind"}).load_state(out / "model.npz")
+    with np.load(out / "features" / "train_0000.npz") as z:
+        saved = z["features"]
+    from spikevid.experiments.data import encode_all, load_split
+    from stimuli.encoders import get_encoder
+
+    _, train, _ = load_split(cfg)
+    stims = encode_all(train, get_encoder(cfg["encoder"]["name"], **cfg["encoder"]["params"]), None, progress=False)
+    assert np.array_equal(model.transform(stims[: len(saved)]), saved)
+
+
+def test_output_folders_that_are_not_ours_are_never_overwritten(finished, tmp_path, capsys, monkeypatch):
+    config = _config_file(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main(["run", str(config), "--out", ""])
+    assert stop.value.code == 2 and "--out: an empty path" in capsys.readouterr().err
+    foreign = tmp_path / "theirs"
+    foreign.mkdir()
+    (foreign / "config.yaml").write_text("database: {host: prod}\n")
+    assert main(["run", str(config), "--out", str(foreign)]) == 2
+    assert "was not written by spikevid; refusing to overwrite it" in capsys.readouterr().err
+    assert (foreign / "config.yaml").read_text() == "database: {host: prod}\n"
+    # results without config.yaml: taken only by the configuration its fingerprint records
+    out = _copy(finished, tmp_path)
+    (out / "config.yaml").unlink()
+    assert main(["run", str(config), "--out", str(out), "--set", "model.J_in=2.0"]) == 2
+    assert "holds results but no config.yaml" in capsys.readouterr().err
+    assert main(["run", str(config), "--out", str(out)]) == 0
+    assert (out / "config.yaml").read_text().startswith("# spikevid run configuration")
+
+
+def test_event_streams_with_a_stray_timestamp_are_refused():
+    from stimuli.encoders import get_encoder
+    from stimuli.types import make_events
+
+    ev = make_events([0, 1], [0, 1], [0, 3 * 10**10], [1, 0])
+    with pytest.raises(StimulusError, match=r"rec\.bs2: events span 30000 s .* Give the window length"):
+        get_encoder("events", dt=1.0, sensor_size=(4, 4, 2))(ev, meta={"path": "rec.bs2"})
+    s = get_encoder("events", dt=1.0, sensor_size=(4, 4, 2), duration=50.0)(ev)
+    assert s.n_steps == 50 and s.meta["n_events_dropped"] == 1
+
+
+def test_a_diverging_network_is_an_error_not_a_result():
+    from networks.simulation import UnstableSimulation, check_finite
+
+    check_finite({"exc.v": np.zeros(3)})
+    with pytest.raises(UnstableSimulation, match="exc.v became NaN or infinite; lower the gains"):
+        check_finite({"exc.v": np.array([0.0, np.nan]), "inh.v": np.zeros(2)}, hint="lower the gains")
+
+
+def test_damaged_run_files_are_named_by_plot(finished, tmp_path, capsys):
+    out = _copy(finished, tmp_path)
+    (out / "metrics.json").write_text("[1, 2]")
+    assert main(["plot", "confusion", str(out)]) == 2
+    assert "metrics.json: not a metrics file (a JSON list" in capsys.readouterr().err
+    (out / "metrics.json").write_text('{"test_accuracy": 0.5,')
+    assert main(["plot", "all", str(out)]) == 2
+    assert "metrics.json: not a valid metrics file" in capsys.readouterr().err
+    shutil.copy(finished / "metrics.json", out / "metrics.json")
+    (out / "raster.npz").write_text("not a zip")
+    assert main(["plot", "raster", str(out)]) == 2
+    assert "raster.npz: not a readable raster file" in capsys.readouterr().err
+
+
+def test_stimulus_figure_path_is_the_one_written(tmp_path, capsys):
+    folder = tmp_path / "figs"
+    folder.mkdir()
+    for target in (folder, tmp_path / "noext"):
+        assert (
+            main(["stimuli", "show", "--dataset", "synthetic", "--option", "n_subjects=2", "--out", str(target)]) == 0
+        )
+        written = Path(capsys.readouterr().out.strip().rsplit(" -> ", 1)[1])
+        assert written.suffix == ".png" and written.is_file()
+
+
 # ---------------------------------------------------------------------------- configs and the command line
 @pytest.mark.parametrize(
     "override, msg",
     [
-        ("readout.C=abc", "'readout.C': an inverse regularisation strength must be positive, got 'abc'"),
+        ("readout.C=abc", "'readout.C': an inverse regularisation strength must be positive, got 'abc' (a str"),
         ("dataset.max_per_class=-1", "'dataset.max_per_class': must be None or an integer >= 1"),
         ("dataset.split.train=test", "train and test are the same split"),
         ("encoder.params.frame_duration=0.1", "frame_duration"),
         ("run.cache=3", "'run.cache' must be bool or str"),
         ("dataset.options.sizes=[2,3]", "unknown option(s) ['sizes']"),
+        ("model.J_in=.inf", "model.J_in: must be a finite number, got inf"),
+        ("model.tau_m=.inf", "model.tau_m: must be a finite number, got inf"),
+        ("model.gap=1e9", "model.gap: a pause between clips (at most a minute) must be in [0, 60000]"),
+        ("model.seed=abc", "model.seed: must be None or an integer >= 0 or a numpy.random.Generator, got 'abc'"),
+        ("model.seed=1.5", "model.seed: must be None or an integer >= 0"),
+        ("model.bins=2.7", "model.bins: must be an integer in [1, 10000], got 2.7"),
+        ("baseline.bins=10000000000", "'baseline.bins': must be None or an integer in [1, 10000]"),
+        ("dataset.options.n_subjects=3.9", "'dataset.options.n_subjects' must be an integer, got 3.9"),
+        ("dataset.options.scenarios=1", "'dataset.options.scenarios' must be a list of integers, got 1"),
+        ("dataset.options.actions=boxing", "'dataset.options.actions' must be a list of strings, got 'boxing'"),
+        ("dataset.options.skip_bad=false_", "'dataset.options.skip_bad' must be true or false, got 'false_'"),
+        ("dataset.split_options.test_subjects=abc", "'dataset.split_options.test_subjects' must be an integer or"),
+        ("encoder.params.threshold=true", "parameter threshold must be a finite number, got True"),
+        ("encoder.params.polarity=no", "parameter polarity must be true or false, got 'no'"),
+        ("encoder.params.dt=0.25", "'encoder.params.dt' (0.25 ms) is finer than 'model.dt' (0.5 ms)"),
+        ("model.n=garbage", "model.n: must be an integer >= 2, got 'garbage'"),
     ],
 )
 def test_bad_config_values_fail_before_any_work(override, msg, tmp_path, capsys):
@@ -434,6 +619,37 @@ def test_bad_config_values_fail_before_any_work(override, msg, tmp_path, capsys)
     err = capsys.readouterr().err
     assert msg in err and err.count("\n") == 1 and "Traceback" not in err
     assert not out.exists()
+
+
+def test_input_kind_still_checks_model_keys(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["run", str(_config_file(tmp_path)), "--out", str(out), "--set", "model.kind=input"]
+    assert main([*args, "--set", "model.device=tpu"]) == 2
+    assert "model.device: expected one of" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "text, problem",
+    [
+        ("model: {n: 40, n: 4000}\n", "found the key 'n' twice"),
+        ("model: {n: 40}\nmodel: {n: 50}\n", "found the key 'model' twice"),
+    ],
+)
+def test_duplicate_yaml_keys_are_an_error(text, problem, tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("dataset: {name: synthetic}\n" + text)
+    with pytest.raises(ValueError, match=problem):
+        load_config(path)
+
+
+def test_yaml_1_2_numbers_and_booleans(tmp_path):
+    path = _config_file(tmp_path)
+    cfg = load_config(path, ["model.n=040", "model.gap=0o12"])
+    assert cfg["model"]["n"] == 40 and cfg["model"]["gap"] == 10  # decimal, not YAML 1.1 octal
+    with pytest.raises(ValueError, match="model.gap: .* got '1:30'"):  # no base-60
+        load_config(path, ["model.gap=1:30"])
+    with pytest.raises(ValueError, match="'run.progress': expected one of True, False, got 'yes'"):
+        load_config(path, ["run.progress=yes"])
 
 
 def test_scientific_notation_is_a_number(tmp_path):
@@ -533,3 +749,28 @@ def test_large_raster_stays_visible(tmp_path):
     band = inside[int(inside.shape[0] * 0.45) : int(inside.shape[0] * 0.55)]  # channels 14,700-18,000
     assert (band.mean(axis=2) < 200).mean() > 0.3  # the band holding the spikes is visibly dark
     plt.close(fig)
+
+
+def test_second_probe_findings(tmp_path):
+    """Non-integer spike positions, listed frame ranges past the end, tiny train fractions, ``~`` paths."""
+    from networks.readouts import make_readout
+    from spikevid.experiments.data import load_split
+
+    with pytest.raises(StimulusError, match="indices must be integers"):
+        SpikeStimulus(np.array([1.9, 2.99]), np.array([1, 3]), 3, 10, 1.0)
+    assert SpikeStimulus(np.array([1.0, 2.0]), np.array([1, 3]), 3, 10, 1.0).indices.tolist() == [1, 2]
+    with pytest.raises(ValueError, match=r"C: .* got '1' \(a str, not a number\)"):
+        make_readout("logistic", C="1")
+    with pytest.raises(ValueError, match="scale='log' needs features > -1"):
+        make_readout("logistic", scale="log").fit(-2 * np.ones((4, 2)), [0, 1, 0, 1])
+    cfg = resolve_config(TINY, ["dataset.train_fraction=0.05", "run.cache=~/spikevid-cache-test"])
+    assert cfg["run"]["cache"] == os.path.expanduser("~/spikevid-cache-test")
+    _, train, _ = load_split(cfg)
+    assert train.fraction == {"requested": 0.05, "effective": len(train) / 12} and len(train) == 6
+    # a listed KTH-style frame range that runs past the end of its video
+    from stimuli.datasets.base import ClipDataset, Item
+
+    video = write_video(tmp_path / "v.avi", np.random.default_rng(0).random((12, 16, 16)))
+    ds = ClipDataset([Item(video, 0, {"id": "v_s2", "frames": (7, 500)})], ["a"])
+    with pytest.raises(StimulusError, match=r"v\.avi: frames 7-500 requested .* holds 12 frame"):
+        ds[0]

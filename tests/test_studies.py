@@ -127,3 +127,34 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert "unknown variant" in capsys.readouterr().err
     assert main(["ablate", "train-fraction", cfg, "--out", str(tmp_path), "--fractions", "0.5,1.5"]) == 2
     assert "(0, 1]" in capsys.readouterr().err
+
+
+def test_a_changed_config_is_refused_not_reused(ablation, base_cfg):
+    from spikevid.experiments.config import ConfigError, resolve_config
+
+    out, _ = ablation
+    before = (out / "ablation.json").read_bytes()
+    changed = resolve_config(base_cfg, ["model.J_in=0.5", "readout.kind=ridge"])
+    with pytest.raises(ConfigError, match=r"holds study results of a different configuration .*model\.J_in"):
+        heterogeneity_ablation(changed, out, seeds=1, jobs=1, progress=False)
+    assert (out / "ablation.json").read_bytes() == before  # nothing summarised from the old cells
+
+
+def test_repeated_variants_fractions_or_seeds_are_rejected(tmp_path):
+    from spikevid.experiments.studies import fraction_cells
+
+    with pytest.raises(ValueError, match="--variants lists 'HoNHoS' twice"):
+        ablation_cells(tmp_path, 1, ["HoNHoS", "HoNHoS"])
+    with pytest.raises(ValueError, match="--fractions lists 0.5 twice"):
+        fraction_cells(tmp_path, [0.5, 0.50], 1)
+    with pytest.raises(ValueError, match="seeds lists 3 twice"):
+        ablation_cells(tmp_path, [3, 3])
+
+
+def test_a_half_written_cell_is_not_finished(tmp_path):
+    cell = ablation_cells(tmp_path, 1)[0]
+    cell.out.mkdir(parents=True)
+    (cell.out / "metrics.json").write_text('{"test_accuracy": 0.5,\n')
+    assert not cell.done
+    (cell.out / "metrics.json").write_text('{"test_accuracy": 0.5}')
+    assert cell.done

@@ -21,6 +21,7 @@ from . import ablate, plot, run, stimuli
 
 __all__ = ["build_parser", "main"]
 
+
 #: Modules that contribute sub-commands (each has ``register(subparsers)``).
 COMMAND_MODULES = (stimuli, run, plot, ablate)
 

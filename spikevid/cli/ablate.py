@@ -20,6 +20,8 @@ import argparse
 import os
 from pathlib import Path
 
+from .arguments import folder_path
+
 
 def _csv(text: str, cast=str) -> list:
     items = [x.strip() for x in str(text).split(",") if x.strip()]
@@ -43,7 +45,10 @@ def _variants(text: str) -> list[str]:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
@@ -101,7 +106,7 @@ def _train_fraction(args) -> int:
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="YAML config file (see configs/)")
-    p.add_argument("--out", required=True, help="study folder (resumed if it exists)")
+    p.add_argument("--out", type=folder_path, required=True, help="study folder (resumed if it exists)")
     p.add_argument("--seeds", type=_positive, default=3, help="seeds 0..N-1 per cell (default 3)")
     p.add_argument(
         "--jobs", type=_positive, default=os.cpu_count() or 1, help="parallel worker processes (default: CPU cores)"

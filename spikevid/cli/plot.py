@@ -3,6 +3,7 @@
 * ``spikevid plot raster RUN_DIR``  input and reservoir spikes with the population rate;
 * ``spikevid plot weights RUN_DIR`` weight dynamics of every plastic pathway and the
   weight matrices before and after learning;
+* ``spikevid plot attention RUN_DIR`` attention per time bin and class (``readout.kind: attention``);
 * ``spikevid plot all RUN_DIR``     every figure plus ``RUN_DIR/report.md``.
 
 Figures go to ``RUN_DIR/figures/`` as PNG and PDF (``--out`` to choose another folder).
@@ -12,7 +13,15 @@ from __future__ import annotations
 
 import argparse
 
-_WHICH = {"raster": ("raster",), "weights": ("weights",), "activity": ("activity",), "confusion": ("confusion",)}
+from .arguments import folder_path
+
+_WHICH = {
+    "raster": ("raster",),
+    "weights": ("weights",),
+    "activity": ("activity",),
+    "confusion": ("confusion",),
+    "attention": ("attention",),
+}
 
 
 def _plot(args) -> int:
@@ -42,10 +51,11 @@ def register(subparsers) -> None:
         "weights": "weight dynamics during learning and weight matrices before/after",
         "activity": "firing-rate, ISI-CV and tau_m distributions",
         "confusion": "confusion matrix of the test clips",
+        "attention": "which time bins an attention readout looks at, per class (readout.kind attention)",
         "all": "every figure and RUN_DIR/report.md",
     }
     for name, text in helps.items():
         p = sub.add_parser(name, help=text, description=text)
         p.add_argument("run_dir", metavar="RUN_DIR", help="directory written by 'spikevid run'")
-        p.add_argument("--out", default=None, help="figure folder (default RUN_DIR/figures)")
+        p.add_argument("--out", type=folder_path, default=None, help="figure folder (default RUN_DIR/figures)")
         p.set_defaults(func=_plot)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .arguments import folder_path
+
 
 def register(subparsers) -> None:
     """Add the ``run`` command to the ``spikevid`` parser."""
@@ -11,7 +13,7 @@ def register(subparsers) -> None:
         description="Encode a dataset, train the reservoir without labels, read it out, and write metrics into DIR.",
     )
     p.add_argument("config", help="YAML config file (see configs/)")
-    p.add_argument("--out", required=True, help="result directory (resumed if it holds the same run)")
+    p.add_argument("--out", type=folder_path, required=True, help="result directory (resumed if it holds the same run)")
     p.add_argument(
         "--set",
         dest="overrides",

@@ -17,6 +17,8 @@ import argparse
 
 import yaml
 
+from .arguments import folder_path
+
 
 def parse_assignments(pairs, what: str) -> dict:
     """``["a=1", "b=[2,3]"]`` -> ``{"a": 1, "b": [2, 3]}`` (values parsed as config YAML: ``5e-1`` is a number)."""
@@ -116,5 +118,5 @@ def register(subparsers) -> None:
     p.add_argument(
         "--set", action="append", metavar="KEY=VALUE", help="encoder parameter, repeatable (e.g. threshold=0.05)"
     )
-    p.add_argument("--out", required=True, help="output image (PNG)")
+    p.add_argument("--out", type=folder_path, required=True, help="output image (PNG)")
     p.set_defaults(func=cmd_show)

@@ -9,7 +9,8 @@ A config has six sections; any key not listed here is an error that names it
     encoder:   name, params {..}
     model:     kind (hrsnn | input), and every HRSNN hyperparameter
                (n, variant, tau_m, ..., device, dt, seed)
-    readout:   kind (logistic | ridge | svm), scale, C, alpha
+    readout:   kind (logistic | ridge | svm | attention), scale, C, alpha,
+               attention {..} (AttentionReadout hyperparameters: width, n_layers, ...)
     baseline:  enabled, bins
     run:       chunk, cache (true: DIR/cache, false: none, or a folder to share),
                progress
@@ -23,17 +24,21 @@ in ms everywhere (:mod:`stimuli.timebase`): ``model.dt``, ``model.gap``,
 from __future__ import annotations
 
 import copy
+import os
 import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from networks.attention import AttentionReadout
+from networks.features import MAX_BINS
 from networks.hrsnn import HRSNN
-from networks.readouts import READOUTS, SCALES
+from networks.readouts import READOUTS, SCALES, make_readout
 from networks.validation import Interval, Options, validate_params
-from stimuli.datasets import DATASETS, dataset_options
+from stimuli.datasets import DATASETS, dataset_class, dataset_options
 from stimuli.encoders import ENCODERS, get_encoder
+from stimuli.options import annotations_of, mismatch
 
 __all__ = [
     "DEFAULTS",
@@ -51,17 +56,57 @@ __all__ = [
 
 
 class ConfigLoader(yaml.SafeLoader):
-    """YAML with YAML 1.2's numbers: ``5e-1``, ``1e3`` and ``.5`` are floats, not strings.
+    """YAML 1.2 (core schema) scalars, and duplicate keys are an error.
 
-    (PyYAML follows YAML 1.1, which reads an exponent without a dot as a string.)
+    PyYAML follows YAML 1.1, where ``5e-1`` is a string, ``040`` is octal 32, ``1:30``
+    is 90 (base 60) and ``yes``/``no``/``on``/``off`` are booleans.  Here, as in YAML
+    1.2: numbers are decimal (``0o17`` and ``0x1f`` for octal and hex), exponents
+    need no dot, booleans are ``true``/``false`` only, and ``yes`` is a string (which
+    the config check then rejects where a boolean is expected, naming the key).
     """
 
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            self.flatten_mapping(node)
+            seen = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    first = seen.setdefault(key, key_node)
+                except TypeError:  # unhashable key: the base class reports it
+                    continue
+                if first is not key_node:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping",
+                        node.start_mark,
+                        f"found the key {key!r} twice (first{first.start_mark})",
+                        key_node.start_mark,
+                    )
+        return super().construct_mapping(node, deep=deep)
 
-ConfigLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
+    def construct_yaml_int(self, node):
+        text = self.construct_scalar(node)
+        sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+        if digits.startswith("0o"):
+            return sign * int(digits[2:], 8)
+        if digits.startswith("0x"):
+            return sign * int(digits[2:], 16)
+        return sign * int(digits, 10)
+
+
+ConfigLoader.yaml_implicit_resolvers = {}
+for _tag, _regex, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    ("null", r"^(?:~|null|Null|NULL|)$", ["~", "n", "N", ""]),
+):
+    ConfigLoader.add_implicit_resolver(f"tag:yaml.org,2002:{_tag}", re.compile(_regex), list(_first))
+ConfigLoader.add_constructor("tag:yaml.org,2002:int", ConfigLoader.construct_yaml_int)
 
 
 def parse_value(text: str):
@@ -88,12 +133,12 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "encoder": {"name": "delta", "params": {}},
     "model": {"kind": "hrsnn"},
-    "readout": {"kind": "logistic", "scale": "standard", "C": 1.0, "alpha": 1.0},
+    "readout": {"kind": "logistic", "scale": "standard", "C": 1.0, "alpha": 1.0, "attention": {}},
     "baseline": {"enabled": True, "bins": None},
     "run": {"chunk": 200, "cache": True, "progress": True},
 }
 #: Sections whose values are free-form mappings checked by their consumer.
-_OPEN = {("dataset", "options"), ("dataset", "split_options"), ("encoder", "params")}
+_OPEN = {("dataset", "options"), ("dataset", "split_options"), ("encoder", "params"), ("readout", "attention")}
 MODEL_KINDS = ("hrsnn", "input")
 
 
@@ -183,6 +228,10 @@ def resolve_config(cfg: dict, overrides: list[str] | None = None) -> dict:
     if set(split) != {"train", "test"}:
         raise ConfigError(f"'dataset.split' needs exactly the keys train and test, got {sorted(split)}")
     _check_values(out)
+    if isinstance(out["dataset"]["root"], str):
+        out["dataset"]["root"] = os.path.expanduser(out["dataset"]["root"])
+    if isinstance(out["run"]["cache"], str):
+        out["run"]["cache"] = os.path.expanduser(out["run"]["cache"])
     return out
 
 
@@ -203,7 +252,7 @@ SCHEMA = {
         "C": Interval(float, 0, None, "neither", "an inverse regularisation strength"),
         "alpha": Interval(float, 0, None, what="a regularisation strength"),
     },
-    "baseline": {"enabled": Options((True, False)), "bins": (None, Interval(int, 1, None))},
+    "baseline": {"enabled": Options((True, False)), "bins": (None, Interval(int, 1, MAX_BINS))},
     "run": {"chunk": Interval(int, 1, None), "cache": (bool, str), "progress": Options((True, False))},
 }
 
@@ -213,7 +262,16 @@ def _check_values(cfg: dict) -> None:
     for section, rules in SCHEMA.items():
         for key, rule in rules.items():
             _check_entry(f"{section}.{key}", cfg[section][key], rule)
-    d = cfg["dataset"]
+    _check_dataset(cfg["dataset"])
+    try:
+        get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"encoder.params: {exc}") from None
+    _check_model(cfg)
+    _check_attention(cfg["readout"])
+
+
+def _check_dataset(d: dict) -> None:
     for which in ("train", "test"):
         if not isinstance(d["split"][which], str) or not d["split"][which]:
             raise ConfigError(f"'dataset.split.{which}' must be a split name, got {d['split'][which]!r}")
@@ -225,16 +283,62 @@ def _check_values(cfg: dict) -> None:
             f"'dataset.options': unknown option(s) {unknown} for {d['name']}; "
             f"known: {', '.join(dataset_options(d['name']))}"
         )
+    cls = dataset_class(d["name"])
+    for section, func in (("options", cls.__init__), ("split_options", cls._split_indices)):
+        rules = annotations_of(func)
+        for key, value in (d[section] or {}).items():
+            problem = mismatch(value, rules.get(key))
+            if problem:
+                raise ConfigError(f"'dataset.{section}.{key}' {problem}")
+
+
+def _check_attention(readout: dict) -> None:
+    attention = readout["attention"] or {}
+    fixed = sorted({"scale", "n_tokens", "random_state"} & set(attention))
+    if fixed:
+        raise ConfigError(
+            f"'readout.attention.{fixed[0]}' is set by the run (readout.scale, the bins, model.seed); remove it"
+        )
+    known = set(AttentionReadout().get_params()) - {"scale", "n_tokens", "random_state"}
+    unknown = sorted(set(attention) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key 'readout.attention.{unknown[0]}' (known here: {', '.join(sorted(known))})"
+        )
     try:
-        get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
+        make_readout("attention", scale=readout["scale"], attention=attention)
+    except ValueError as exc:
+        raise ConfigError(f"readout.attention.{str(exc).removeprefix('attention: ')}") from None
+
+
+def _check_model(cfg: dict) -> None:
+    """Check every model key, whatever the kind.
+
+    ``kind: input`` uses only ``bins``, ``reduction`` and ``seed``, but a config switched
+    to it with ``--set model.kind=input`` keeps its reservoir keys: they must still be valid.
+    """
+    model = cfg["model"]
+    params = {k: v for k, v in model.items() if k != "kind"}
+    try:
+        model_obj = HRSNN(**params).validate_params()
     except (TypeError, ValueError) as exc:
-        raise ConfigError(f"encoder.params: {exc}") from None
-    if cfg["model"].get("kind", "hrsnn") == "hrsnn":
-        params = {k: v for k, v in cfg["model"].items() if k != "kind"}
-        try:
-            HRSNN(**params).validate_params()
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"model.{exc}") from None
+        raise ConfigError(f"model.{exc}") from None
+    if model.get("kind", "hrsnn") == "input":
+        return
+    enc_dt = _encoder_dt(cfg["encoder"])
+    if enc_dt is not None and enc_dt < model_obj.dt * (1 - 1e-9):
+        raise ConfigError(
+            f"'encoder.params.dt' ({enc_dt} ms) is finer than 'model.dt' ({model_obj.dt} ms): the network would "
+            f"merge input spikes that fall in one of its steps; use encoder dt >= model dt"
+        )
+
+
+def _encoder_dt(enc: dict) -> float | None:
+    """Time step of the configured encoder (its inner encoder's for ``residual``)."""
+    try:
+        return float(get_encoder(enc["name"], **(enc["params"] or {})).dt)
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _check_entry(key: str, value, rule) -> None:

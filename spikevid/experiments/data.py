@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import os
+import warnings
+
 import numpy as np
 from tqdm.auto import tqdm
 
 from stimuli.cache import stimulus_key
-from stimuli.datasets import get_dataset
+from stimuli.datasets import BadFileWarning, get_dataset
+from stimuli.types import StimulusError
 
 from .config import ConfigError
 
-__all__ = ["load_split", "stratified_fraction", "first_per_class", "encode_all"]
+__all__ = ["load_split", "check_split_contents", "stratified_fraction", "first_per_class", "encode_all"]
 
 
 def load_split(cfg: dict):
@@ -30,10 +34,59 @@ def load_split(cfg: dict):
     if d["max_per_class"]:
         train, test = (first_per_class(s, int(d["max_per_class"])) for s in (train, test))
     if float(d["train_fraction"]) < 1.0:
+        n_full = len(train)
         train = stratified_fraction(train, float(d["train_fraction"]), d["fraction_seed"])
+        train.fraction = {"requested": float(d["train_fraction"]), "effective": len(train) / max(n_full, 1)}
     if len(train) == 0 or len(test) == 0:
         raise ConfigError(f"dataset '{d['name']}': empty split (train {len(train)}, test {len(test)})")
     return ds, train, test
+
+
+def check_split_contents(ds, train, test) -> list[str]:
+    """Refuse splits that cannot give an honest test score; return warnings for odd ones.
+
+    Errors (``ConfigError``, naming the items): fewer than two classes in the training
+    split; a class that occurs in the test split but not in training (it could never be
+    predicted); a test clip read from the same file or frame folder (and frame range) as
+    a training clip, e.g. two index rows or a symlink pointing at one recording.
+    Warnings: a class with training clips but none in the test split.
+    """
+    name = ds.name
+    tr, te = set(np.unique(train.labels).tolist()), set(np.unique(test.labels).tolist())
+    unseen = sorted(te - tr)
+    if unseen:
+        raise ConfigError(
+            f"dataset '{name}': class(es) {', '.join(ds.classes[c] for c in unseen)} have test clips but no "
+            f"training clip (they could never be predicted); check the split lists"
+        )
+    if len(tr) < 2:
+        raise ConfigError(
+            f"dataset '{name}': the training split has {len(tr)} class(es) "
+            f"({', '.join(ds.classes[c] for c in sorted(tr)) or 'none'}); a classifier needs at least two"
+        )
+    seen: dict[tuple, str] = {}
+    for item in train.items:
+        key = _source_key(item)
+        if key is not None:
+            seen[key] = str(item.meta.get("id", item.path))
+    for item in test.items:
+        key = _source_key(item)
+        if key in seen:
+            raise ConfigError(
+                f"dataset '{name}': test clip {item.meta.get('id', item.path)} is read from the same recording "
+                f"as training clip {seen[key]} ({key[0]}): train/test leakage; check the index or links"
+            )
+    untested = sorted(tr - te)
+    return [f"class {ds.classes[c]} has training clips but no test clip" for c in untested]
+
+
+def _source_key(item) -> tuple | None:
+    """(real path, frame range) of the recording an item is read from, or None when it has no file."""
+    path = getattr(item, "path", None)
+    if path is None or not os.path.exists(path):
+        return None
+    frames = item.meta.get("frames")
+    return os.path.realpath(path), tuple(frames) if frames is not None else None
 
 
 def stratified_fraction(ds, fraction: float, seed):
@@ -58,15 +111,32 @@ def first_per_class(ds, n: int):
 def encode_all(dataset, encoder, cache, *, desc="encode", progress=True):
     """Encode every sample (through the cache when given); list of SpikeStimulus.
 
+    With the dataset's ``skip_bad``, a sample the encoder rejects (``StimulusError``:
+    events outside the sensor, a clip of the wrong shape) is skipped and listed in the
+    dataset's ``bad_files``; otherwise the error names the file.
+
     Every stimulus carries ``meta["cache_key"]`` (:func:`stimuli.cache.stimulus_key`): the
     identity of its input file, data and encoding, which runs record as their fingerprint.
     """
-    out = []
+    out, bad = [], []
     for sample in tqdm(dataset, total=len(dataset), desc=desc, disable=not progress, unit="clip"):
-        if cache is not None:
-            out.append(cache.get_or_encode(sample, encoder))
-        else:
-            stim = encoder(sample.data, label=sample.label, meta=sample.meta)
-            stim.meta["cache_key"] = stimulus_key(sample, encoder)
-            out.append(stim)
+        try:
+            if cache is not None:
+                out.append(cache.get_or_encode(sample, encoder))
+            else:
+                stim = encoder(sample.data, label=sample.label, meta=sample.meta)
+                stim.meta["cache_key"] = stimulus_key(sample, encoder)
+                out.append(stim)
+        except StimulusError as exc:
+            if not getattr(dataset, "skip_bad", False):
+                raise
+            bad.append((str(sample.meta.get("path", sample.meta.get("id"))), f"cannot encode: {exc}"))
+    if bad:
+        dataset.bad_files.extend(bad)
+        warnings.warn(
+            f"{dataset.name}: skipped {len(bad)} clip(s) the encoder rejected: {bad[0][0]} ({bad[0][1]})"
+            + (f" and {len(bad) - 1} more" if len(bad) > 1 else ""),
+            BadFileWarning,
+            stacklevel=2,
+        )
     return out

@@ -26,13 +26,23 @@ import yaml
 from stimuli.io import atomic_write_text
 
 from .config import ConfigError, dump_config
+from .provenance import digest
 
-__all__ = ["RunFolderBusy", "locked", "claim_config", "has_results", "RESULT_FILES", "VOLATILE"]
+__all__ = [
+    "RunFolderBusy",
+    "locked",
+    "claim_config",
+    "has_results",
+    "RESULT_FILES",
+    "VOLATILE",
+    "CONFIG_HEADER",
+    "config_diff",
+]
 
 #: Files and folders that hold results (their presence makes a folder a run's).
 RESULT_FILES = ("model.npz", "features", "features.npz", "raster.npz", "metrics.json")
 #: Config entries that may change between a run and its resumption.
-VOLATILE = (("run", "progress"), ("model", "build_dir"))
+VOLATILE = (("run", "progress"), ("run", "cache"), ("run", "chunk"), ("model", "build_dir"))
 
 
 class RunFolderBusy(RuntimeError):
@@ -52,6 +62,8 @@ def locked(folder, what: str = "run"):
     OSError
         The folder cannot be created or written (read-only, no space); names the path.
     """
+    if not str(folder).strip():
+        raise ConfigError("the output folder is an empty path; give a folder name (--out DIR)")
     folder = Path(folder)
     if folder.exists() and not folder.is_dir():
         raise NotADirectoryError(f"{folder}: exists and is not a folder; choose another --out")
@@ -101,6 +113,13 @@ def stripped(cfg: dict) -> dict:
     return out
 
 
+#: First line of every ``config.yaml`` spikevid writes: a folder's config without it is
+#: someone else's file and is never replaced.
+CONFIG_HEADER = "# spikevid run configuration (written by spikevid; rerun with --set to change it)\n"
+#: Files only a spikevid run writes (a folder with one of them is a run folder).
+RUN_MARKERS = ("fingerprint.json", "log.txt", ".lock")
+
+
 def claim_config(folder, cfg: dict) -> str | None:
     """Write ``config.yaml`` into ``folder`` unless it holds results of another configuration.
 
@@ -112,14 +131,23 @@ def claim_config(folder, cfg: dict) -> str | None:
     Raises
     ------
     ConfigError
-        The folder holds results of a different configuration (the message names the keys).
+        The folder holds results of a different configuration (the message names the
+        keys); it holds results but no ``config.yaml`` and its ``fingerprint.json``
+        does not show the same configuration; or its ``config.yaml`` was not written
+        by spikevid (never overwritten).
     """
     folder = Path(folder)
     path = folder / "config.yaml"
     note = None
     if path.exists():
+        text = _read_text(path)
+        if not text.startswith(CONFIG_HEADER) and not any((folder / m).exists() for m in RUN_MARKERS[:2]):
+            raise ConfigError(
+                f"{path} was not written by spikevid; refusing to overwrite it: choose another --out (an empty "
+                "or new folder)"
+            )
         try:
-            old = yaml.safe_load(path.read_text()) or {}
+            old = yaml.safe_load(text) or {}
             diff = _diff(stripped(old), stripped(cfg)) if isinstance(old, dict) else ["(whole file)"]
         except yaml.YAMLError:
             diff = ["(config.yaml unreadable)"]
@@ -130,8 +158,33 @@ def claim_config(folder, cfg: dict) -> str | None:
             )
         if diff:
             note = f"{folder} held a configuration without results (differs in: {', '.join(diff)}); replaced it"
-    atomic_write_text(path, dump_config(cfg))
+    elif has_results(folder) and not _fingerprint_matches(folder, cfg):
+        raise ConfigError(
+            f"{folder} holds results but no config.yaml, and its fingerprint.json does not show this "
+            "configuration; choose another --out or delete the folder"
+        )
+    atomic_write_text(path, CONFIG_HEADER + dump_config(cfg))
     return note
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        return ""
+
+
+def _fingerprint_matches(folder: Path, cfg: dict) -> bool:
+    """Whether ``folder/fingerprint.json`` records the digest of ``cfg`` (see the runner)."""
+    try:
+        return json.loads((folder / "fingerprint.json").read_text())["config"] == digest(stripped(cfg))
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def config_diff(old: dict, new: dict) -> list[str]:
+    """Dotted keys whose values differ between two configs (volatile entries left out)."""
+    return _diff(stripped(old), stripped(new))
 
 
 def _diff(a, b, path=""):

@@ -7,7 +7,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-__all__ = ["run_logger", "close_logger", "timed"]
+__all__ = ["run_logger", "close_logger", "timed", "FILE_ONLY"]
 
 
 def run_logger(out: Path, *, console: bool = True) -> logging.Logger:
@@ -27,8 +27,18 @@ def run_logger(out: Path, *, console: bool = True) -> logging.Logger:
     if console:
         sh = logging.StreamHandler()
         sh.setFormatter(logging.Formatter("%(message)s"))
+        sh.addFilter(_not_file_only)
         log.addHandler(sh)
     return log
+
+
+#: ``extra=FILE_ONLY`` keeps a record out of the console (a failure's traceback: the
+#: command line prints its own one-line error).
+FILE_ONLY = {"file_only": True}
+
+
+def _not_file_only(record: logging.LogRecord) -> bool:
+    return not getattr(record, "file_only", False)
 
 
 def close_logger(log: logging.Logger) -> None:

@@ -23,6 +23,7 @@ Files written into ``out_dir``::
     features/            reservoir features per chunk of clips (resume points)
     features.npz         X_train, y_train, X_test, y_test (+ baseline features)
     raster.npz           spikes of the first test clips (input, exc, inh); times in steps, dt in ms
+    attention.npz        readout.kind attention: attention per time bin of each test clip and class
     metrics.json         accuracies, confusion matrix, activity, timings
 
 Every file is written atomically.  Started again on the same directory with the
@@ -32,6 +33,7 @@ every finished feature chunk, and ends with the same metrics.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
@@ -40,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.attention import attention_per_bin, class_means
 from analysis.report import summary_table
 from networks.baseline import InputCounts
 from networks.hrsnn import HRSNN
@@ -54,10 +57,10 @@ from stimuli.timebase import ms_to_seconds
 from stimuli.types import SpikeStimulus, StimulusError
 
 from .. import __version__
-from .data import encode_all, load_split
+from .data import check_split_contents, encode_all, load_split
 from .provenance import Provenance, digest, input_identities
 from .runfolder import claim_config, locked, stripped
-from .runlog import close_logger, run_logger, timed
+from .runlog import FILE_ONLY, close_logger, run_logger, timed
 
 __all__ = [
     "Run",
@@ -105,6 +108,8 @@ class EncodedData:
     test: list[SpikeStimulus]
     #: ``(path, reason)`` of files dropped with ``skip_bad``.
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: ``dataset.train_fraction`` requested and in effect (one clip per class at least), if below 1.
+    fraction: dict | None = None
 
     @property
     def y_train(self) -> np.ndarray:
@@ -153,11 +158,12 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
             close_logger(run.log)
             raise
         except BaseException as exc:
-            run.log.error(f"run failed: {type(exc).__name__}: {exc}", exc_info=True)
+            run.log.error(f"run failed: {type(exc).__name__}: {exc}", exc_info=True, extra=FILE_ONLY)
             close_logger(run.log)
             raise
     run.log.info("\n" + summary_table(metrics))
-    run.log.info(f"results in {run.out}/ (metrics.json, features.npz, model.npz, log.txt)")
+    written = ("metrics.json", "features.npz") + (("model.npz",) if run.kind == "hrsnn" else ()) + ("log.txt",)
+    run.log.info(f"results in {run.out}/ ({', '.join(written)})")
     close_logger(run.log)
     return metrics
 
@@ -183,6 +189,14 @@ def encode(run: Run) -> EncodedData:
     """
     with timed(run.seconds, "encode", run.log):
         ds, train_ds, test_ds = load_split(run.cfg)
+        for warning in check_split_contents(ds, train_ds, test_ds):
+            run.log.warning(f"  {warning}")
+        fraction = getattr(train_ds, "fraction", None)
+        if fraction and fraction["effective"] > 1.25 * fraction["requested"]:
+            run.log.warning(
+                f"  train_fraction {fraction['requested']:g} keeps at least one clip per class: "
+                f"{len(train_ds)} training clips, an effective fraction of {fraction['effective']:.3g}"
+            )
         encoder = get_encoder(run.cfg["encoder"]["name"], **(run.cfg["encoder"]["params"] or {}))
         where = run.cfg["run"]["cache"]
         cache = StimulusCache(run.out / "cache") if where is True else StimulusCache(Path(where)) if where else None
@@ -193,7 +207,18 @@ def encode(run: Run) -> EncodedData:
             raise StimulusError(
                 f"dataset '{ds.name}': no readable clip left in the train or test split ({len(skipped)} skipped)"
             )
-        data = EncodedData(list(ds.classes), train, test, skipped)
+        data = EncodedData(list(ds.classes), train, test, skipped, fraction)
+        for split, stims in (("train", train), ("test", test)):
+            empty = [str(s.meta.get("id", k)) for k, s in enumerate(stims) if s.n_spikes == 0]
+            if len(empty) == len(stims):
+                raise StimulusError(
+                    f"every {split} clip encodes to zero spikes (encoder {run.cfg['encoder']['name']} with "
+                    f"{run.cfg['encoder']['params'] or 'default parameters'}): check the encoder's threshold, "
+                    f"rate and the clip length"
+                )
+            if empty:
+                shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
+                run.log.warning(f"  {len(empty)} of {len(stims)} {split} clips have no input spike ({shown})")
         rate = np.mean([s.n_spikes / (s.n_channels * ms_to_seconds(s.duration)) for s in train])
         run.log.info(
             f"  {len(train)} train / {len(test)} test clips, {data.n_input} input channels, "
@@ -256,7 +281,7 @@ def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
             run.log.info(
                 f"  unsupervised phase: {len(data.train)} clips x {model.epochs} epoch(s), {model.fit_seconds_:.1f} s"
             )
-    trained = expected.fingerprint
+    trained = model_digest(model)
     with timed(run.seconds, "extract", run.log):
         chunk = int(run.cfg["run"]["chunk"])
         X_tr, spn_tr, syn_tr, _ = _extract(run, model, data.train, "train", chunk, trained)
@@ -270,6 +295,22 @@ def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
         "n_synapses": {k: int(len(i)) for k, (i, _) in model.structure_.items()},
     }
     return {"reservoir": (X_tr, X_te)}, activity
+
+
+def model_digest(model: HRSNN) -> str:
+    """Digest of a fitted network: its drawn seed, connectivity and learned weights.
+
+    Feature chunks and the raster record it as their parent, so they are reused only
+    with the very network that computed them (with ``model.seed`` unset, a refit draws
+    another network even from the same config).
+    """
+    h = hashlib.sha256(f"seed={model.seed_};n_input={model.n_input_}".encode())
+    for name in sorted(model.structure_):
+        for part in model.structure_[name]:
+            h.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
+    for name in sorted(model.weights_):
+        h.update(name.encode() + np.ascontiguousarray(model.weights_[name], dtype=np.float64).tobytes())
+    return h.hexdigest()
 
 
 def _reusable(run: Run, path: Path, expected: Provenance, what: str, read_metadata_fn) -> bool:
@@ -397,8 +438,10 @@ def baseline(run: Run, data: EncodedData) -> dict:
     """``{"input": (X_train, X_test)}``: binned input counts, when enabled (always for ``kind: input``)."""
     if run.kind != "input" and not run.cfg["baseline"]["enabled"]:
         return {}
-    bins = run.cfg["baseline"]["bins"] or run.cfg["model"].get("bins", HRSNN().bins)
-    base = InputCounts(bins=int(bins)).fit(data.train)
+    defaults = HRSNN().get_params()
+    bins = run.cfg["baseline"]["bins"] or run.cfg["model"].get("bins", defaults["bins"])
+    reduction = run.cfg["model"].get("reduction", defaults["reduction"])
+    base = InputCounts(bins=bins, reduction=reduction).fit(data.train)
     return {"input": (base.transform(data.train), base.transform(data.test))}
 
 
@@ -407,7 +450,7 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
     """Fit the configured readout on each feature set; accuracies and confusion matrices."""
     r = run.cfg["readout"]
     with timed(run.seconds, "readout", run.log):
-        out = {}
+        out, maps = {}, {}
         for name, (X_tr, X_te) in features.items():
             clf = make_readout(
                 r["kind"],
@@ -415,10 +458,16 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
                 C=float(r["C"]),
                 alpha=float(r["alpha"]),
                 seed=int(run.cfg["model"].get("seed") or 0),
+                n_tokens=feature_bins(run.cfg, name),
+                attention=r["attention"],
             )
             clf.fit(X_tr, data.y_train)
             train = evaluate(clf, X_tr, data.y_train, data.classes)
             test = evaluate(clf, X_te, data.y_test, data.classes)
+            if r["kind"] == "attention":
+                per_clip = attention_per_bin(clf.attention_maps(X_te), clf.pooling)
+                maps[f"{name}_per_clip"] = per_clip
+                maps[f"{name}_per_class"] = class_means(per_clip, data.y_test, len(data.classes))
             out[name] = {
                 "train_accuracy": train["accuracy"],
                 "test_accuracy": test["accuracy"],
@@ -427,7 +476,24 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
                 "test_predictions": test["predictions"],
                 "n_features": int(X_tr.shape[1]),
             }
+        if maps:  # which time bins the attention readout looks at (spikevid plot attention)
+            atomic_savez(
+                run.out / "attention.npz", **maps, labels=data.y_test, bin_ms=_bin_ms(data, feature_bins(run.cfg, name))
+            )
     return out
+
+
+def _bin_ms(data: EncodedData, bins: int) -> float:
+    """Mean width (ms) of a time bin over the test clips."""
+    return float(np.mean([s.duration for s in data.test]) / bins)
+
+
+def feature_bins(cfg: dict, name: str) -> int:
+    """Time bins per clip of feature set ``name`` (``reservoir`` or ``input``): the tokens of an attention readout."""
+    bins = cfg["model"].get("bins", HRSNN().bins)
+    if name == "input":
+        bins = cfg["baseline"]["bins"] or bins
+    return int(bins)
 
 
 # ---------------------------------------------------------------------------- 6. results
@@ -461,6 +527,8 @@ def write_results(run: Run, data: EncodedData, features: dict, results: dict, ac
         "environment": {"python": platform.python_version(), "machine": platform.machine(), "spikevid": __version__},
         "skipped_files": {"count": len(data.skipped), "files": [{"path": p, "reason": r} for p, r in data.skipped]},
     }
+    if data.fraction:
+        metrics["train_fraction"] = data.fraction
     if run.kind == "hrsnn" and "input" in results:
         b = results["input"]
         metrics["baseline"] = {

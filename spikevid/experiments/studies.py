@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import yaml
 from tqdm.auto import tqdm
 
 from analysis.accuracy import plot_ablation, plot_accuracy_vs_fraction
@@ -41,10 +42,10 @@ from stimuli.encoders import get_encoder
 from stimuli.io import atomic_write_json, atomic_write_text
 
 from .. import __version__
-from .config import check_train_fraction, dump_config, resolve_config, set_dotted
+from .config import ConfigError, check_train_fraction, dump_config, resolve_config, set_dotted
 from .data import encode_all, load_split
 from .provenance import input_identities
-from .runfolder import locked
+from .runfolder import CONFIG_HEADER, config_diff, locked
 from .runlog import run_logger
 from .runner import run_experiment
 
@@ -75,14 +76,19 @@ class Cell:
 
     @property
     def done(self) -> bool:
-        """Whether the cell has its ``metrics.json`` (see :func:`stale_cells` for whether it still holds)."""
-        return (self.out / "metrics.json").is_file()
+        """Whether the cell has a readable ``metrics.json`` (see :func:`stale_cells` for whether it still holds)."""
+        try:
+            metrics = json.loads((self.out / "metrics.json").read_text())
+        except (OSError, ValueError):
+            return False
+        return isinstance(metrics, dict) and "test_accuracy" in metrics
 
 
 # ---------------------------------------------------------------------------- cells
 def ablation_cells(out, seeds, variants=ABLATION_VARIANTS) -> list[Cell]:
     """Cells ``out/<variant>/seed<k>`` for every variant and seed."""
     out = Path(out)
+    variants = _unique(list(variants), "--variants")
     return [
         Cell(f"{v}/seed{k}", out / v / f"seed{k}", {"model.variant": v, "model.seed": int(k)})
         for v in variants
@@ -93,6 +99,8 @@ def ablation_cells(out, seeds, variants=ABLATION_VARIANTS) -> list[Cell]:
 def fraction_cells(out, fractions, seeds, variants=FRACTION_VARIANTS) -> list[Cell]:
     """Cells ``out/<variant>/frac<f>/seed<k>``; seed ``k`` draws both the subset and the network."""
     out = Path(out)
+    variants = _unique(list(variants), "--variants")
+    fractions = _unique([float(f) for f in fractions], "--fractions")
     return [
         Cell(
             f"{v}/frac{f:g}/seed{k}",
@@ -111,7 +119,18 @@ def fraction_cells(out, fractions, seeds, variants=FRACTION_VARIANTS) -> list[Ce
 
 
 def _seed_list(seeds) -> list[int]:
-    return list(range(int(seeds))) if np.isscalar(seeds) else [int(s) for s in seeds]
+    out = list(range(int(seeds))) if np.isscalar(seeds) else [int(s) for s in seeds]
+    return _unique(out, "seeds")
+
+
+def _unique(values: list, what: str) -> list:
+    """``values`` unchanged; ValueError naming a repeated entry (one run would count as several)."""
+    seen = []
+    for v in values:
+        if v in seen:
+            raise ValueError(f"{what} lists {v!r} twice; each entry is a separate group of runs")
+        seen.append(v)
+    return values
 
 
 def _cell_config(base: dict, cell: Cell, cache) -> dict:
@@ -161,6 +180,38 @@ def stale_cells(cells: list[Cell], inputs: dict[str, dict[str, str]]) -> dict[st
         if changed:
             out[c.name] = f"{len(changed)} input clip(s) changed or gone ({', '.join(changed[:3])})"
     return out
+
+
+def claim_study_config(out: Path, base_cfg: dict, cells: list[Cell], configs: dict[str, dict]) -> None:
+    """Refuse a study folder whose finished cells were made with another configuration; record this one.
+
+    Compares the study's ``config.yaml`` and each finished cell's ``config.yaml`` with what
+    the cells would run now, and names the differing keys.  A study with no finished
+    cell is taken over.
+    """
+    finished = [c for c in cells if c.done]
+    if finished:
+        problems = []
+        study_cfg = out / "config.yaml"
+        if study_cfg.exists():
+            problems += _config_diff(study_cfg, base_cfg)
+        for c in finished:
+            problems += [f"{c.name}: {k}" for k in _config_diff(c.out / "config.yaml", configs[c.name])]
+        if problems:
+            shown = ", ".join(problems[:6]) + (f" and {len(problems) - 6} more" if len(problems) > 6 else "")
+            raise ConfigError(
+                f"{out} holds study results of a different configuration (differs in: {shown}); "
+                "choose another --out or delete it"
+            )
+    atomic_write_text(out / "config.yaml", CONFIG_HEADER + dump_config(base_cfg))
+
+
+def _config_diff(path: Path, cfg: dict) -> list[str]:
+    try:
+        old = yaml.safe_load(path.read_text()) or {}
+    except (OSError, ValueError, yaml.YAMLError):
+        return [f"{path.name} (missing or unreadable)"]
+    return config_diff(old, cfg) if isinstance(old, dict) else ["(whole file)"]
 
 
 # ---------------------------------------------------------------------------- workers
@@ -232,10 +283,14 @@ def run_cells(
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, int(jobs or os.cpu_count() or 1))
     cache, build_root = out / "cache", Path(base_cfg["model"].get("build_dir") or out / "build")
+    claim_study_config(out, base_cfg, cells, {c.name: _cell_config(base_cfg, c, cache) for c in cells})
     stale = stale_cells(cells, current_inputs(base_cfg, cache)) if any(c.done for c in cells) else {}
     for name, why in stale.items():
         print(f"{desc}: cell {name} is out of date ({why}); running it again", file=sys.stderr)
     todo = [c for c in cells if not c.done or c.name in stale]
+    for c in todo:  # a stale cell's old metrics must not be summarised if its rerun fails
+        if c.name in stale:
+            (c.out / "metrics.json").unlink(missing_ok=True)
     report = {
         "executed": [],
         "skipped": [c.name for c in cells if c not in todo],
@@ -243,7 +298,7 @@ def run_cells(
         "seconds": {},
         "stale": stale,
     }
-    configs = {c.name: _cell_config(base_cfg, c, cache) for c in todo}
+    configs = {c.name: _cell_config(base_cfg, c, cache) for c in cells}
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=desc, unit="cell", disable=not progress)
 
     def finished(name, fn):
@@ -289,7 +344,7 @@ def _write(
 ) -> list[Path]:
     summary = {**summary, "run": run_report}
     paths = [atomic_write_json(out / f"{stem}.json", summary), atomic_write_text(out / f"{stem}.md", table)]
-    atomic_write_text(out / "config.yaml", dump_config(base_cfg))
+    atomic_write_text(out / "config.yaml", CONFIG_HEADER + dump_config(base_cfg))
     if summary["n_finished"]:
         fig, _ = fig_fn(summary)
         paths += save_figure(fig, out / stem)

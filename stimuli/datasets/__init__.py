@@ -11,7 +11,9 @@ protocol through ``ds.split(name, **protocol_options)``.
 from __future__ import annotations
 
 import inspect
+import os
 
+from ..options import annotations_of, check_options
 from .base import BadFileWarning, ClipDataset, Item
 from .dvs_gesture import DVSGesture
 from .folder import ClipFolder
@@ -42,6 +44,11 @@ def dataset_options(name: str) -> list[str]:
     cls = _lookup(name)
     params = inspect.signature(cls.__init__).parameters
     return [p for p, v in params.items() if v.kind is inspect.Parameter.KEYWORD_ONLY]
+
+
+def dataset_class(name: str) -> type[ClipDataset]:
+    """The class registered as dataset ``name`` (ValueError naming the known ones)."""
+    return _lookup(name)
 
 
 def _lookup(name: str) -> type[ClipDataset]:
@@ -78,12 +85,16 @@ def get_dataset(name: str, root=None, **options) -> ClipDataset:
     unknown = sorted(set(options) - set(allowed))
     if unknown:
         raise ValueError(f"{cls.name}: unknown option(s) {', '.join(unknown)}; known: {', '.join(allowed)}")
+    if root is not None and not isinstance(root, (str, os.PathLike)):
+        raise TypeError(f"{cls.name}: root must be a path, got {type(root).__name__}")
+    check_options(cls.name, options, annotations_of(cls.__init__))
     return cls(root, **options)
 
 
 __all__ = [
     "DATASETS",
     "get_dataset",
+    "dataset_class",
     "dataset_options",
     "ClipDataset",
     "Item",

@@ -26,13 +26,13 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from stimuli.options import annotations_of, check_options
 from stimuli.types import Sample, StimulusError
-from stimuli.video import list_frame_files, read_frame_folder, read_video
+from stimuli.video import IMAGE_EXTENSIONS, list_frame_files, read_frame_folder, read_video
 
 #: File name endings read as videos by the clip loaders.
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mpg", ".mpeg", ".mov", ".mkv", ".m4v", ".webm")
-#: File name endings read as still frames inside a frame folder.
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+# IMAGE_EXTENSIONS (still frames inside a frame folder) comes from stimuli.video: one list
 
 
 class BadFileWarning(UserWarning):
@@ -172,8 +172,8 @@ class ClipDataset:
         classes: Sequence[str],
         *,
         root=None,
-        size=None,
-        crop=None,
+        size: tuple[int, int] | None = None,
+        crop: tuple[int, int, int, int] | None = None,
         step: int = 1,
         max_frames: int | None = None,
         skip_bad: bool = False,
@@ -246,9 +246,10 @@ class ClipDataset:
             else:
                 clip = reader(path, step=1, **opts)
                 self._clip_cache = (str(path), clip)
-            if clip.shape[0] < start:
+            if clip.shape[0] < end:  # never cut a listed range short without a word
                 raise StimulusError(
-                    f"{path}: frames {start}-{end} requested but the file holds {clip.shape[0]} frame(s)"
+                    f"{path}: frames {start}-{end} requested (dataset index of {item.meta.get('id')}) but the file "
+                    f"holds {clip.shape[0]} frame(s); correct the range or skip it with skip_bad"
                 )
             clip = clip[start - 1 : end : self.step].copy()  # never hand out the cache
             if self.max_frames is not None:
@@ -376,6 +377,7 @@ class ClipDataset:
             raise ValueError(
                 f"{self.name}: unknown split option(s) {', '.join(unknown)}; known: {', '.join(allowed) or 'none'}"
             )
+        check_options(self.name, protocol_options, annotations_of(self._split_indices), "split option")
         idx = np.asarray(self._split_indices(name, **protocol_options), dtype=np.int64)
         new = self.subset(np.sort(idx))
         new.split_name = name

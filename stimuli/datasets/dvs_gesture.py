@@ -11,6 +11,7 @@ or the file lists ``trials_to_train.txt`` / ``trials_to_test.txt`` when present.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -128,7 +129,15 @@ class DVSGesture(ClipDataset):
     data_kind = "events"
     sensor_size = SENSOR_SIZE
 
-    def __init__(self, root, *, users=None, lightings=None, skip_bad: bool = False, progress: bool | None = None):
+    def __init__(
+        self,
+        root,
+        *,
+        users: int | Sequence[int] | None = None,
+        lightings: str | Sequence[str] | None = None,
+        skip_bad: bool = False,
+        progress: bool | None = None,
+    ):
         root = check_root(root, self.name)
         if not any(_FILE_RE.match(p.name) for p in root.glob("*.aedat")) and (root / "DvsGesture").is_dir():
             root = root / "DvsGesture"

@@ -5,6 +5,8 @@ A clip is a video file or a folder of frames.  Classes are the sorted subfolder 
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from stimuli.types import StimulusError
@@ -38,8 +40,8 @@ class ClipFolder(ClipDataset):
         self,
         root,
         *,
-        size=None,
-        crop=None,
+        size: tuple[int, int] | None = None,
+        crop: tuple[int, int, int, int] | None = None,
         step: int = 1,
         max_frames: int | None = None,
         skip_bad: bool = False,
@@ -47,9 +49,14 @@ class ClipFolder(ClipDataset):
     ):
         root = check_root(root, self.name)
         found: dict[str, list] = {}
+        broken: list[tuple[str, str]] = []
         for cdir in sorted(p for p in root.iterdir() if p.is_dir()):
             for p in sorted(cdir.iterdir()):
-                if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS:
+                if p.is_symlink() and not p.exists():
+                    broken.append((str(p), f"broken link (its target {os.readlink(p)} does not exist)"))
+                    if not skip_bad:
+                        raise StimulusError(f"{p}: broken link (its target {os.readlink(p)} does not exist)")
+                elif p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS:
                     found.setdefault(cdir.name, []).append(p)
                 elif p.is_dir() and frame_folder_images(p):
                     found.setdefault(cdir.name, []).append(p)
@@ -75,8 +82,9 @@ class ClipFolder(ClipDataset):
             skip_bad=skip_bad,
             progress=progress,
         )
+        self._report_bad(broken)
 
-    def _split_indices(self, name, test_fraction=0.25, val_fraction=0.0, seed=0):
+    def _split_indices(self, name, test_fraction: float = 0.25, val_fraction: float = 0.0, seed: int = 0):
         test_fraction, val_fraction = float(test_fraction), float(val_fraction)
         if not (0 <= test_fraction < 1 and 0 <= val_fraction < 1 and test_fraction + val_fraction < 1):
             raise ValueError(

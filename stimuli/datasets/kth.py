@@ -14,6 +14,7 @@ into its listed subsequences, one item each.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from stimuli.types import StimulusError
@@ -104,13 +105,13 @@ class KTH(ClipDataset):
         self,
         root,
         *,
-        persons=None,
-        scenarios=None,
-        actions=None,
+        persons: int | Sequence[int] | None = None,
+        scenarios: int | Sequence[int] | None = None,
+        actions: str | Sequence[str] | None = None,
         subsequences: bool | None = None,
         sequences_file=None,
-        size=None,
-        crop=None,
+        size: tuple[int, int] | None = None,
+        crop: tuple[int, int, int, int] | None = None,
         step: int = 1,
         max_frames: int | None = None,
         skip_bad: bool = False,
@@ -180,7 +181,7 @@ class KTH(ClipDataset):
             progress=progress,
         )
 
-    def _split_indices(self, name, persons=None):
+    def _split_indices(self, name, persons: int | Sequence[int] | None = None):
         if persons is not None:
             held = parse_int_set(persons, "persons", self.name)
             rest = {p for p in self.meta_values("person")} - held

@@ -40,6 +40,7 @@ clip depends only on the seed and its own identity, not on generation order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -278,7 +279,7 @@ def render_action(
     action: str,
     *,
     n_frames: int = 24,
-    frame_shape=(48, 48),
+    frame_shape: tuple[int, int] = (48, 48),
     style: SubjectStyle | None = None,
     scenario: int = 1,
     noise: float = 0.05,
@@ -428,17 +429,17 @@ class SyntheticActions(ClipDataset):
         root=None,
         *,
         n_subjects: int = 12,
-        actions=SYNTHETIC_ACTIONS,
-        scenarios=(1, 2),
+        actions: Sequence[str] = SYNTHETIC_ACTIONS,
+        scenarios: Sequence[int] = (1, 2),
         repeats: int = 1,
         n_frames: int = 24,
-        frame_shape=(48, 48),
+        frame_shape: tuple[int, int] = (48, 48),
         noise: float = 0.05,
         distractor_prob: float = 0.3,
-        test_subjects=None,
-        val_subjects=None,
+        test_subjects: int | Sequence[int] | None = None,
+        val_subjects: int | Sequence[int] | None = None,
         variation: float = 1.0,
-        seed=0,
+        seed: int | np.random.Generator = 0,
         step: int = 1,
         max_frames: int | None = None,
         skip_bad: bool = False,
@@ -537,7 +538,9 @@ class SyntheticActions(ClipDataset):
             clip = clip[: self.max_frames]
         return np.ascontiguousarray(clip)
 
-    def _split_indices(self, name, test_subjects=None, val_subjects=None):
+    def _split_indices(
+        self, name, test_subjects: int | Sequence[int] | None = None, val_subjects: int | Sequence[int] | None = None
+    ):
         test = self.test_subjects if test_subjects is None else sorted(int(s) for s in np.atleast_1d(test_subjects))
         val = self.val_subjects if val_subjects is None else sorted(int(s) for s in np.atleast_1d(val_subjects))
         if name == "val" and not val:

@@ -86,8 +86,8 @@ class UCF101(ClipDataset):
         root,
         *,
         splits_dir=None,
-        size=None,
-        crop=None,
+        size: tuple[int, int] | None = None,
+        crop: tuple[int, int, int, int] | None = None,
         step: int = 1,
         max_frames: int | None = None,
         skip_bad: bool = False,
@@ -145,7 +145,7 @@ class UCF101(ClipDataset):
             progress=progress,
         )
 
-    def _split_indices(self, name, fold=1):
+    def _split_indices(self, name, fold: int = 1):
         fold = int(fold)
         if fold not in (1, 2, 3):
             raise ValueError(f"{self.name}: fold must be 1, 2 or 3, got {fold}")

@@ -13,6 +13,7 @@ the authors use leave-one-group-out cross-validation (25 folds).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -57,9 +58,9 @@ class UCF11(ClipDataset):
         self,
         root,
         *,
-        groups=None,
-        size=None,
-        crop=None,
+        groups: int | Sequence[int] | None = None,
+        size: tuple[int, int] | None = None,
+        crop: tuple[int, int, int, int] | None = None,
         step: int = 1,
         max_frames: int | None = None,
         skip_bad: bool = False,
@@ -126,7 +127,7 @@ class UCF11(ClipDataset):
             raise ValueError(f"{self.name}: fold must be in 1..{n_folds}, got {fold}")
         return [int(g) for g in np.array_split(np.array(groups), n_folds)[fold - 1]]
 
-    def _split_indices(self, name, fold=1, n_folds=None):
+    def _split_indices(self, name, fold: int = 1, n_folds: int | None = None):
         test = set(self.test_groups(fold, n_folds))
         if name == "test":
             return self._indices_where("group", test)

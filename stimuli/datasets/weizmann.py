@@ -51,8 +51,8 @@ class Weizmann(ClipDataset):
         self,
         root,
         *,
-        size=None,
-        crop=None,
+        size: tuple[int, int] | None = None,
+        crop: tuple[int, int, int, int] | None = None,
         step: int = 1,
         max_frames: int | None = None,
         skip_bad: bool = False,
@@ -100,7 +100,12 @@ class Weizmann(ClipDataset):
             split = official.get((cls, seq), r.get("split") or None)
             meta = dict(id=f"{cls}_{seq}", subject=seq, sequence=seq, group=seq, official_split=split, fps=WEIZMANN_FPS)
             if r.get("n_frames"):
-                meta["n_frames"] = int(r["n_frames"])
+                try:
+                    meta["n_frames"] = int(r["n_frames"])
+                except ValueError:
+                    raise StimulusError(
+                        f"{self.name}: index row of {cls}/{seq} has n_frames {r['n_frames']!r}, not an integer"
+                    ) from None
             items.append(Item(r["path"], classes.index(cls), meta))
         super().__init__(
             items,
@@ -137,7 +142,7 @@ class Weizmann(ClipDataset):
             raise StimulusError(f"{self.name}: no frame folders under {gdir}; expected <class>/<sequence>/imageN.jpg")
         return rows
 
-    def _split_indices(self, name, subject=None):
+    def _split_indices(self, name, subject: int | str | None = None):
         if subject is not None:
             subj = str(subject)
             subjects = set(self.meta_values("subject"))
