@@ -210,6 +210,8 @@ def test_variants_spread_neurons_and_synapses_as_named(variant):
     homogeneous = model.column_params().homogeneous()
     assert homogeneous.layer.specs()["tau_m"].cv == 0 and homogeneous.rstdp.specs()["tau_c"].cv == 0
     assert homogeneous.layer.specs()["tau_m"].mean == model.column_params().layer.specs()["tau_m"].mean
+    flat = build_column(_silent_input(6), 4, 2, 2, homogeneous, seed=1, name="flat")  # what it says builds
+    assert np.ptp(flat.layer.tau_m[:]) == 0 and np.ptp(flat.synapses["class"].tau_c[:]) == 0
 
 
 # ------------------------------------------------------------------ tiling
