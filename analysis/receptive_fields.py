@@ -140,8 +140,8 @@ def plot_receptive_fields(
             ax.spines[:].set_visible(False)
             if map_names[m]:
                 ax.set_title(map_names[m])
-        fig.colorbar(im, ax=axes[0].tolist(), label="input weight (no synapse: grey)", shrink=0.8, pad=0.01)
-        fig.suptitle(f"{title}\n{n} neurons, {h} x {w} pixels each")
+        fig.colorbar(im, ax=axes[0].tolist(), label="input weight", shrink=0.8, pad=0.01)
+        fig.suptitle(f"{title}\n{n} neurons, {h} x {w} pixels each (grey: no synapse)")
     return fig, {"mosaics": grids, "n_neurons": n, "w_max": vmax}
 
 
@@ -256,6 +256,7 @@ def plot_reward_dynamics(model):
         population), ``reward_accuracy``.
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+    from matplotlib.ticker import MaxNLocator  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
 
     n_classes, n_per = len(model.classes_), int(model.n_per_class)
     snaps = np.asarray(model.snapshots_.get("class", np.zeros((0, 0))))
@@ -278,6 +279,7 @@ def plot_reward_dynamics(model):
         if n_classes <= 10:
             ax_w.legend(loc="best", ncols=2)
         ax_a.plot(np.arange(1, len(acc) + 1), acc, marker="o", color="#6a3d9a")
+        ax_a.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax_a.axhline(1 / n_classes, color="0.6", lw=0.8, ls="--", label="chance")
         ax_a.set_ylim(0, 1.02)
         ax_a.set_xlabel("reward epoch")

@@ -272,9 +272,12 @@ class ColumnParams(SpecFields):
         return {name: as_spec(getattr(self, name), name) for name in names if getattr(self, name) is not None}
 
     def homogeneous(self) -> ColumnParams:
-        """Same means, zero spread everywhere (nested sets, strengths, initial-weight specs)."""
+        """Same means, zero spread everywhere (nested sets, strengths, initial-weight specs).
+
+        Single-valued parameters (scales, periods, targets, rewards) are left as given.
+        """
         changes = {name: getattr(self, name).homogeneous() for name in _NESTED}
-        changes.update({name: spec.homogeneous() for name, spec in self.specs().items()})
+        changes.update({name: as_spec(getattr(self, name), name).homogeneous() for name in _STRENGTHS})
         for name in ("w_input_init", "w_class_init"):
             value = getattr(self, name)
             if isinstance(value, (ParamSpec, Mapping)):
@@ -531,11 +534,10 @@ def _layer_groups(n_layer, params: ColumnParams, *, rngs, dt, name):
             extra_reset=WINNER_RESET if gated else "",
         )
     if gated and params.winner_window is not None:
+        window = as_spec(params.winner_window, "winner_window").mean
         for group in (layer, inhibitory):
             if group is not None:
-                group.run_regularly(
-                    WINNER_WINDOW_CODE, dt=params.winner_window, when="start", name=f"{group.name}_window"
-                )
+                group.run_regularly(WINNER_WINDOW_CODE, dt=window, when="start", name=f"{group.name}_window")
     return layer, inhibitory
 
 
@@ -588,7 +590,7 @@ def _input_pathway(input_group, layer, input_connect, params: ColumnParams, spec
     if normalise and len(i):
         # in the "groups" slot after Brian2's summed-variable update (order = layer.order - 1)
         syn.run_regularly(
-            NORMALISATION_CODE, dt=params.norm_period, when="groups", order=layer.order, name=f"{name}_normalise"
+            NORMALISATION_CODE, dt=specs["norm_period"].mean, when="groups", order=layer.order, name=f"{name}_normalise"
         )
     return syn, (i, j), w0
 
@@ -597,7 +599,7 @@ def _class_pathways(layer, n_classes, n_per_class, params: ColumnParams, specs, 
     """Class populations, layer -> class R-STDP, mutual inhibition and the teacher."""
     n = n_classes * n_per_class
     classes = lif_group(n, params.classes, name=f"{name}_classes", seed=rngs["classes"], dt=dt, extra_eqs=REWARD_EQS)
-    reward_dt = params.reward_dt
+    reward_dt = specs["reward_dt"].mean
     classes.run_regularly(REWARD_CLEAR_CODE, dt=reward_dt, when="end", order=1, name=f"{name}_classes_clear")
     ci, cj = connectivity(len(layer), n, "all")
     w0 = initial_weights(params.w_class_init, len(ci), rngs["class"], params.rstdp.specs()["w_max"].mean_value)
@@ -629,7 +631,7 @@ def _class_pathways(layer, n_classes, n_per_class, params: ColumnParams, specs, 
         own = np.repeat(np.arange(n_classes), n_per_class)[tj] == ti
         syn = Synapses(teacher, classes, model=TEACHER_EQS, on_pre=TEACHER_ON_PRE, name=f"{name}_teacher")
         syn.connect(i=ti, j=tj)
-        syn.value = np.where(own, float(params.reward), float(params.punishment))
+        syn.value = np.where(own, specs["reward"].mean_value, specs["punishment"].mean_value)
         synapses["teacher"] = syn
         structure["teacher"] = (ti, tj)
     return classes, synapses, structure, w0

@@ -210,6 +210,8 @@ def test_variants_spread_neurons_and_synapses_as_named(variant):
     homogeneous = model.column_params().homogeneous()
     assert homogeneous.layer.specs()["tau_m"].cv == 0 and homogeneous.rstdp.specs()["tau_c"].cv == 0
     assert homogeneous.layer.specs()["tau_m"].mean == model.column_params().layer.specs()["tau_m"].mean
+    flat = build_column(_silent_input(6), 4, 2, 2, homogeneous, seed=1, name="flat")  # what it says builds
+    assert np.ptp(flat.layer.tau_m[:]) == 0 and np.ptp(flat.synapses["class"].tau_c[:]) == 0
 
 
 # ------------------------------------------------------------------ tiling
@@ -432,13 +434,15 @@ def test_state_round_trip_and_strict_load(fitted, toy, tmp_path):
 @pytest.mark.slow
 @pytest.mark.standalone
 def test_numpy_and_cpp_standalone_agree(fitted, toy, tmp_path):
-    from cortex.devices import available_devices
+    """Every phase (STDP, reward, frozen extraction) in one compiled program gives the numpy result."""
+    from cortex.devices import available_devices, cache_dir
 
     if not available_devices()["cpp_standalone"][0]:
         pytest.skip("no C++ compiler")
     model, result = fitted
     X, y, X_test = toy
-    cpp = clone(model).set_params(device="cpp_standalone", build_dir=str(tmp_path / "cpp"))
+    build_dir = (cache_dir() or tmp_path) / "tests" / "cpp_standalone_columns"  # recompiles only what changed
+    cpp = clone(model).set_params(device="cpp_standalone", build_dir=str(build_dir), seed=model.seed_)
     cpp_result = cpp.fit_simulate(X, y, [X_test])
     for name in ("input", "class"):
         np.testing.assert_allclose(cpp.weights_[name], model.weights_[name], rtol=0, atol=1e-12)
