@@ -15,7 +15,14 @@ from scipy import stats
 
 from .energy import energy_estimate, format_nj, run_timing
 
-__all__ = ["mean_ci", "summarize_ablation", "summarize_train_fraction", "ablation_table", "fraction_table"]
+__all__ = [
+    "mean_ci",
+    "cell_metrics",
+    "summarize_ablation",
+    "summarize_train_fraction",
+    "ablation_table",
+    "fraction_table",
+]
 
 
 def mean_ci(values, level: float = 0.95, bounds=None) -> dict:
@@ -50,7 +57,7 @@ def mean_ci(values, level: float = 0.95, bounds=None) -> dict:
     return {"n": n, "mean": mean, "std": std, "ci": [low, high]}
 
 
-def _metrics(cell) -> dict | None:
+def cell_metrics(cell) -> dict | None:
     path = cell.out / "metrics.json"
     try:
         metrics = json.loads(path.read_text())
@@ -111,7 +118,7 @@ def _baseline(cells_metrics: list[tuple]) -> dict:
 
 def summarize_ablation(cells: list) -> dict:
     """Per-variant accuracy statistics, activity and energy of finished ablation cells."""
-    have = [(c, m) for c in cells if (m := _metrics(c)) is not None]
+    have = [(c, m) for c in cells if (m := cell_metrics(c)) is not None]
     variants = list(dict.fromkeys(c.overrides["model.variant"] for c in cells))
     summary = {
         "study": "heterogeneity_ablation",
@@ -125,7 +132,7 @@ def summarize_ablation(cells: list) -> dict:
 
 def summarize_train_fraction(cells: list) -> dict:
     """Per variant and fraction accuracy statistics of finished training-fraction cells."""
-    have = [(c, m) for c in cells if (m := _metrics(c)) is not None]
+    have = [(c, m) for c in cells if (m := cell_metrics(c)) is not None]
     variants = list(dict.fromkeys(c.overrides["model.variant"] for c in cells))
     fractions = sorted(set(c.overrides["dataset.train_fraction"] for c in cells))
     out = {

@@ -264,10 +264,10 @@ def _check_values(cfg: dict) -> None:
             _check_entry(f"{section}.{key}", cfg[section][key], rule)
     _check_dataset(cfg["dataset"])
     try:
-        get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
+        encoder = get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"encoder.params: {exc}") from None
-    _check_model(cfg)
+    _check_model(cfg, float(encoder.dt))
     _check_attention(cfg["readout"])
 
 
@@ -311,7 +311,7 @@ def _check_attention(readout: dict) -> None:
         raise ConfigError(f"readout.attention.{str(exc).removeprefix('attention: ')}") from None
 
 
-def _check_model(cfg: dict) -> None:
+def _check_model(cfg: dict, enc_dt: float) -> None:
     """Check every model key, whatever the kind.
 
     ``kind: input`` uses only ``bins``, ``reduction`` and ``seed``, but a config switched
@@ -325,20 +325,11 @@ def _check_model(cfg: dict) -> None:
         raise ConfigError(f"model.{exc}") from None
     if model.get("kind", "hrsnn") == "input":
         return
-    enc_dt = _encoder_dt(cfg["encoder"])
-    if enc_dt is not None and enc_dt < model_obj.dt * (1 - 1e-9):
+    if enc_dt < model_obj.dt * (1 - 1e-9):
         raise ConfigError(
             f"'encoder.params.dt' ({enc_dt} ms) is finer than 'model.dt' ({model_obj.dt} ms): the network would "
             f"merge input spikes that fall in one of its steps; use encoder dt >= model dt"
         )
-
-
-def _encoder_dt(enc: dict) -> float | None:
-    """Time step of the configured encoder (its inner encoder's for ``residual``)."""
-    try:
-        return float(get_encoder(enc["name"], **(enc["params"] or {})).dt)
-    except (TypeError, ValueError, AttributeError):
-        return None
 
 
 def _check_entry(key: str, value, rule) -> None:

@@ -438,10 +438,8 @@ def baseline(run: Run, data: EncodedData) -> dict:
     """``{"input": (X_train, X_test)}``: binned input counts, when enabled (always for ``kind: input``)."""
     if run.kind != "input" and not run.cfg["baseline"]["enabled"]:
         return {}
-    defaults = HRSNN().get_params()
-    bins = run.cfg["baseline"]["bins"] or run.cfg["model"].get("bins", defaults["bins"])
-    reduction = run.cfg["model"].get("reduction", defaults["reduction"])
-    base = InputCounts(bins=bins, reduction=reduction).fit(data.train)
+    reduction = run.cfg["model"].get("reduction", HRSNN().reduction)
+    base = InputCounts(bins=feature_bins(run.cfg, "input"), reduction=reduction).fit(data.train)
     return {"input": (base.transform(data.train), base.transform(data.test))}
 
 

@@ -35,7 +35,13 @@ from tqdm.auto import tqdm
 from analysis.accuracy import plot_ablation, plot_accuracy_vs_fraction
 from analysis.figures import save_figure
 from analysis.report import write_ablation_report, write_fraction_report
-from analysis.summaries import ablation_table, fraction_table, summarize_ablation, summarize_train_fraction
+from analysis.summaries import (
+    ablation_table,
+    cell_metrics,
+    fraction_table,
+    summarize_ablation,
+    summarize_train_fraction,
+)
 from cortex.devices import STANDALONE_DEVICES
 from stimuli.cache import StimulusCache
 from stimuli.encoders import get_encoder
@@ -77,11 +83,7 @@ class Cell:
     @property
     def done(self) -> bool:
         """Whether the cell has a readable ``metrics.json`` (see :func:`stale_cells` for whether it still holds)."""
-        try:
-            metrics = json.loads((self.out / "metrics.json").read_text())
-        except (OSError, ValueError):
-            return False
-        return isinstance(metrics, dict) and "test_accuracy" in metrics
+        return cell_metrics(self) is not None
 
 
 # ---------------------------------------------------------------------------- cells
