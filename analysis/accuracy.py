@@ -6,7 +6,7 @@ import numpy as np
 
 from .figures import PAPER_WIDTH, VARIANT_COLORS, paper_style
 
-__all__ = ["plot_confusion", "plot_ablation", "plot_accuracy_vs_fraction"]
+__all__ = ["plot_confusion", "plot_ablation", "plot_encoder_study", "plot_accuracy_vs_fraction"]
 
 
 def plot_confusion(confusion, classes):
@@ -103,6 +103,64 @@ def plot_ablation(summary: dict):
         )
         fig.legend(loc="outside lower center", ncols=2)
     return fig, {"variants": variants, "mean": means, "ci": cis, "seeds": seeds, "baseline": base}
+
+
+def plot_encoder_study(summary: dict):
+    """Test accuracy per encoder: the network (bar = mean, whisker = 95 % CI, dots = seeds) beside its input baseline.
+
+    Parameters
+    ----------
+    summary : dict
+        ``encoders.json`` content (:func:`analysis.summaries.summarize_encoders`).
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    data : dict
+        ``encoders``, ``mean``, ``ci``, ``seeds`` (network accuracies per encoder),
+        ``baseline`` (input-count accuracy per encoder, None where missing).
+    """
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
+    groups = summary["encoders"]
+    encoders = [e for e in groups if groups[e]["n_seeds"]]
+    means = [groups[e]["accuracy_mean"] for e in encoders]
+    cis = [groups[e]["accuracy_ci95"] for e in encoders]
+    seeds = [groups[e]["accuracy_per_seed"] for e in encoders]
+    base = [groups[e]["baseline"]["accuracy_mean"] for e in encoders]
+    model = summary.get("model")
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(3.6, 2.9), layout="constrained")
+        x = np.arange(len(encoders))
+        ax.bar(x - 0.18, means, width=0.36, color="#6a3d9a", alpha=0.85, label=f"{model} (network)", zorder=1)
+        ax.bar(
+            x + 0.18,
+            [b if b is not None else np.nan for b in base],
+            width=0.36,
+            color="#c0392b",
+            alpha=0.55,
+            label="input counts (no SNN)",
+            zorder=1,
+        )
+        for k, (m, ci) in enumerate(zip(means, cis, strict=True)):
+            if ci is not None:
+                ax.errorbar(k - 0.18, m, yerr=[[m - ci[0]], [ci[1] - m]], color="black", capsize=3, lw=1, zorder=3)
+        rng = np.random.default_rng(0)
+        for k, acc in enumerate(seeds):
+            ax.scatter(k - 0.18 + rng.uniform(-0.07, 0.07, len(acc)), acc, s=9, color="black", zorder=4)
+        ax.set_xticks(x, encoders)
+        ax.set_ylabel("test accuracy")
+        ax.set_ylim(0, 1.08)
+        n_seeds = max((len(s) for s in seeds), default=0)
+        skipped = summary.get("skipped") or {}
+        ax.set_title(
+            f"encoding study, {n_seeds} seed{'s' if n_seeds != 1 else ''}; bars: mean, whiskers: 95 % CI"
+            + (f"\nnot applicable here: {', '.join(skipped)}" if skipped else ""),
+            loc="left",
+            fontsize=8,
+        )
+        fig.legend(loc="outside lower center", ncols=2)
+    return fig, {"encoders": encoders, "mean": means, "ci": cis, "seeds": seeds, "baseline": base}
 
 
 def plot_accuracy_vs_fraction(summary: dict):

@@ -1,14 +1,21 @@
-"""Spike raster of a run: input on top, reservoir (E blue, I red) below, population rate underneath."""
+"""Spike rasters of a run.
+
+:func:`plot_run_raster`: a reservoir run's input on top, reservoir (E blue, I red) below,
+population rate underneath; :func:`plot_column_raster`: a column run's input, layer and
+class populations, with each clip's vote.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from networks.column import population_vote
+from networks.features import first_spike_steps
 from stimuli.timebase import ms_to_seconds
 
 from .figures import COLORS, MARKER_LIMIT, PAPER_WIDTH, draw_spikes, paper_style
 
-__all__ = ["population_rate", "plot_run_raster"]
+__all__ = ["population_rate", "plot_run_raster", "plot_column_raster"]
 
 
 def population_rate(
@@ -167,4 +174,112 @@ def plot_run_raster(
             )
         ax_rate.set_xlim(0, n_steps * dt)
         ax_in.set_title(ax_in.get_title(loc="left"), loc="left", pad=12)
+    return fig, data
+
+
+def plot_column_raster(raster: dict, *, class_names: list[str] | None = None, max_spikes: int = MARKER_LIMIT):
+    """Input, layer and class-population spikes of a column run's first test clips.
+
+    Parameters
+    ----------
+    raster : dict
+        ``raster.npz`` of a ``model.kind: column`` run (``layer_*``, ``classes_*``,
+        ``n_layer``, ``n_per_class``, ``n_class_pops``).
+    class_names : list of str, optional
+        Names of the class populations (default their indices).
+    max_spikes : int
+        A panel with more spikes shows their density instead of markers.
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    data : dict
+        ``spike_counts`` per population, ``class_counts`` (clips x class populations),
+        ``winners`` (the voted class index per clip, :func:`networks.column.population_vote`),
+        ``windows`` (ms).
+    """
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
+    dt = float(raster["dt"])
+    win = np.asarray(raster["windows"], dtype=np.int64)
+    n_steps = int(win[-1, 1])
+    n_in, n_layer = int(raster["n_input"]), int(raster["n_layer"])
+    n_per, n_pops = int(raster["n_per_class"]), int(raster["n_class_pops"])
+    labels = np.asarray(raster["labels"], dtype=np.int64)
+    names = class_names or [str(c) for c in range(n_pops)]
+    sel, data = {}, {"spike_counts": {}, "windows": win * dt}
+    for pop in ("input", "layer", "classes"):
+        i, t = np.asarray(raster[f"{pop}_i"], dtype=np.int64), np.asarray(raster[f"{pop}_t"], dtype=np.int64)
+        keep = (t >= 0) & (t < n_steps)
+        sel[pop] = (i[keep], t[keep])
+        data["spike_counts"][pop] = int(keep.sum())
+    ci, ct = sel["classes"]
+    counts = np.stack([np.bincount(ci[(ct >= a) & (ct < b)] // n_per, minlength=n_pops)[:n_pops] for a, b in win])
+    data["class_counts"] = counts
+    data["winners"] = population_vote(counts, first_spike_steps(ci // n_per, ct, win, n_pops))
+    rows = {"input": n_in, "layer": n_layer, "classes": n_pops * n_per}
+    colours = {
+        "input": (COLORS["input"], "Greys"),
+        "layer": (COLORS["exc"], "Blues"),
+        "classes": ("#6a3d9a", "Purples"),
+    }
+    with paper_style():
+        fig, axes = plt.subplots(
+            3,
+            1,
+            figsize=(PAPER_WIDTH, 5.0),
+            sharex=True,
+            layout="constrained",
+            gridspec_kw={"height_ratios": [1.0, 1.2, 0.9]},
+        )
+        for ax, pop in zip(axes, ("input", "layer", "classes"), strict=True):
+            for a, b in win * dt:
+                ax.axvspan(a, b, color="0.93", zorder=-1, lw=0)
+            i, t = sel[pop]
+            note = draw_spikes(
+                ax,
+                t * dt,
+                i,
+                t_max=n_steps * dt,
+                n_channels=rows[pop],
+                color=colours[pop][0],
+                cmap=colours[pop][1],
+                marker_limit=max_spikes,
+            )
+            ax.set_ylim(-0.5, rows[pop] - 0.5)
+            ax.set_title(
+                f"{pop}: {data['spike_counts'][pop]:,} spikes on {rows[pop]} "
+                + ("channels" if pop == "input" else "neurons")
+                + (f" ({note})" if note else ""),
+                loc="left",
+            )
+        ax_cls = axes[2]
+        for (a, b), c, won in zip(win * dt, labels, data["winners"], strict=True):
+            ax_cls.fill_between([a, b], c * n_per - 0.5, (c + 1) * n_per - 0.5, color="#e9c46a", alpha=0.5, lw=0)
+            verdict = "\u2713" if won == c else "\u2717"
+            ax_cls.annotate(
+                f"{names[c]} \u2192 {names[won]} {verdict}",
+                xy=((a + b) / 2, 1.0),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, 2),
+                textcoords="offset points",
+                ha="center",
+                va="bottom",
+                fontsize=7,
+            )
+        if n_pops <= 12:
+            ax_cls.set_yticks([(c + 0.5) * n_per - 0.5 for c in range(n_pops)], names[:n_pops])
+        for ax in axes:
+            for b in win[:, 1] * dt:
+                ax.axvline(b, color="0.45", lw=0.6, ls=":")
+        axes[0].set_ylabel("input channel")
+        axes[1].set_ylabel("layer neuron")
+        ax_cls.set_ylabel("class population")
+        ax_cls.set_title(
+            ax_cls.get_title(loc="left") + "; shaded: the clip's class, above: true \u2192 voted",
+            loc="left",
+            pad=12,
+        )
+        ax_cls.set_xlabel("time (ms)")
+        ax_cls.set_xlim(0, n_steps * dt)
     return fig, data

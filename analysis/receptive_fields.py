@@ -280,6 +280,7 @@ def plot_reward_dynamics(model):
             ax_w.legend(loc="best", ncols=2)
         ax_a.plot(np.arange(1, len(acc) + 1), acc, marker="o", color="#6a3d9a")
         ax_a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax_a.set_xlim(0.5, max(len(acc), 1) + 0.5)
         ax_a.axhline(1 / n_classes, color="0.6", lw=0.8, ls="--", label="chance")
         ax_a.set_ylim(0, 1.02)
         ax_a.set_xlabel("reward epoch")

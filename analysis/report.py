@@ -20,7 +20,8 @@ from .activity import plot_activity, plot_membrane_traces
 from .attention import plot_attention
 from .energy import format_energy, format_nj, run_energy
 from .figures import save_figure
-from .raster import plot_run_raster
+from .raster import plot_column_raster, plot_run_raster
+from .receptive_fields import plot_column_receptive_fields, plot_reward_dynamics
 from .rundata import class_names, load_attention, load_config_file, load_metrics, load_model, load_raster
 from .weights import plot_weight_dynamics, plot_weight_matrices
 
@@ -31,28 +32,59 @@ __all__ = [
     "write_run_report",
     "write_ablation_report",
     "write_fraction_report",
+    "write_encoder_report",
+    "model_name",
+    "result_rows",
 ]
 
-#: Figures of ``spikevid plot all`` (in this order).
-FIGURES = ("raster", "weights", "activity", "confusion", "attention")
+#: Figures of ``spikevid plot all`` (in this order); the last two for column runs only.
+FIGURES = ("raster", "weights", "activity", "confusion", "attention", "receptive_fields", "reward")
+#: Figures that need a trained model of one kind.
+_KIND_FIGURES = {"activity": ("hrsnn",), "receptive_fields": ("column",), "reward": ("column",)}
+
+
+def model_name(model: dict) -> str:
+    """A run's network in words (``metrics["model"]``)."""
+    kind = model.get("kind")
+    if kind == "hrsnn":
+        return f"HRSNN {model.get('variant', '')} (n={model.get('n')})"
+    if kind == "column":
+        gx, gy = model.get("tiles") or (1, 1)
+        cols = f"{gx}x{gy} columns of " if (gx, gy) != (1, 1) else ""
+        return f"column {model.get('variant', '')} ({cols}{model.get('n_layer')} neurons)"
+    return "input counts"
+
+
+def result_rows(metrics: dict) -> list[tuple[str, float, float, object]]:
+    """``(what, train accuracy, test accuracy, features)`` of every readout of a run, the reported one first."""
+    readouts = metrics.get("readouts")
+    if readouts is None:  # a run written before every readout was recorded
+        rows = [
+            (model_name(metrics["model"]), metrics["train_accuracy"], metrics["test_accuracy"], metrics["n_features"])
+        ]
+        if "baseline" in metrics:
+            b = metrics["baseline"]
+            rows.append(("input counts (no SNN)", b["train_accuracy"], b["test_accuracy"], b["n_features"]))
+        return rows
+    main = metrics["model"].get("result")
+    order = sorted(readouts, key=lambda k: (k != main, k == "input"))
+    rows = []
+    for name in order:
+        r = readouts[name]
+        if name == "populations":
+            what = f"{model_name(metrics['model'])}: class populations (R-STDP vote)"
+        elif name == "input":
+            what = f"input counts (no SNN) + {r['readout']}" if metrics["model"]["kind"] != "input" else "input counts"
+        else:
+            what = f"{model_name(metrics['model'])} + {r['readout']}"
+        rows.append((what, r["train_accuracy"], r["test_accuracy"], r["n_features"]))
+    return rows
 
 
 def summary_table(metrics: dict) -> str:
     """A small text table of a run's accuracies (network beside the input baseline)."""
     rows = [("model", "train acc", "test acc", "features")]
-    name = metrics["model"]["kind"]
-    if name == "hrsnn":
-        name = f"HRSNN {metrics['model'].get('variant', '')} (n={metrics['model'].get('n')})"
-    else:
-        name = "input counts"
-    rows.append(
-        (name, f"{metrics['train_accuracy']:.1%}", f"{metrics['test_accuracy']:.1%}", str(metrics["n_features"]))
-    )
-    if "baseline" in metrics:
-        b = metrics["baseline"]
-        rows.append(
-            ("input counts (no SNN)", f"{b['train_accuracy']:.1%}", f"{b['test_accuracy']:.1%}", str(b["n_features"]))
-        )
+    rows += [(what, f"{tr:.1%}", f"{te:.1%}", str(n)) for what, tr, te, n in result_rows(metrics)]
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
 
     def line(r):
@@ -66,8 +98,9 @@ def summary_table(metrics: dict) -> str:
     ]
     text += [line(r) for r in rows[1:]]
     if "spikes_per_neuron_per_sample" in metrics:
+        where = "layer" if metrics["model"]["kind"] == "column" else "reservoir"
         text.append(
-            f"reservoir activity: {metrics['spikes_per_neuron_per_sample']:.2f} spikes/neuron/clip; "
+            f"{where} activity: {metrics['spikes_per_neuron_per_sample']:.2f} spikes/neuron/clip; "
             f"time (s): " + ", ".join(f"{k} {v:.1f}" for k, v in metrics["seconds"].items())
         )
     return "\n".join(text)
@@ -84,13 +117,14 @@ def run_figures(run_dir, which=None, *, out=None, strict: bool = True) -> dict:
     ----------
     run_dir : path
         A finished run directory.
-    which : sequence of {"raster", "weights", "activity", "confusion", "attention"}, optional
+    which : sequence of :data:`FIGURES`, optional
         Default: every figure of :data:`FIGURES` whose input files the run has.
     out : path, optional
         Figure folder (default ``run_dir/figures``).
     strict : bool
         Raise when a requested figure's input file is missing; otherwise skip it
-        (a run without a reservoir has no raster and no model).
+        (a run without a network has no raster and no model; receptive fields and
+        reward dynamics are a column's, the activity figure a reservoir's).
 
     Returns
     -------
@@ -108,8 +142,12 @@ def run_figures(run_dir, which=None, *, out=None, strict: bool = True) -> dict:
         raise ValueError(f"unknown figure(s) {sorted(unknown)}; choose from {FIGURES}")
     metrics = load_metrics(run_dir)
     which = list(which) if strict else _drawable(run_dir, which)
+    kind = metrics["model"].get("kind")
+    wrong = [w for w in which if kind not in _KIND_FIGURES.get(w, (kind,))]
+    if wrong:
+        raise ValueError(f"figure(s) {wrong} need a {' or '.join(_KIND_FIGURES[wrong[0]])} run; {run_dir} is {kind}")
     raster = load_raster(run_dir) if {"raster", "activity"} & set(which) else None
-    model = load_model(run_dir) if {"weights", "activity"} & set(which) else None
+    model = load_model(run_dir) if {"weights", "activity", "receptive_fields", "reward"} & set(which) else None
     if "raster" in which and raster is None:
         raise FileNotFoundError(f"raster.npz not found in {run_dir}")
     attention = load_attention(run_dir) if "attention" in which else None
@@ -120,50 +158,98 @@ def run_figures(run_dir, which=None, *, out=None, strict: bool = True) -> dict:
 
 
 def _drawable(run_dir: Path, which) -> list[str]:
-    """The figures of ``which`` whose input files exist (a run without a reservoir has neither)."""
+    """The figures of ``which`` whose input files exist and that apply to the run's model."""
     has_model, has_raster = (run_dir / "model.npz").is_file(), (run_dir / "raster.npz").is_file()
     has_attention = (run_dir / "attention.npz").is_file()
+    kind = load_metrics(run_dir)["model"].get("kind")
     return [
         w
         for w in which
         if (w != "raster" or has_raster)
-        and (w not in ("weights", "activity") or has_model)
+        and (w not in ("weights", "activity", "receptive_fields", "reward") or has_model)
         and (w != "attention" or has_attention)
+        and kind in _KIND_FIGURES.get(w, (kind,))
     ]
 
 
 def _figures(which, metrics: dict, raster: dict | None, model, attention: dict | None = None):
     """Yield ``(name, (fig, data))`` of every requested figure, one at a time."""
     if "raster" in which:
-        yield "raster", plot_run_raster(raster, class_names=class_names(metrics, raster["labels"]))
+        if "layer_i" in raster:
+            yield "raster", plot_column_raster(raster, class_names=class_names(metrics, range(raster["n_class_pops"])))
+        else:
+            yield "raster", plot_run_raster(raster, class_names=class_names(metrics, raster["labels"]))
     if "weights" in which:
         for p, snaps in model.snapshots_.items():
             if snaps.size:
                 yield f"weights_{p}", plot_weight_dynamics(snaps, model.snapshot_times_, pathway=p, w_max=model.w_max)
-        if model.weights_:
-            shown = [p for p in ("ee", "in_exc", "in_inh") if p in model.weights_]
+        shown = [p for p in ("ee", "in_exc", "in_inh") if p in model.weights_]
+        if shown:
             yield "weight_matrices", plot_weight_matrices(model, shown)
     if "activity" in which and raster is not None:
-        label = metrics["model"].get("variant", "reservoir")
-        yield "activity", plot_activity({label: {"raster": raster, "tau_m": _tau_m(model)}})
-        if "v" in raster:
-            v_th = model.neuron_params_["exc"]["v_th"][np.asarray(raster["v_i"], dtype=int)]
-            t = np.arange(raster["v"].shape[1]) * raster["dt"]
-            yield (
-                "membrane",
-                plot_membrane_traces(
-                    t,
-                    raster["v"],
-                    neurons=raster["v_i"],
-                    v_th=v_th,
-                    windows=np.asarray(raster["windows"]) * raster["dt"],
-                ),
-            )
+        yield from _activity_figures(metrics, raster, model)
     if "confusion" in which:
         yield "confusion", plot_confusion(metrics["confusion_matrix"], metrics["classes"])
     if "attention" in which:
         per_class = {k.removesuffix("_per_class"): v for k, v in attention.items() if k.endswith("_per_class")}
         yield "attention", plot_attention(per_class, metrics["classes"], bin_ms=attention.get("bin_ms"))
+    if "receptive_fields" in which:
+        yield "receptive_fields", plot_column_receptive_fields(model)
+    if "reward" in which:
+        yield "reward", plot_reward_dynamics(model)
+
+
+def _activity_figures(metrics: dict, raster: dict, model):
+    """The reservoir's activity figure, and its membrane traces where the run recorded them."""
+    label = metrics["model"].get("variant", "reservoir")
+    yield "activity", plot_activity({label: {"raster": raster, "tau_m": _tau_m(model)}})
+    if "v" in raster:
+        v_th = model.neuron_params_["exc"]["v_th"][np.asarray(raster["v_i"], dtype=int)]
+        t = np.arange(raster["v"].shape[1]) * raster["dt"]
+        windows = np.asarray(raster["windows"]) * raster["dt"]
+        yield "membrane", plot_membrane_traces(t, raster["v"], neurons=raster["v_i"], v_th=v_th, windows=windows)
+
+
+def _model_sentence(model: dict) -> str:
+    where = f"(device {model.get('device')}, dt {model.get('dt')} ms, seed {model.get('seed')})."
+    if model.get("kind") == "hrsnn":
+        return f"reservoir **HRSNN {model.get('variant')}** with {model.get('n')} neurons {where}"
+    if model.get("kind") == "column":
+        gx, gy = model.get("tiles") or (1, 1)
+        return (
+            f"**cortical column** {model.get('variant')}: {gx} x {gy} column(s) of {model.get('n_layer')} layer "
+            f"neurons ({model.get('lateral')} inhibition), class populations of {model.get('n_per_class')} {where}"
+        )
+    return "no network (input counts)."
+
+
+def _column_lines(rel: dict, m: dict) -> list[str]:
+    """Report paragraphs of a column run's receptive fields and reward dynamics."""
+    lines = []
+    if "receptive_fields" in rel:
+        lines.append(
+            _img(
+                rel["receptive_fields"],
+                "Learned receptive fields: each layer neuron's input weights on the frame grid, one grid per "
+                "input map (grey: pixels outside its column's tile).",
+            )
+        )
+    if "reward" in rel:
+        acc = m.get("reward_accuracy") or []
+        if acc:
+            lines.append(
+                "During the reward phase the rewarded class won the vote in "
+                + ", ".join(f"{a:.0%}" for a in acc)
+                + " of the training clips (per epoch).\n"
+            )
+        lines.append(
+            _img(
+                rel["reward"],
+                "R-STDP: mean layer \u2192 class weight onto each class population over learning, and the "
+                "share of reward-phase clips the rewarded class won.",
+            )
+        )
+    return lines
 
 
 def _img(rel: str, caption: str) -> str:
@@ -189,25 +275,14 @@ def write_run_report(run_dir, made: dict | None = None) -> Path:
         "",
         f"Dataset **{m.get('dataset')}** ({m['n_train']} training / {m['n_test']} test clips, "
         f"{len(m['classes'])} classes), encoder **{m.get('encoder')}** ({m.get('n_input', '?')} input channels), "
-        + (
-            f"reservoir **HRSNN {model.get('variant')}** with {model.get('n')} neurons "
-            f"(device {model.get('device')}, dt {model.get('dt')} ms, seed {model.get('seed')})."
-            if model.get("kind") == "hrsnn"
-            else "no reservoir (input counts)."
-        ),
+        + _model_sentence(model),
         "",
         "## Accuracy",
         "",
         "| model | train | test | features |",
         "|---|---|---|---|",
-        f"| {'HRSNN ' + str(model.get('variant')) if model.get('kind') == 'hrsnn' else 'input counts'} | "
-        f"{m['train_accuracy']:.1%} | {m['test_accuracy']:.1%} | {m['n_features']} |",
     ]
-    if "baseline" in m:
-        b = m["baseline"]
-        lines.append(
-            f"| input counts (no SNN) | {b['train_accuracy']:.1%} | {b['test_accuracy']:.1%} | {b['n_features']} |"
-        )
+    lines += [f"| {what} | {tr:.1%} | {te:.1%} | {n} |" for what, tr, te, n in result_rows(m)]
     lines += [
         "",
         "Per-class test accuracy: " + ", ".join(f"{c} {a:.0%}" for c, a in m["per_class_accuracy"].items()) + ".",
@@ -228,9 +303,17 @@ def write_run_report(run_dir, made: dict | None = None) -> Path:
                 "averaged over the test clips of each class; the cyan mark on the colour bar is uniform attention.",
             )
         )
-    if "spikes_per_neuron_per_sample" in m:
+    if "synaptic_events_per_sample" in m:
         lines += ["## Activity and energy (estimate)", "", format_energy(run_energy(run_dir)), ""]
-    if "raster" in rel:
+    if "raster" in rel and model.get("kind") == "column":
+        lines.append(
+            _img(
+                rel["raster"],
+                "First test clips: input spikes, layer spikes and the class populations (shaded: the clip's "
+                "class; above each clip: true class \u2192 the populations' vote).",
+            )
+        )
+    elif "raster" in rel:
         lines.append(
             _img(
                 rel["raster"],
@@ -238,6 +321,7 @@ def write_run_report(run_dir, made: dict | None = None) -> Path:
                 "and the population rate (bottom); shaded: clip windows.",
             )
         )
+    lines += _column_lines(rel, m)
     if "activity" in rel:
         d = next(iter(made["activity"][1].values()))
         rate = d["stats"]["rate"]
@@ -257,7 +341,7 @@ def write_run_report(run_dir, made: dict | None = None) -> Path:
         lines.append(_img(rel["membrane"], "Membrane potential of a few excitatory neurons."))
     weights = [k for k in rel if k.startswith("weights_")]
     if weights or "weight_matrices" in rel:
-        lines += ["## Weights (unsupervised STDP phase)", ""]
+        lines += ["## Weights (learning phases)", ""]
         for k in weights:
             d = made[k][1]
             lines.append(
@@ -332,6 +416,39 @@ def write_ablation_report(out, summary: dict, table: str) -> Path:
                 )
         lines.append("")
     lines += ["Files: `ablation.json` (all numbers), `ablation.md` (table), `<variant>/seed<k>/` (runs).", ""]
+    return atomic_write_text(out / "report.md", "\n".join(lines))
+
+
+def write_encoder_report(out, summary: dict, table: str) -> Path:
+    """``out/report.md`` of the encoding study."""
+    out = Path(out)
+    lines = [
+        "# Encoding study",
+        "",
+        f"One {summary.get('model')} configuration fed by different video-to-spike encoders; every other "
+        "entry of the configuration is the same. Each encoder is compared with the input-count baseline of "
+        "its own spikes (the same readout without a network), since encoders differ in what they give "
+        "any classifier. Accuracy: test set; CI: 95 % (t-distribution over seeds, clipped to [0, 1]).",
+        "",
+        _run_note(summary),
+        "",
+        table,
+        "",
+    ]
+    if (out / "encoders.png").is_file():
+        lines.append(
+            _img(
+                "encoders.png",
+                "Test accuracy per encoder: network (bars = mean, whiskers = 95 % CI, dots = seeds) beside the "
+                "input-count baseline of the same spikes.",
+            )
+        )
+    lines += ["## Encoder parameters", ""]
+    for e, s in summary["encoders"].items():
+        lines.append(f"- `{e}`: " + (", ".join(f"{k}={v}" for k, v in (s.get("params") or {}).items()) or "defaults"))
+    for e, why in (summary.get("skipped") or {}).items():
+        lines.append(f"- `{e}`: skipped ({why})")
+    lines += ["", "Files: `encoders.json` (all numbers), `encoders.md` (table), `<encoder>/seed<k>/` (runs).", ""]
     return atomic_write_text(out / "report.md", "\n".join(lines))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from networks.hrsnn import HRSNN
+from networks.models import model_class
 
 __all__ = [
     "RunFileError",
@@ -71,8 +71,12 @@ def load_config_file(run_dir) -> dict:
     return cfg
 
 
-#: Arrays every ``raster.npz`` has.
-_RASTER_KEYS = ("windows", "dt", "input_i", "input_t", "exc_i", "exc_t")
+#: Arrays every ``raster.npz`` has, and those of a reservoir's and of a column's.
+_RASTER_KEYS = ("windows", "dt", "input_i", "input_t")
+_POPULATION_KEYS = {
+    "reservoir": ("exc_i", "exc_t", "n_exc"),
+    "column": ("layer_i", "layer_t", "classes_i", "classes_t"),
+}
 
 
 def load_raster(run_dir) -> dict | None:
@@ -92,6 +96,8 @@ def load_raster(run_dir) -> dict | None:
     except Exception as exc:  # noqa: BLE001 -- zip, pickle and format errors alike
         raise RunFileError(f"{path}: not a readable raster file ({type(exc).__name__}); rerun the run") from None
     missing = [k for k in _RASTER_KEYS if k not in out]
+    if not missing and not any(all(k in out for k in keys) for keys in _POPULATION_KEYS.values()):
+        missing = ["reservoir or column spikes"]
     if missing:
         raise RunFileError(f"{path}: not a complete raster file (no {', '.join(missing)})")
     return out
@@ -121,12 +127,15 @@ def load_attention(run_dir) -> dict:
 
 
 def load_model(run_dir):
-    """The trained :class:`networks.hrsnn.HRSNN` of a run (parameters from its config)."""
+    """The trained network of a run: an :class:`~networks.hrsnn.HRSNN` or a :class:`~networks.column.ColumnClassifier`.
+
+    Built from the run's config (``model.kind`` and its parameters), then loaded from ``model.npz``.
+    """
     run_dir = Path(run_dir)
     path = _need(run_dir / "model.npz")
-    cfg = load_config_file(run_dir)
-    params = {k: v for k, v in (cfg.get("model") or {}).items() if k != "kind"}
-    return HRSNN(**params).load_state(path)
+    model = load_config_file(run_dir).get("model") or {}
+    params = {k: v for k, v in model.items() if k != "kind"}
+    return model_class(model.get("kind", "hrsnn"))(**params).load_state(path)
 
 
 def clip_duration(raster: dict) -> float:

@@ -22,6 +22,8 @@ __all__ = [
     "summarize_train_fraction",
     "ablation_table",
     "fraction_table",
+    "summarize_encoders",
+    "encoder_table",
 ]
 
 
@@ -160,6 +162,38 @@ def summarize_train_fraction(cells: list) -> dict:
     return out
 
 
+def summarize_encoders(cells: list, skipped: dict | None = None) -> dict:
+    """Per-encoder accuracy statistics of finished encoding-study cells, each beside its own input baseline.
+
+    Parameters
+    ----------
+    cells : list of Cell
+        With overrides ``encoder.name`` and ``model.seed``.
+    skipped : dict of str -> str, optional
+        Encoders left out of the study and why (they do not apply to the dataset).
+    """
+    have = [(c, m) for c in cells if (m := cell_metrics(c)) is not None]
+    encoders = list(dict.fromkeys(c.overrides["encoder.name"] for c in cells))
+    groups = {}
+    for e in encoders:
+        sel = [(c, m) for c, m in have if c.overrides["encoder.name"] == e]
+        groups[e] = {
+            **_group(sel),
+            "params": next((c.overrides["encoder.params"] for c in cells if c.overrides["encoder.name"] == e), {}),
+            "n_input": next((m["n_input"] for _, m in sel if "n_input" in m), None),
+            "baseline": _baseline(sel),
+        }
+    kinds = {m["model"]["kind"] for _, m in have}
+    return {
+        "study": "encoder",
+        "model": sorted(kinds)[0] if len(kinds) == 1 else sorted(kinds),
+        "n_cells": len(cells),
+        "n_finished": len(have),
+        "encoders": groups,
+        "skipped": dict(skipped or {}),
+    }
+
+
 # ---------------------------------------------------------------------------- tables
 def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}"
@@ -207,6 +241,31 @@ def fraction_table(summary: dict) -> str:
         n_train = sorted({n for r in rows for n in r.get("n_train", [])})
         cells = [f"{_pct(r['accuracy_mean'])} {_ci(r['accuracy_ci95'])}" if r["n_seeds"] else "n/a" for r in rows]
         lines.append(f"| {f:g} | {', '.join(map(str, n_train)) or 'n/a'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def encoder_table(summary: dict) -> str:
+    """Markdown table of :func:`summarize_encoders`: the network beside each encoder's input baseline."""
+    lines = [
+        "| encoder | input channels | seeds | network test acc. (%) mean \u00b1 std | 95 % CI (%) | per seed (%) | "
+        "input counts (no SNN) (%) | network \u2212 input (points) | spikes/neuron/clip |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for e, s in summary["encoders"].items():
+        b = s["baseline"]
+        gap = (
+            None
+            if s["accuracy_mean"] is None or b["accuracy_mean"] is None
+            else s["accuracy_mean"] - b["accuracy_mean"]
+        )
+        lines.append(
+            f"| {e} | {s['n_input'] if s['n_input'] is not None else 'n/a'} | {s['n_seeds']} | "
+            f"{_pct(s['accuracy_mean'])} \u00b1 {_pct(s['accuracy_std'])} | {_ci(s['accuracy_ci95'])} | "
+            f"{', '.join(_pct(a) for a in s['accuracy_per_seed'])} | {_pct(b['accuracy_mean'])} | "
+            f"{'n/a' if gap is None else f'{100 * gap:+.1f}'} | {_num(s['spikes_per_neuron_per_sample'], '.2f')} |"
+        )
+    for e, why in summary.get("skipped", {}).items():
+        lines.append(f"| {e} | skipped: {why} | | | | | | | |")
     return "\n".join(lines) + "\n"
 
 

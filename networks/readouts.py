@@ -26,7 +26,7 @@ from sklearn.svm import LinearSVC
 from .attention import AttentionReadout
 from .validation import Interval, validate_params
 
-__all__ = ["READOUTS", "SCALES", "make_readout", "evaluate"]
+__all__ = ["READOUTS", "SCALES", "make_readout", "evaluate", "score_predictions"]
 
 READOUTS = ("logistic", "ridge", "svm", "attention")
 SCALES = ("standard", "log", "none")
@@ -104,17 +104,28 @@ def _log1p_counts(X):
 
 
 def evaluate(model, X, y, classes) -> dict:
-    """Accuracy, per-class accuracy and confusion matrix of a fitted readout.
+    """Accuracy, per-class accuracy and confusion matrix of a fitted readout (:func:`score_predictions`)."""
+    return score_predictions(y, model.predict(X), classes)
+
+
+def score_predictions(y, pred, classes) -> dict:
+    """Accuracy, per-class accuracy and confusion matrix of predicted class indices.
+
+    Parameters
+    ----------
+    y, pred : array of int, shape (n_samples,)
+        True and predicted class indices into ``classes``.
+    classes : sequence
+        Class names.
 
     Returns
     -------
     dict
         ``accuracy`` (float), ``per_class_accuracy`` (class name -> float or None
         when the class is absent), ``confusion_matrix`` (list of lists; rows =
-        true class, columns = predicted, in the order of ``classes``).
+        true class, columns = predicted, in the order of ``classes``), ``predictions``.
     """
-    y = np.asarray(y)
-    pred = model.predict(X)
+    y, pred = np.asarray(y), np.asarray(pred)
     labels = np.arange(len(classes))
     cm = confusion_matrix(y, pred, labels=labels)
     per_class = {}

@@ -7,7 +7,16 @@
 * ``spikevid ablate train-fraction CONFIG --out DIR --fractions 0.1,0.25,0.5,1.0
   --seeds N [--variants HeNHeS,HoNHoS]`` trains on stratified subsets of the
   training split (unsupervised phase and readout) into ``DIR/<variant>/frac<f>/seed<k>/``
-  and writes ``train_fraction.json``, ``.md``, ``.png`` and ``report.md``.
+  and writes ``train_fraction.json``, ``.md``, ``.png`` and ``report.md``;
+* ``spikevid ablate encoder CONFIG --out DIR --encoders poisson,ttfs,gaussian,delta
+  --seeds N`` runs the configured model (reservoir or column) with each encoder into
+  ``DIR/<encoder>/seed<k>/``, each beside the input baseline of its own spikes, and
+  writes ``encoders.json``, ``.md``, ``.png`` and ``report.md``.  Encoders that do not
+  apply to the dataset (frame codes on event recordings) are skipped with a message.
+  The config's encoder keeps its parameters, the others take its ``frame_duration``
+  and ``dt`` and their defaults; ``--encoder-set poisson.max_rate=200`` sets one.
+
+Heterogeneity and training-fraction studies work for ``model.kind`` hrsnn and column.
 
 Run the same command again to resume: finished cells are kept, interrupted ones
 resume from their saved model and feature chunks.  ``--set key.sub=value``
@@ -58,8 +67,9 @@ def _config(args) -> dict:
     from spikevid.experiments.config import load_config  # noqa: PLC0415 -- heavy (Brian2): only when run
 
     cfg = load_config(args.config, args.overrides)
-    if cfg["model"].get("kind", "hrsnn") != "hrsnn":
-        raise ValueError("ablate: the config must use model.kind: hrsnn")
+    kind = cfg["model"].get("kind", "hrsnn")
+    if kind not in ("hrsnn", "column"):
+        raise ValueError(f"ablate: the config must use model.kind hrsnn or column, not {kind}")
     return cfg
 
 
@@ -104,6 +114,22 @@ def _train_fraction(args) -> int:
     return _finish(summary, out, "train_fraction")
 
 
+def _encoders(args) -> int:
+    from spikevid.experiments.studies import encoder_study  # noqa: PLC0415 -- heavy (Brian2): only when run
+
+    out = Path(args.out)
+    summary = encoder_study(
+        _config(args),
+        out,
+        encoders=args.encoders,
+        seeds=args.seeds,
+        settings=args.encoder_settings,
+        jobs=args.jobs,
+        progress=not args.no_progress,
+    )
+    return _finish(summary, out, "encoders")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="YAML config file (see configs/)")
     p.add_argument("--out", type=folder_path, required=True, help="study folder (resumed if it exists)")
@@ -126,7 +152,7 @@ def register(subparsers) -> None:
     """Add the ``ablate`` command group to the ``spikevid`` parser."""
     group = subparsers.add_parser(
         "ablate",
-        help="heterogeneity ablation and training-fraction study",
+        help="heterogeneity ablation, training-fraction and encoding studies",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -150,3 +176,21 @@ def register(subparsers) -> None:
     )
     p.add_argument("--variants", type=_variants, default=None, help="comma-separated variants (default HeNHeS,HoNHoS)")
     p.set_defaults(func=_train_fraction)
+
+    p = sub.add_parser("encoder", help="the same model fed by each video-to-spike encoder x seeds")
+    _common(p)
+    p.add_argument(
+        "--encoders",
+        type=_csv,
+        default=["poisson", "ttfs", "gaussian", "delta"],
+        help="comma-separated encoders (default poisson,ttfs,gaussian,delta)",
+    )
+    p.add_argument(
+        "--encoder-set",
+        dest="encoder_settings",
+        action="append",
+        default=[],
+        metavar="ENCODER.PARAM=VALUE",
+        help="a parameter of one encoder, e.g. poisson.max_rate=200 (repeatable)",
+    )
+    p.set_defaults(func=_encoders)

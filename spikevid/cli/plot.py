@@ -4,6 +4,8 @@
 * ``spikevid plot weights RUN_DIR`` weight dynamics of every plastic pathway and the
   weight matrices before and after learning;
 * ``spikevid plot attention RUN_DIR`` attention per time bin and class (``readout.kind: attention``);
+* ``spikevid plot receptive-fields RUN_DIR`` a column's learned input weights on the frame;
+* ``spikevid plot reward RUN_DIR``  a column's R-STDP weights and votes during the reward phase;
 * ``spikevid plot all RUN_DIR``     every figure plus ``RUN_DIR/report.md``.
 
 Figures go to ``RUN_DIR/figures/`` as PNG and PDF (``--out`` to choose another folder).
@@ -21,6 +23,8 @@ _WHICH = {
     "activity": ("activity",),
     "confusion": ("confusion",),
     "attention": ("attention",),
+    "receptive-fields": ("receptive_fields",),
+    "reward": ("reward",),
 }
 
 
@@ -47,11 +51,13 @@ def register(subparsers) -> None:
     sub = group.add_subparsers(dest="plot_command", metavar="SUBCOMMAND")
     group.set_defaults(func=lambda args: (group.print_help(), 2)[1])
     helps = {
-        "raster": "spike raster of the first test clips with the population rate",
+        "raster": "spike raster of the first test clips (reservoir: with the population rate; column: the vote)",
         "weights": "weight dynamics during learning and weight matrices before/after",
         "activity": "firing-rate, ISI-CV and tau_m distributions",
         "confusion": "confusion matrix of the test clips",
         "attention": "which time bins an attention readout looks at, per class (readout.kind attention)",
+        "receptive-fields": "a column run's learned receptive fields (input weights on the frame grid)",
+        "reward": "a column run's layer -> class weights and reward-phase votes (R-STDP)",
         "all": "every figure and RUN_DIR/report.md",
     }
     for name, text in helps.items():

@@ -7,10 +7,13 @@ A config has six sections; any key not listed here is an error that names it
                max_per_class, train_fraction (stratified subset of the training
                split, drawn with fraction_seed), fraction_seed
     encoder:   name, params {..}
-    model:     kind (hrsnn | input), and every HRSNN hyperparameter
-               (n, variant, tau_m, ..., device, dt, seed)
-    readout:   kind (logistic | ridge | svm | attention), scale, C, alpha,
-               attention {..} (AttentionReadout hyperparameters: width, n_layers, ...)
+    model:     kind (hrsnn | column | input), and every hyperparameter of that
+               model (networks.models.MODELS: HRSNN's n, variant, tau_m, ...;
+               ColumnClassifier's n_layer, tiles, ...; device, dt, seed)
+    readout:   kind (logistic | ridge | svm | attention | populations), scale, C,
+               alpha, attention {..} (AttentionReadout hyperparameters: width,
+               n_layers, ...); populations (model.kind column only): the vote of
+               the R-STDP class populations
     baseline:  enabled, bins
     run:       chunk, cache (true: DIR/cache, false: none, or a folder to share),
                progress
@@ -33,7 +36,7 @@ import yaml
 
 from networks.attention import AttentionReadout
 from networks.features import MAX_BINS
-from networks.hrsnn import HRSNN
+from networks.models import MODELS
 from networks.readouts import READOUTS, SCALES, make_readout
 from networks.validation import Interval, Options, validate_params
 from stimuli.datasets import DATASETS, dataset_class, dataset_options
@@ -43,6 +46,9 @@ from stimuli.options import annotations_of, mismatch
 __all__ = [
     "DEFAULTS",
     "MODEL_KINDS",
+    "POPULATIONS",
+    "model_keys",
+    "model_estimator",
     "ConfigError",
     "load_config",
     "resolve_config",
@@ -118,8 +124,8 @@ class ConfigError(ValueError):
     """An invalid configuration; the message names the key."""
 
 
-#: Every section and key with its default.  ``model`` accepts the HRSNN
-#: hyperparameters in addition (checked against ``HRSNN().get_params()``).
+#: Every section and key with its default.  ``model`` accepts the hyperparameters of
+#: its kind in addition (:func:`model_keys`).
 DEFAULTS: dict[str, dict[str, Any]] = {
     "dataset": {
         "name": None,
@@ -139,19 +145,41 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 #: Sections whose values are free-form mappings checked by their consumer.
 _OPEN = {("dataset", "options"), ("dataset", "split_options"), ("encoder", "params"), ("readout", "attention")}
-MODEL_KINDS = ("hrsnn", "input")
+MODEL_KINDS = (*MODELS, "input")
+#: ``readout.kind`` of the column's own answer (its class populations' vote), beside :data:`READOUTS`.
+POPULATIONS = "populations"
 
 
-def _model_keys() -> set[str]:
-    return {"kind"} | set(HRSNN().get_params())
+def model_keys(kind: str) -> set[str]:
+    """Keys ``model.*`` may hold for ``kind`` (``input`` takes those of any spiking model)."""
+    classes = MODELS.values() if kind == "input" else [MODELS[kind]]
+    return {"kind"}.union(*(c().get_params() for c in classes))
+
+
+def model_estimator(model: dict):
+    """The unfitted estimator of a ``model`` section (``kind: input``: the model its keys belong to)."""
+    kind = model.get("kind", "hrsnn")
+    params = {k: v for k, v in model.items() if k != "kind"}
+    if kind == "input":
+        kind = next((k for k, c in MODELS.items() if set(params) <= set(c().get_params())), None)
+        if kind is None:
+            raise ConfigError(
+                "'model' mixes keys of different models ("
+                + ", ".join(f"{k}: {sorted(set(params) - set(c().get_params()))}" for k, c in MODELS.items())
+                + " are not theirs)"
+            )
+    return MODELS[kind](**params)
 
 
 def _check_keys(cfg: dict, ref: dict, path: tuple[str, ...] = ()) -> None:
     for key, value in cfg.items():
         where = ".".join(path + (str(key),))
         if path == ("model",):
-            if key not in _model_keys():
-                raise ConfigError(f"unknown config key '{where}'; model keys: {sorted(_model_keys())}")
+            kind = cfg.get("kind", "hrsnn")
+            if key not in model_keys(kind):
+                raise ConfigError(
+                    f"unknown config key '{where}'; keys of model.kind {kind}: {sorted(model_keys(kind))}"
+                )
             continue
         if key not in ref:
             known = ", ".join(sorted(ref)) if ref else "none"
@@ -218,12 +246,13 @@ def resolve_config(cfg: dict, overrides: list[str] | None = None) -> dict:
     if not isinstance(cfg, dict):
         raise ConfigError("a config must be a mapping of sections")
     cfg = apply_overrides(cfg, overrides)
+    kind = (cfg.get("model") or {}).get("kind", "hrsnn") if isinstance(cfg.get("model"), dict) else "hrsnn"
+    if kind not in MODEL_KINDS:
+        raise ConfigError(f"'model.kind' must be one of {MODEL_KINDS}, got {kind!r}")
     _check_keys(cfg, DEFAULTS)
     out = _merge(DEFAULTS, cfg)
     if not out["dataset"]["name"]:
         raise ConfigError("'dataset.name' is required")
-    if out["model"].get("kind", "hrsnn") not in MODEL_KINDS:
-        raise ConfigError(f"'model.kind' must be one of {MODEL_KINDS}, got {out['model']['kind']!r}")
     split = out["dataset"]["split"]
     if set(split) != {"train", "test"}:
         raise ConfigError(f"'dataset.split' needs exactly the keys train and test, got {sorted(split)}")
@@ -236,7 +265,7 @@ def resolve_config(cfg: dict, overrides: list[str] | None = None) -> dict:
 
 
 #: Type and range of every fixed config entry (``dataset.split.*`` and the open mappings
-#: are checked separately, the model by :meth:`HRSNN.validate_params`).
+#: are checked separately, the model by its estimator's ``validate_params``).
 SCHEMA = {
     "dataset": {
         "name": Options(tuple(DATASETS)),
@@ -247,7 +276,7 @@ SCHEMA = {
     },
     "encoder": {"name": Options(tuple(ENCODERS))},
     "readout": {
-        "kind": Options(READOUTS),
+        "kind": Options((*READOUTS, POPULATIONS)),
         "scale": Options(SCALES),
         "C": Interval(float, 0, None, "neither", "an inverse regularisation strength"),
         "alpha": Interval(float, 0, None, what="a regularisation strength"),
@@ -315,15 +344,21 @@ def _check_model(cfg: dict, enc_dt: float) -> None:
     """Check every model key, whatever the kind.
 
     ``kind: input`` uses only ``bins``, ``reduction`` and ``seed``, but a config switched
-    to it with ``--set model.kind=input`` keeps its reservoir keys: they must still be valid.
+    to it with ``--set model.kind=input`` keeps its network's keys: they must still be valid.
     """
     model = cfg["model"]
-    params = {k: v for k, v in model.items() if k != "kind"}
+    kind = model.get("kind", "hrsnn")
+    model_obj = model_estimator(model)
     try:
-        model_obj = HRSNN(**params).validate_params()
+        model_obj.validate_params()
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"model.{exc}") from None
-    if model.get("kind", "hrsnn") == "input":
+    if cfg["readout"]["kind"] == POPULATIONS and kind != "column":
+        raise ConfigError(
+            f"'readout.kind' populations is the vote of a column's class populations; model.kind {kind} has none "
+            f"(use {', '.join(READOUTS)})"
+        )
+    if kind == "input":
         return
     if enc_dt < model_obj.dt * (1 - 1e-9):
         raise ConfigError(

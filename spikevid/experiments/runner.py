@@ -9,8 +9,11 @@ reads and extends the :class:`Run` it is given:
 3. :func:`reservoir`   -- ``model.kind: hrsnn``: unsupervised STDP phase (``model.npz``,
    reused on resume), then features in chunks (``features/``, each a resume point)
    and a raster of the first test clips;
+   :func:`column` -- ``model.kind: column``: STDP and R-STDP epochs (``model.npz``),
+   then layer features and class-population votes in chunks, and a raster;
 4. :func:`baseline`    -- the same reduction of the input spikes (no network);
-5. :func:`readouts`    -- a scikit-learn readout per feature set;
+5. :func:`readouts`    -- a scikit-learn readout per feature set (and a column's
+   population vote);
 6. :func:`write_results` -- ``features.npz`` and ``metrics.json``.
 
 Files written into ``out_dir``::
@@ -20,9 +23,11 @@ Files written into ``out_dir``::
     cache/               encoded stimuli, one file per sample (reused on resume)
     model.npz            learned weights, weights before learning, weight
                          snapshots, connectivity and neuron parameters
-    features/            reservoir features per chunk of clips (resume points)
+    features/            network features per chunk of clips (resume points; a column's
+                         chunks also hold its class populations' spike counts)
     features.npz         X_train, y_train, X_test, y_test (+ baseline features)
-    raster.npz           spikes of the first test clips (input, exc, inh); times in steps, dt in ms
+    raster.npz           spikes of the first test clips (input, exc, inh; a column's input,
+                         layer, classes); times in steps, dt in ms
     attention.npz        readout.kind attention: attention per time bin of each test clip and class
     metrics.json         accuracies, confusion matrix, activity, timings
 
@@ -45,9 +50,9 @@ import numpy as np
 from analysis.attention import attention_per_bin, class_means
 from analysis.report import summary_table
 from networks.baseline import InputCounts
-from networks.hrsnn import HRSNN
+from networks.column import population_vote
 from networks.persistence import read_metadata
-from networks.readouts import evaluate, make_readout
+from networks.readouts import evaluate, make_readout, score_predictions
 from networks.simulation import SimulationResult
 from networks.timeline import Timeline
 from stimuli.cache import StimulusCache
@@ -57,6 +62,7 @@ from stimuli.timebase import ms_to_seconds
 from stimuli.types import SpikeStimulus, StimulusError
 
 from .. import __version__
+from .config import POPULATIONS, model_estimator
 from .data import check_split_contents, encode_all, load_split
 from .provenance import Provenance, digest, input_identities
 from .runfolder import claim_config, locked, stripped
@@ -69,10 +75,12 @@ __all__ = [
     "prepare",
     "encode",
     "reservoir",
+    "column",
     "baseline",
     "readouts",
     "write_results",
     "RASTER_CLIPS",
+    "main_result",
 ]
 
 #: Test clips saved in ``raster.npz``.
@@ -149,9 +157,13 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
         run = prepare(cfg, out_dir, log)
         try:
             data = encode(run)
-            features, activity = reservoir(run, data) if run.kind == "hrsnn" else ({}, {})
+            features, activity, votes = {}, {}, None
+            if run.kind == "hrsnn":
+                features, activity = reservoir(run, data)
+            elif run.kind == "column":
+                features, activity, votes = column(run, data)
             features.update(baseline(run, data))
-            results = readouts(run, data, features)
+            results = readouts(run, data, features, votes)
             metrics = write_results(run, data, features, results, activity)
         except KeyboardInterrupt:
             run.log.warning("interrupted -- rerun the same command to resume; finished parts are kept")
@@ -162,7 +174,7 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
             close_logger(run.log)
             raise
     run.log.info("\n" + summary_table(metrics))
-    written = ("metrics.json", "features.npz") + (("model.npz",) if run.kind == "hrsnn" else ()) + ("log.txt",)
+    written = ("metrics.json", "features.npz") + (("model.npz",) if run.kind != "input" else ()) + ("log.txt",)
     run.log.info(f"results in {run.out}/ ({', '.join(written)})")
     close_logger(run.log)
     return metrics
@@ -255,7 +267,7 @@ def _record_fingerprint(run: Run, data: EncodedData) -> Provenance:
     return Provenance(__version__, config)
 
 
-# ---------------------------------------------------------------------------- 3. reservoir
+# ---------------------------------------------------------------------------- 3. network
 def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
     """Train the HRSNN without labels (or reuse a matching ``model.npz``), then extract features in chunks.
 
@@ -266,39 +278,96 @@ def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
     activity : dict
         Spikes per neuron and synaptic events per clip, network size.
     """
-    params = {k: v for k, v in run.cfg["model"].items() if k != "kind"}
-    params.setdefault("progress", run.progress)
-    model = HRSNN(**params)
+    model, trained = _trained_model(run, data)
+    with timed(run.seconds, "extract", run.log):
+        chunk = int(run.cfg["run"]["chunk"])
+        tr = _extract(run, model, data.train, "train", chunk, trained)
+        te = _extract(run, model, data.test, "test", chunk, trained)
+        _write_raster(run, model, data.test[:RASTER_CLIPS], trained, te.first)
+    activity = {
+        **_activity(data, tr, te),
+        "n_neurons": int(model.n),
+        "n_synapses": {k: int(len(i)) for k, (i, _) in model.structure_.items()},
+    }
+    return {"reservoir": (tr.features, te.features)}, activity
+
+
+def column(run: Run, data: EncodedData) -> tuple[dict, dict, dict]:
+    """Train the cortical columns (STDP, then R-STDP with the labels), then features and votes in chunks.
+
+    Returns
+    -------
+    features : dict
+        ``{"column": (X_train, X_test)}``, the layer's spike features.
+    activity : dict
+        Layer spikes per neuron per clip, network size.
+    votes : dict
+        ``{"train"|"test": predicted class indices}``: the class populations' vote
+        (:func:`networks.column.population_vote`).
+    """
+    model, trained = _trained_model(run, data)
+    with timed(run.seconds, "extract", run.log):
+        chunk = int(run.cfg["run"]["chunk"])
+        votes_of = ("class_counts", "first_spikes")
+        tr = _extract(run, model, data.train, "train", chunk, trained, votes_of)
+        te = _extract(run, model, data.test, "test", chunk, trained, votes_of)
+        _write_raster(run, model, data.test[:RASTER_CLIPS], trained, te.first)
+    votes = {
+        split: model.classes_[population_vote(r.arrays["class_counts"], r.arrays["first_spikes"])]
+        for split, r in (("train", tr), ("test", te))
+    }
+    activity = {
+        **_activity(data, tr, te),
+        "n_neurons": int(model.n_layer_total_ + len(model.classes_) * int(model.n_per_class)),
+        "n_synapses": {k: int(len(i)) for k, (i, _) in model.structure_.items()},
+        "reward_accuracy": [round(float(a), 4) for a in model.reward_accuracy_],
+    }
+    return {"column": (tr.features, te.features)}, activity, votes
+
+
+def _trained_model(run: Run, data: EncodedData):
+    """The configured model, fitted on the training clips or loaded from a matching ``model.npz``.
+
+    Returns the model and its :func:`model_digest` (the parent of every feature chunk).
+    """
+    model = model_estimator(run.cfg["model"])
+    if "progress" not in run.cfg["model"]:
+        model.set_params(progress=run.progress)
     expected = replace(run.provenance, inputs=input_identities(data.train))
     model_path = run.out / "model.npz"
     with timed(run.seconds, "train", run.log):
         if _reusable(run, model_path, expected, "the trained model", lambda: read_metadata(model_path)):
             model.load_state(model_path)
             run.log.info(f"  reused the trained model {model_path.name}")
+        elif run.kind == "column":
+            model.fit(data.train, data.y_train)
+            model.save_state(model_path, metadata={"provenance": expected.to_json()})
+            run.log.info(
+                f"  STDP {model.epochs_stdp} + R-STDP {model.epochs_reward} epoch(s) over {len(data.train)} clips, "
+                f"{model.fit_seconds_:.1f} s; rewarded class won "
+                + ", ".join(f"{a:.0%}" for a in model.reward_accuracy_)
+                + " of the clips per reward epoch"
+            )
         else:
             model.fit(data.train)
             model.save_state(model_path, metadata={"provenance": expected.to_json()})
             run.log.info(
                 f"  unsupervised phase: {len(data.train)} clips x {model.epochs} epoch(s), {model.fit_seconds_:.1f} s"
             )
-    trained = model_digest(model)
-    with timed(run.seconds, "extract", run.log):
-        chunk = int(run.cfg["run"]["chunk"])
-        X_tr, spn_tr, syn_tr, _ = _extract(run, model, data.train, "train", chunk, trained)
-        X_te, spn_te, syn_te, first = _extract(run, model, data.test, "test", chunk, trained)
-        _write_raster(run, model, data.test[:RASTER_CLIPS], trained, first)
+    return model, model_digest(model)
+
+
+def _activity(data: EncodedData, tr: Extracted, te: Extracted) -> dict:
+    """Spikes per neuron and synaptic events per clip over both splits."""
     n_tr, n_te = len(data.train), len(data.test)
-    activity = {
-        "spikes_per_neuron_per_sample": (spn_tr * n_tr + spn_te * n_te) / (n_tr + n_te),
-        "synaptic_events_per_sample": (syn_tr * n_tr + syn_te * n_te) / (n_tr + n_te),
-        "n_neurons": int(model.n),
-        "n_synapses": {k: int(len(i)) for k, (i, _) in model.structure_.items()},
-    }
-    return {"reservoir": (X_tr, X_te)}, activity
+    out = {"spikes_per_neuron_per_sample": (tr.spikes_per_neuron * n_tr + te.spikes_per_neuron * n_te) / (n_tr + n_te)}
+    if np.isfinite(tr.synaptic_events) and np.isfinite(te.synaptic_events):
+        out["synaptic_events_per_sample"] = (tr.synaptic_events * n_tr + te.synaptic_events * n_te) / (n_tr + n_te)
+    return out
 
 
-def model_digest(model: HRSNN) -> str:
-    """Digest of a fitted network: its drawn seed, connectivity and learned weights.
+def model_digest(model) -> str:
+    """Digest of a fitted network: its drawn seed, connectivity, learned weights (and thresholds).
 
     Feature chunks and the raster record it as their parent, so they are reused only
     with the very network that computed them (with ``model.seed`` unset, a refit draws
@@ -310,6 +379,8 @@ def model_digest(model: HRSNN) -> str:
             h.update(np.ascontiguousarray(part, dtype=np.int64).tobytes())
     for name in sorted(model.weights_):
         h.update(name.encode() + np.ascontiguousarray(model.weights_[name], dtype=np.float64).tobytes())
+    if hasattr(model, "theta_"):
+        h.update(b"theta" + np.ascontiguousarray(model.theta_, dtype=np.float64).tobytes())
     return h.hexdigest()
 
 
@@ -334,27 +405,43 @@ def _reusable(run: Run, path: Path, expected: Provenance, what: str, read_metada
     return True
 
 
-def _extract(run: Run, model: HRSNN, stims: list, split: str, chunk: int, trained: str):
+@dataclass
+class Extracted:
+    """Features of one split, gathered over its chunks."""
+
+    features: np.ndarray
+    spikes_per_neuron: float
+    #: Synaptic events per clip (NaN where the model does not count them).
+    synaptic_events: float
+    #: Per-clip arrays a model returns beside its features (a column's class counts), stacked.
+    arrays: dict[str, np.ndarray]
+    #: Simulation of the first chunk when it was run now (else None; the raster is taken from it).
+    first: SimulationResult | None
+
+
+def _extract(run: Run, model, stims: list, split: str, chunk: int, trained: str, extra=()) -> Extracted:
     """Features of ``stims`` in chunks, each saved with its provenance (reused on resume when it matches).
 
-    Returns the features, spikes per neuron and synaptic events per clip, and the
-    simulation result of the first chunk when it was computed now (else None).
+    ``extra`` names per-clip arrays of ``SimulationResult.extra`` (one per extracted
+    set, rows = clips) saved with each chunk and returned stacked.
     """
-    feats, spikes_total, syn_total, first = [], 0.0, 0.0, None
+    feats, arrays, spikes_total, syn_total, first = [], {k: [] for k in extra}, 0.0, 0.0, None
     chunks = [(a, min(a + chunk, len(stims))) for a in range(0, len(stims), chunk)]
     for k, (a, b) in enumerate(chunks):
         path = run.out / "features" / f"{split}_{k:04d}.npz"
         expected = replace(run.provenance, inputs=input_identities(stims[a:b]), parent=trained)
-        loaded = _load_chunk(run, path, expected, (b - a, model.n_features_out_))
+        loaded = _load_chunk(run, path, expected, (b - a, model.n_features_out_), extra)
         if loaded is not None:
-            F, spn, syn = loaded
+            F, spn, syn, more = loaded
             run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: reused {path.name}")
         else:
             res = model.simulate(stims[a:b])
             F = res.features[0]
             if F.shape != (b - a, model.n_features_out_):
                 raise RuntimeError(f"{split} chunk {k + 1}: {F.shape[0]} feature rows for {b - a} clips")
-            spn, syn = float(res.extra["spikes_per_neuron"]), float(res.extra["synaptic_events"])
+            spn = float(res.extra["spikes_per_neuron"])
+            syn = float(res.extra.get("synaptic_events", np.nan))
+            more = {name: np.asarray(res.extra[name][0]) for name in extra}
             first = res if k == 0 else first
             atomic_savez(
                 path,
@@ -363,29 +450,37 @@ def _extract(run: Run, model: HRSNN, stims: list, split: str, chunk: int, traine
                 synaptic_events=syn,
                 labels=np.array([s.label for s in stims[a:b]]),
                 provenance=np.array(expected.to_json()),
+                **more,
             )
             run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: clips {a}-{b - 1}, {spn:.2f} spikes/neuron/clip")
         feats.append(F)
+        for name in extra:
+            arrays[name].append(more[name])
         spikes_total += spn * (b - a)
         syn_total += syn
     n = max(len(stims), 1)
-    return np.vstack(feats), spikes_total / n, syn_total / n, first
+    stacked = {name: np.concatenate(parts) for name, parts in arrays.items()}
+    return Extracted(np.vstack(feats), spikes_total / n, syn_total / n, stacked, first)
 
 
-def _load_chunk(run: Run, path: Path, expected: Provenance, shape: tuple[int, int]):
-    """``(features, spikes per neuron, synaptic events)`` of a matching, intact chunk file, else None."""
+def _load_chunk(run: Run, path: Path, expected: Provenance, shape: tuple[int, int], extra=()):
+    """``(features, spikes per neuron, synaptic events, extra arrays)`` of a matching, intact chunk, else None."""
     if not _reusable(run, path, expected, "a feature chunk", lambda: _npz_metadata(path)):
         return None
     try:
         with np.load(path, allow_pickle=False) as z:
             F, spn, syn = z["features"], float(z["spikes_per_neuron"]), float(z["synaptic_events"])
+            more = {name: z[name] for name in extra}
         if F.shape != shape or not np.isfinite(F).all():
             raise ValueError(f"features of shape {F.shape}, expected {shape}")
+        for name, arr in more.items():
+            if len(arr) != shape[0]:
+                raise ValueError(f"{name} has {len(arr)} rows for {shape[0]} clips")
     except Exception as exc:  # noqa: BLE001 -- a damaged chunk is recomputed
         run.log.warning(f"  {path.name} is damaged ({type(exc).__name__}: {exc}); computing it again")
         path.unlink(missing_ok=True)
         return None
-    return F, spn, syn
+    return F, spn, syn, more
 
 
 def _npz_metadata(path: Path) -> dict:
@@ -393,7 +488,7 @@ def _npz_metadata(path: Path) -> dict:
         return {"provenance": str(z["provenance"])}
 
 
-def _write_raster(run: Run, model: HRSNN, clips: list[SpikeStimulus], trained: str, res) -> None:
+def _write_raster(run: Run, model, clips: list[SpikeStimulus], trained: str, res) -> None:
     """``raster.npz`` of the first test clips, unless a matching one exists.
 
     Taken from ``res`` (the first test chunk's simulation) when that was run now; after
@@ -408,12 +503,14 @@ def _write_raster(run: Run, model: HRSNN, clips: list[SpikeStimulus], trained: s
     atomic_savez(path, **raster, provenance=np.array(expected.to_json()))
 
 
-def raster_record(res: SimulationResult, stims: list[SpikeStimulus], model: HRSNN) -> dict:
+def raster_record(res: SimulationResult, stims: list[SpikeStimulus], model) -> dict:
     """``raster.npz`` content: spikes of the first clips of a feature phase, steps from the first window.
 
     Keys: ``windows`` (steps), ``dt`` (ms), ``labels``, ``<pop>_i``/``<pop>_t`` for
-    ``input``, ``exc`` and ``inh``, population sizes, and ``v`` (mV) / ``v_i`` where
-    membranes were recorded.
+    ``input`` and every population the model records (a reservoir's ``exc`` and
+    ``inh``; a column's ``layer`` and ``classes``), population sizes (``n_exc``,
+    ``n_inh``; ``n_layer``, ``n_per_class``, ``n_class_pops``), ``n_input``, and
+    ``v`` (mV) / ``v_i`` where membranes were recorded.
     """
     win = res.windows[-1][:RASTER_CLIPS]
     lo, hi = int(win[0, 0]), int(win[-1, 1])
@@ -427,7 +524,15 @@ def raster_record(res: SimulationResult, stims: list[SpikeStimulus], model: HRSN
         ii.append(s.indices)
         tt.append(Timeline.net_steps(s, res.dt) + a)
     out["input_i"], out["input_t"] = np.concatenate(ii), np.concatenate(tt)
-    out["n_exc"], out["n_inh"], out["n_input"] = model.n_exc, model.n_inh, model.n_input_
+    out["n_input"] = model.n_input_
+    if hasattr(model, "n_layer_total_"):
+        out["n_layer"], out["n_per_class"], out["n_class_pops"] = (
+            model.n_layer_total_,
+            int(model.n_per_class),
+            len(model.classes_),
+        )
+    else:
+        out["n_exc"], out["n_inh"] = model.n_exc, model.n_inh
     if "v" in res.extra:  # membrane traces, one row per recorded neuron, steps lo..hi
         out["v"], out["v_i"] = res.extra["v"][:, lo:hi], res.extra["v_i"]
     return out
@@ -438,20 +543,25 @@ def baseline(run: Run, data: EncodedData) -> dict:
     """``{"input": (X_train, X_test)}``: binned input counts, when enabled (always for ``kind: input``)."""
     if run.kind != "input" and not run.cfg["baseline"]["enabled"]:
         return {}
-    reduction = run.cfg["model"].get("reduction", HRSNN().reduction)
+    reduction = model_estimator(run.cfg["model"]).reduction
     base = InputCounts(bins=feature_bins(run.cfg, "input"), reduction=reduction).fit(data.train)
     return {"input": (base.transform(data.train), base.transform(data.test))}
 
 
 # ---------------------------------------------------------------------------- 5. readouts
-def readouts(run: Run, data: EncodedData, features: dict) -> dict:
-    """Fit the configured readout on each feature set; accuracies and confusion matrices."""
+def readouts(run: Run, data: EncodedData, features: dict, votes: dict | None = None) -> dict:
+    """Fit the configured readout on each feature set; accuracies and confusion matrices.
+
+    A column run adds ``populations``, the vote of its class populations (``votes``);
+    with ``readout.kind: populations`` the feature sets are read out by logistic regression.
+    """
     r = run.cfg["readout"]
+    kind = "logistic" if r["kind"] == POPULATIONS else r["kind"]
     with timed(run.seconds, "readout", run.log):
         out, maps = {}, {}
         for name, (X_tr, X_te) in features.items():
             clf = make_readout(
-                r["kind"],
+                kind,
                 scale=r["scale"],
                 C=float(r["C"]),
                 alpha=float(r["alpha"]),
@@ -462,18 +572,16 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
             clf.fit(X_tr, data.y_train)
             train = evaluate(clf, X_tr, data.y_train, data.classes)
             test = evaluate(clf, X_te, data.y_test, data.classes)
-            if r["kind"] == "attention":
+            if kind == "attention":
                 per_clip = attention_per_bin(clf.attention_maps(X_te), clf.pooling)
                 maps[f"{name}_per_clip"] = per_clip
                 maps[f"{name}_per_class"] = class_means(per_clip, data.y_test, len(data.classes))
-            out[name] = {
-                "train_accuracy": train["accuracy"],
-                "test_accuracy": test["accuracy"],
-                "per_class_accuracy": test["per_class_accuracy"],
-                "confusion_matrix": test["confusion_matrix"],
-                "test_predictions": test["predictions"],
-                "n_features": int(X_tr.shape[1]),
-            }
+            out[name] = _result(train, test, int(X_tr.shape[1]), kind)
+        if votes is not None:
+            train = score_predictions(data.y_train, votes["train"], data.classes)
+            test = score_predictions(data.y_test, votes["test"], data.classes)
+            n_class_neurons = len(data.classes) * int(model_estimator(run.cfg["model"]).n_per_class)
+            out[POPULATIONS] = _result(train, test, n_class_neurons, POPULATIONS)
         if maps:  # which time bins the attention readout looks at (spikevid plot attention)
             atomic_savez(
                 run.out / "attention.npz", **maps, labels=data.y_test, bin_ms=_bin_ms(data, feature_bins(run.cfg, name))
@@ -481,14 +589,41 @@ def readouts(run: Run, data: EncodedData, features: dict) -> dict:
     return out
 
 
+def _result(train: dict, test: dict, n_features, readout: str) -> dict:
+    return {
+        "readout": readout,
+        "train_accuracy": train["accuracy"],
+        "test_accuracy": test["accuracy"],
+        "per_class_accuracy": test["per_class_accuracy"],
+        "confusion_matrix": test["confusion_matrix"],
+        "test_predictions": test["predictions"],
+        "n_features": n_features,
+    }
+
+
 def _bin_ms(data: EncodedData, bins: int) -> float:
     """Mean width (ms) of a time bin over the test clips."""
     return float(np.mean([s.duration for s in data.test]) / bins)
 
 
+#: Hyperparameters of each model kind that ``metrics.json`` states under ``model``.
+MODEL_SUMMARY_KEYS = {
+    "hrsnn": ("variant", "n", "device", "dt", "seed"),
+    "column": ("variant", "n_layer", "tiles", "n_per_class", "lateral", "device", "dt", "seed"),
+}
+
+
+def main_result(cfg: dict) -> str:
+    """Which result a run reports as its accuracy: ``reservoir``, ``column``, ``populations`` or ``input``."""
+    kind = cfg["model"].get("kind", "hrsnn")
+    if kind == "column" and cfg["readout"]["kind"] == POPULATIONS:
+        return POPULATIONS
+    return {"hrsnn": "reservoir", "column": "column"}.get(kind, "input")
+
+
 def feature_bins(cfg: dict, name: str) -> int:
-    """Time bins per clip of feature set ``name`` (``reservoir`` or ``input``): the tokens of an attention readout."""
-    bins = cfg["model"].get("bins", HRSNN().bins)
+    """Time bins per clip of feature set ``name`` (``reservoir``, ``column``, ``input``): attention tokens."""
+    bins = model_estimator(cfg["model"]).bins
     if name == "input":
         bins = cfg["baseline"]["bins"] or bins
     return int(bins)
@@ -501,11 +636,12 @@ def write_results(run: Run, data: EncodedData, features: dict, results: dict, ac
     for name, (X_tr, X_te) in features.items():
         arrays[f"X_train_{name}"], arrays[f"X_test_{name}"] = X_tr, X_te
     atomic_savez(run.out / "features.npz", **arrays)
-    main = results["reservoir" if run.kind == "hrsnn" else "input"]
-    defaults = HRSNN().get_params()
-    model = {"kind": run.kind}
-    if run.kind == "hrsnn":
-        model.update({k: run.cfg["model"].get(k, defaults[k]) for k in ("variant", "n", "device", "dt", "seed")})
+    main_name = main_result(run.cfg)
+    main = results[main_name]
+    params = model_estimator(run.cfg["model"]).get_params()
+    model = {"kind": run.kind, "result": main_name, "readout": main["readout"]}
+    if run.kind in MODEL_SUMMARY_KEYS:
+        model.update({k: params[k] for k in MODEL_SUMMARY_KEYS[run.kind]})
     metrics = {
         "test_accuracy": main["test_accuracy"],
         "train_accuracy": main["train_accuracy"],
@@ -527,7 +663,11 @@ def write_results(run: Run, data: EncodedData, features: dict, results: dict, ac
     }
     if data.fraction:
         metrics["train_fraction"] = data.fraction
-    if run.kind == "hrsnn" and "input" in results:
+    metrics["readouts"] = {
+        name: {k: r[k] for k in ("readout", "train_accuracy", "test_accuracy", "n_features")}
+        for name, r in results.items()
+    }
+    if run.kind != "input" and "input" in results:
         b = results["input"]
         metrics["baseline"] = {
             "kind": "input_counts",

@@ -1,10 +1,11 @@
-"""Multi-run studies: the heterogeneity ablation and the training-fraction study.
+"""Multi-run studies: the heterogeneity ablation, the training-fraction and the encoding study.
 
 Every study is a grid of *cells*, each one :func:`~spikevid.experiments.runner.run_experiment`
 into its own folder::
 
     DIR/<variant>/seed<k>/                 heterogeneity ablation
     DIR/<variant>/frac<f>/seed<k>/         training-fraction study
+    DIR/<encoder>/seed<k>/                 encoding study
     DIR/cache/                             encoded stimuli, shared by all cells
     DIR/build/worker<w>/                   standalone projects, one per worker process
 
@@ -32,23 +33,26 @@ import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
-from analysis.accuracy import plot_ablation, plot_accuracy_vs_fraction
+from analysis.accuracy import plot_ablation, plot_accuracy_vs_fraction, plot_encoder_study
 from analysis.figures import save_figure
-from analysis.report import write_ablation_report, write_fraction_report
+from analysis.report import write_ablation_report, write_encoder_report, write_fraction_report
 from analysis.summaries import (
     ablation_table,
     cell_metrics,
+    encoder_table,
     fraction_table,
     summarize_ablation,
+    summarize_encoders,
     summarize_train_fraction,
 )
 from cortex.devices import STANDALONE_DEVICES
 from stimuli.cache import StimulusCache
-from stimuli.encoders import get_encoder
+from stimuli.encoders import ENCODERS, get_encoder
 from stimuli.io import atomic_write_json, atomic_write_text
+from stimuli.types import StimulusError
 
 from .. import __version__
-from .config import ConfigError, check_train_fraction, dump_config, resolve_config, set_dotted
+from .config import ConfigError, check_train_fraction, dump_config, parse_value, resolve_config, set_dotted
 from .data import encode_all, load_split
 from .provenance import input_identities
 from .runfolder import CONFIG_HEADER, config_diff, locked
@@ -62,7 +66,13 @@ __all__ = [
     "run_cells",
     "heterogeneity_ablation",
     "train_fraction_study",
+    "encoder_cells",
+    "encoder_params",
+    "applicable_encoders",
+    "encoder_study",
     "ABLATION_VARIANTS",
+    "STUDY_ENCODERS",
+    "SHARED_ENCODER_PARAMS",
     "FRACTION_VARIANTS",
 ]
 
@@ -70,6 +80,10 @@ __all__ = [
 ABLATION_VARIANTS = ("HoNHoS", "HeNHoS", "HoNHeS", "HeNHeS")
 #: Default variants of the training-fraction study.
 FRACTION_VARIANTS = ("HeNHeS", "HoNHoS")
+#: Default encoders of the encoding study (the cortical-column paper's codes and DVS-like events).
+STUDY_ENCODERS = ("poisson", "ttfs", "gaussian", "delta")
+#: Encoder parameters every encoder of the study takes from the config's encoder (its timing).
+SHARED_ENCODER_PARAMS = ("frame_duration", "dt")
 
 
 @dataclass(frozen=True)
@@ -120,6 +134,81 @@ def fraction_cells(out, fractions, seeds, variants=FRACTION_VARIANTS) -> list[Ce
     ]
 
 
+def encoder_params(base_cfg: dict, name: str, settings: list[str] | None = None) -> dict:
+    """Parameters of encoder ``name`` in the encoding study.
+
+    The config's own encoder keeps all its parameters; every other encoder takes the
+    config's timing (:data:`SHARED_ENCODER_PARAMS`, where it has them) and its own
+    defaults otherwise.  ``settings`` (``"name.key=value"``, as ``--encoder-set``) then
+    set single parameters of single encoders.
+
+    Raises
+    ------
+    ConfigError
+        A setting names an encoder outside the study's or a parameter the encoder
+        does not have.
+    """
+    enc = base_cfg["encoder"]
+    if name == enc["name"]:
+        params = dict(enc["params"] or {})
+    else:
+        accepted = set(get_encoder(name).params())
+        params = {k: v for k, v in (enc["params"] or {}).items() if k in SHARED_ENCODER_PARAMS and k in accepted}
+    for item in settings or []:
+        key, sep, raw = item.partition("=")
+        target, dot, param = key.strip().partition(".")
+        if not sep or not dot or not param:
+            raise ConfigError(f"--encoder-set expects encoder.param=value, got {item!r}")
+        if target == name:
+            params[param] = parse_value(raw)
+    try:
+        get_encoder(name, **params)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"encoder {name}: {exc}") from None
+    return params
+
+
+def applicable_encoders(base_cfg: dict, encoders, params: dict[str, dict]) -> tuple[list[str], dict[str, str]]:
+    """The encoders of ``encoders`` that can encode the dataset, and why the others cannot.
+
+    Each encoder encodes the first training sample; one that raises (a frame encoder on
+    event recordings, an event binner on frames, delta on colour frames) or gives no
+    spike (delta on a still image) is left out.
+    """
+    _, train, _ = load_split({**base_cfg, "dataset": {**base_cfg["dataset"], "train_fraction": 1.0}})
+    sample = train[0]
+    ok, skipped = [], {}
+    for name in encoders:
+        try:
+            stim = get_encoder(name, **params[name])(sample.data, label=sample.label, meta=sample.meta)
+        except (StimulusError, ValueError, TypeError) as exc:
+            skipped[name] = f"does not apply to {base_cfg['dataset']['name']} ({str(exc).strip()[:160]})"
+            continue
+        if stim.n_channels == 0 or stim.n_spikes == 0:
+            skipped[name] = (
+                f"gives no input spike on the first {base_cfg['dataset']['name']} training clip "
+                f"({sample.meta.get('id', 'sample 0')}; a change code on a still image, or parameters to check)"
+            )
+            continue
+        ok.append(name)
+    return ok, skipped
+
+
+def encoder_cells(out, encoders, seeds, params: dict[str, dict]) -> list[Cell]:
+    """Cells ``out/<encoder>/seed<k>`` for every encoder and seed."""
+    out = Path(out)
+    encoders = _unique(list(encoders), "--encoders")
+    return [
+        Cell(
+            f"{e}/seed{k}",
+            out / e / f"seed{k}",
+            {"encoder.name": e, "encoder.params": dict(params[e]), "model.seed": int(k)},
+        )
+        for e in encoders
+        for k in _seed_list(seeds)
+    ]
+
+
 def _seed_list(seeds) -> list[int]:
     out = list(range(int(seeds))) if np.isscalar(seeds) else [int(s) for s in seeds]
     return _unique(out, "seeds")
@@ -155,16 +244,19 @@ def current_inputs(base_cfg: dict, cache) -> dict[str, dict[str, str]]:
     }
 
 
-def stale_cells(cells: list[Cell], inputs: dict[str, dict[str, str]]) -> dict[str, str]:
+def stale_cells(cells: list[Cell], inputs_of) -> dict[str, str]:
     """Finished cells whose results no longer match the data or the spikevid version: name -> why.
 
     A cell's ``fingerprint.json`` lists the identity of every clip it used; a cell is
     stale if one of them changed or disappeared, or if it was made by another version.
+    ``inputs_of(cell)`` gives the current identities (:func:`current_inputs` of the
+    cell's config; a dict: the same for every cell).
     """
     out = {}
     for c in cells:
         if not c.done:
             continue
+        inputs = inputs_of if isinstance(inputs_of, dict) else inputs_of(c)
         try:
             fp = json.loads((c.out / "fingerprint.json").read_text())
             if fp["spikevid"] != __version__:
@@ -214,6 +306,22 @@ def _config_diff(path: Path, cfg: dict) -> list[str]:
     except (OSError, ValueError, yaml.YAMLError):
         return [f"{path.name} (missing or unreadable)"]
     return config_diff(old, cfg) if isinstance(old, dict) else ["(whole file)"]
+
+
+def _stale(base_cfg: dict, cells: list[Cell], configs: dict[str, dict], cache) -> dict[str, str]:
+    """:func:`stale_cells` with each cell's data encoded by its own encoder (one encoding per encoder)."""
+    if not any(c.done for c in cells):
+        return {}
+    by_encoder: dict[str, dict] = {}
+
+    def inputs_of(cell: Cell) -> dict:
+        encoder = configs[cell.name]["encoder"]
+        key = json.dumps(encoder, sort_keys=True, default=str)
+        if key not in by_encoder:
+            by_encoder[key] = current_inputs({**base_cfg, "encoder": encoder}, cache)
+        return by_encoder[key]
+
+    return stale_cells(cells, inputs_of)
 
 
 # ---------------------------------------------------------------------------- workers
@@ -285,8 +393,9 @@ def run_cells(
     out.mkdir(parents=True, exist_ok=True)
     jobs = max(1, int(jobs or os.cpu_count() or 1))
     cache, build_root = out / "cache", Path(base_cfg["model"].get("build_dir") or out / "build")
-    claim_study_config(out, base_cfg, cells, {c.name: _cell_config(base_cfg, c, cache) for c in cells})
-    stale = stale_cells(cells, current_inputs(base_cfg, cache)) if any(c.done for c in cells) else {}
+    configs = {c.name: _cell_config(base_cfg, c, cache) for c in cells}
+    claim_study_config(out, base_cfg, cells, configs)
+    stale = _stale(base_cfg, cells, configs, cache)
     for name, why in stale.items():
         print(f"{desc}: cell {name} is out of date ({why}); running it again", file=sys.stderr)
     todo = [c for c in cells if not c.done or c.name in stale]
@@ -300,7 +409,6 @@ def run_cells(
         "seconds": {},
         "stale": stale,
     }
-    configs = {c.name: _cell_config(base_cfg, c, cache) for c in cells}
     bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=desc, unit="cell", disable=not progress)
 
     def finished(name, fn):
@@ -373,6 +481,57 @@ def heterogeneity_ablation(
         run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="ablation")
         summary = summarize_ablation(cells)
         _write(out, "ablation", summary, ablation_table(summary), plot_ablation, write_ablation_report, run, base_cfg)
+    return {**summary, "run": run}
+
+
+def encoder_study(
+    base_cfg: dict,
+    out,
+    *,
+    encoders=STUDY_ENCODERS,
+    seeds=3,
+    settings: list[str] | None = None,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> dict:
+    """Run the configured model with each encoder x ``seeds``; write the summary files.
+
+    Encoders that cannot encode the dataset are skipped with a message (printed and in
+    the summary).  Writes ``encoders.json``, ``encoders.md``, ``encoders.png``/``.pdf``
+    and ``report.md`` into ``out``.
+
+    Parameters
+    ----------
+    base_cfg : dict
+        A resolved config (any ``model.kind``).
+    encoders : sequence of str
+        Encoder names (:data:`stimuli.encoders.ENCODERS`).
+    seeds : int or sequence of int
+    settings : list of str, optional
+        ``"encoder.param=value"`` for single encoders (:func:`encoder_params`).
+    """
+    unknown = [e for e in encoders if e not in ENCODERS]
+    if unknown:
+        raise ConfigError(f"--encoders: unknown encoder(s) {unknown}; known: {sorted(ENCODERS)}")
+    encoders = _unique(list(encoders), "--encoders")
+    for item in settings or []:
+        target = item.partition("=")[0].partition(".")[0].strip()
+        if target not in encoders:
+            raise ConfigError(f"--encoder-set {item!r}: {target!r} is not one of the study's encoders {encoders}")
+    params = {e: encoder_params(base_cfg, e, settings) for e in encoders}
+    out = Path(out)
+    with locked(out, "study"):
+        usable, skipped = applicable_encoders(base_cfg, encoders, params)
+        for name, why in skipped.items():
+            print(f"encoder study: skipping {name}: {why}", file=sys.stderr)
+        if not usable:
+            raise ConfigError(f"--encoders: none of {encoders} applies to dataset {base_cfg['dataset']['name']}")
+        cells = encoder_cells(out, usable, seeds, params)
+        run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="encoders")
+        summary = summarize_encoders(cells, skipped)
+        _write(
+            out, "encoders", summary, encoder_table(summary), plot_encoder_study, write_encoder_report, run, base_cfg
+        )
     return {**summary, "run": run}
 
 
