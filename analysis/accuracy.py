@@ -6,7 +6,7 @@ import numpy as np
 
 from .figures import PAPER_WIDTH, VARIANT_COLORS, paper_style
 
-__all__ = ["plot_confusion", "plot_ablation", "plot_encoder_study", "plot_accuracy_vs_fraction"]
+__all__ = ["plot_confusion", "plot_ablation", "plot_encoder_study", "plot_readouts", "plot_accuracy_vs_fraction"]
 
 
 def plot_confusion(confusion, classes):
@@ -161,6 +161,55 @@ def plot_encoder_study(summary: dict):
         )
         fig.legend(loc="outside lower center", ncols=2)
     return fig, {"encoders": encoders, "mean": means, "ci": cis, "seeds": seeds, "baseline": base}
+
+
+def plot_readouts(summary: dict, labels: dict | None = None, *, title: str = "hybrid ablation"):
+    """Test accuracy of every result of a multi-seed study: bar = mean, whisker = 95 % CI, dots = seeds.
+
+    Parameters
+    ----------
+    summary : dict
+        :func:`analysis.summaries.summarize_readouts` content.
+    labels : dict, optional
+        Result name -> tick label.
+    title : str
+
+    Returns
+    -------
+    fig : matplotlib Figure
+    data : dict
+        ``names``, ``mean``, ``ci``, ``seeds`` (accuracies per result).
+    """
+    import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
+
+    labels = labels or {}
+    groups = summary["readouts"]
+    names = [n for n in groups if groups[n]["n_seeds"]]
+    means = [groups[n]["accuracy_mean"] for n in names]
+    cis = [groups[n]["accuracy_ci95"] for n in names]
+    seeds = [groups[n]["accuracy_per_seed"] for n in names]
+    palette = {"input": "#c0392b", "populations": "#e9c46a"}
+    with paper_style():
+        fig, ax = plt.subplots(figsize=(PAPER_WIDTH, 3.0), layout="constrained")
+        y = np.arange(len(names))[::-1]
+        colors = [palette.get(n, "#6a3d9a" if n.startswith("hybrid_") else "#2a9d8f") for n in names]
+        ax.barh(y, means, color=colors, height=0.6, alpha=0.85, zorder=1)
+        rng = np.random.default_rng(0)
+        for k, (m, ci, acc) in enumerate(zip(means, cis, seeds, strict=True)):
+            if ci is not None:
+                ax.errorbar(m, y[k], xerr=[[m - ci[0]], [ci[1] - m]], color="black", capsize=3, lw=1, zorder=3)
+            ax.scatter(acc, y[k] + rng.uniform(-0.12, 0.12, len(acc)), s=9, color="black", zorder=4)
+            ax.annotate(f"{100 * m:.1f}", (0.005, y[k]), va="center", ha="left", fontsize=7, color="white", zorder=5)
+        ax.set_yticks(y, [labels.get(n, n) for n in names])
+        ax.set_xlabel("test accuracy")
+        ax.set_xlim(0, 1.0)
+        n_seeds = max((len(s) for s in seeds), default=0)
+        ax.set_title(
+            f"{title}, {n_seeds} seed{'s' if n_seeds != 1 else ''}; bars: mean, whiskers: 95 % CI, dots: seeds",
+            loc="left",
+            fontsize=8,
+        )
+    return fig, {"names": names, "mean": means, "ci": cis, "seeds": seeds}
 
 
 def plot_accuracy_vs_fraction(summary: dict):

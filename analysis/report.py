@@ -35,12 +35,23 @@ __all__ = [
     "write_encoder_report",
     "model_name",
     "result_rows",
+    "result_label",
+    "write_hybrid_report",
 ]
 
 #: Figures of ``spikevid plot all`` (in this order); the last two for column runs only.
 FIGURES = ("raster", "weights", "activity", "confusion", "attention", "receptive_fields", "reward")
 #: Figures that need a trained model of one kind.
 _KIND_FIGURES = {"activity": ("hrsnn",), "receptive_fields": ("column",), "reward": ("column",)}
+
+
+#: The hybrid's modes in words (``networks.hybrid.MODES``).
+HYBRID_MODE_WORDS = {
+    "frames": "key frames only",
+    "spikes": "spiking branch only",
+    "concat": "both, concatenated",
+    "cross": "both, cross-attention",
+}
 
 
 def model_name(model: dict) -> str:
@@ -52,6 +63,8 @@ def model_name(model: dict) -> str:
         gx, gy = model.get("tiles") or (1, 1)
         cols = f"{gx}x{gy} columns of " if (gx, gy) != (1, 1) else ""
         return f"column {model.get('variant', '')} ({cols}{model.get('n_layer')} neurons)"
+    if kind == "hybrid":
+        return model_name({**model, "kind": model.get("branch")}) + " on residual frames"
     return "input counts"
 
 
@@ -68,17 +81,25 @@ def result_rows(metrics: dict) -> list[tuple[str, float, float, object]]:
         return rows
     main = metrics["model"].get("result")
     order = sorted(readouts, key=lambda k: (k != main, k == "input"))
-    rows = []
-    for name in order:
-        r = readouts[name]
-        if name == "populations":
-            what = f"{model_name(metrics['model'])}: class populations (R-STDP vote)"
-        elif name == "input":
-            what = f"input counts (no SNN) + {r['readout']}" if metrics["model"]["kind"] != "input" else "input counts"
-        else:
-            what = f"{model_name(metrics['model'])} + {r['readout']}"
-        rows.append((what, r["train_accuracy"], r["test_accuracy"], r["n_features"]))
-    return rows
+    return [
+        (result_label(metrics["model"], name, readouts[name]["readout"]), *(readouts[name][k] for k in _ROW_KEYS))
+        for name in order
+    ]
+
+
+_ROW_KEYS = ("train_accuracy", "test_accuracy", "n_features")
+
+
+def result_label(model: dict, name: str, readout: str) -> str:
+    """A result of a run in words: ``name`` from ``metrics["readouts"]``, read by ``readout``."""
+    if name == "populations":
+        return f"{model_name(model)}: class populations (R-STDP vote)"
+    if name.startswith("hybrid_"):
+        mode = name.removeprefix("hybrid_")
+        return f"ReSpike hybrid, {HYBRID_MODE_WORDS.get(mode, mode)}"
+    if name == "input":
+        return f"input counts (no SNN) + {readout}" if model["kind"] != "input" else "input counts"
+    return f"{model_name(model)} + {readout}"
 
 
 def summary_table(metrics: dict) -> str:
@@ -214,6 +235,11 @@ def _model_sentence(model: dict) -> str:
     where = f"(device {model.get('device')}, dt {model.get('dt')} ms, seed {model.get('seed')})."
     if model.get("kind") == "hrsnn":
         return f"reservoir **HRSNN {model.get('variant')}** with {model.get('n')} neurons {where}"
+    if model.get("kind") == "hybrid":
+        return (
+            f"**ReSpike hybrid**: key frames (Gabor/HOG tokens on {model.get('scales')} grids) and the residual "
+            f"frames' {_model_sentence({**model, 'kind': model.get('branch')})}"
+        )
     if model.get("kind") == "column":
         gx, gy = model.get("tiles") or (1, 1)
         return (
@@ -449,6 +475,31 @@ def write_encoder_report(out, summary: dict, table: str) -> Path:
     for e, why in (summary.get("skipped") or {}).items():
         lines.append(f"- `{e}`: skipped ({why})")
     lines += ["", "Files: `encoders.json` (all numbers), `encoders.md` (table), `<encoder>/seed<k>/` (runs).", ""]
+    return atomic_write_text(out / "report.md", "\n".join(lines))
+
+
+def write_hybrid_report(out, summary: dict, table: str) -> Path:
+    """``out/report.md`` of the hybrid ablation."""
+    out = Path(out)
+    lines = [
+        "# Hybrid ablation (ReSpike)",
+        "",
+        "Each seed runs the spiking branch once on the residual frames; the hybrid classifier is then fitted "
+        "in its four modes on the same tokens: key frames only, spiking branch only, both concatenated, and "
+        "both fused by cross-attention (queries from the spike tokens, keys/values from the key-frame tokens). "
+        "Beside them: a linear readout of the branch network's features and the input-count baseline of the "
+        "residual spikes. Accuracy: test set; CI: 95 % (t-distribution over seeds, clipped to [0, 1]).",
+        "",
+        _run_note(summary),
+        "",
+        table,
+        "",
+    ]
+    if (out / "hybrid.png").is_file():
+        lines.append(
+            _img("hybrid.png", "Test accuracy of every result: bars = mean, whiskers = 95 % CI, dots = seeds.")
+        )
+    lines += ["Files: `hybrid.json` (all numbers), `hybrid.md` (table), `seed<k>/` (runs).", ""]
     return atomic_write_text(out / "report.md", "\n".join(lines))
 
 

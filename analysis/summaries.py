@@ -24,6 +24,8 @@ __all__ = [
     "fraction_table",
     "summarize_encoders",
     "encoder_table",
+    "summarize_readouts",
+    "readouts_table",
 ]
 
 
@@ -194,6 +196,40 @@ def summarize_encoders(cells: list, skipped: dict | None = None) -> dict:
     }
 
 
+def summarize_readouts(cells: list, study: str = "hybrid") -> dict:
+    """Accuracy statistics of every readout the finished cells report (``metrics["readouts"]``), over seeds.
+
+    For studies whose cells differ only in their seed and whose runs report several
+    results each (the hybrid's four modes, its branch network and the input baseline).
+    Readouts keep the order of the first finished cell, the reported one first.
+    """
+    have = [(c, m) for c in cells if (m := cell_metrics(c)) is not None]
+    names = list(dict.fromkeys(n for _, m in have for n in m.get("readouts", {})))
+    groups = {}
+    for name in names:
+        accs = [m["readouts"][name]["test_accuracy"] for _, m in have if name in m.get("readouts", {})]
+        stat = mean_ci(accs, bounds=(0.0, 1.0))
+        groups[name] = {
+            "n_seeds": stat["n"],
+            "accuracy_per_seed": accs,
+            "accuracy_mean": stat["mean"],
+            "accuracy_std": stat["std"],
+            "accuracy_ci95": stat["ci"],
+            "train_accuracy_mean": mean_ci(
+                [m["readouts"][name]["train_accuracy"] for _, m in have if name in m.get("readouts", {})]
+            )["mean"],
+            "readout": next(m["readouts"][name]["readout"] for _, m in have if name in m.get("readouts", {})),
+        }
+    return {
+        "study": study,
+        "n_cells": len(cells),
+        "n_finished": len(have),
+        "seeds": [c.overrides.get("model.network.seed", c.overrides.get("model.seed")) for c, _ in have],
+        "model": have[0][1]["model"] if have else None,
+        "readouts": groups,
+    }
+
+
 # ---------------------------------------------------------------------------- tables
 def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}"
@@ -266,6 +302,22 @@ def encoder_table(summary: dict) -> str:
         )
     for e, why in summary.get("skipped", {}).items():
         lines.append(f"| {e} | skipped: {why} | | | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+def readouts_table(summary: dict, labels: dict | None = None) -> str:
+    """Markdown table of :func:`summarize_readouts` (``labels``: readout name -> words)."""
+    labels = labels or {}
+    lines = [
+        "| result | readout | seeds | test accuracy (%) mean \u00b1 std | 95 % CI (%) | per seed (%) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, s in summary["readouts"].items():
+        lines.append(
+            f"| {labels.get(name, name)} | {s['readout']} | {s['n_seeds']} | {_pct(s['accuracy_mean'])} \u00b1 "
+            f"{_pct(s['accuracy_std'])} | {_ci(s['accuracy_ci95'])} | "
+            f"{', '.join(_pct(a) for a in s['accuracy_per_seed'])} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -950,12 +950,17 @@ class ResidualEncoder(_Encoder):
         so channel ``(sign * H + y) * W + x``; else ``|g * r|`` on ``H * W`` channels.
     gain : float
         ``g``, scales residuals before clipping to [0, 1] (residuals are small).
+    pool : int
+        Max-pool the (scaled, clipped) residual maps ``pool x pool`` before the
+        inner encoder: ``ceil(H / pool) x ceil(W / pool)`` pixels per map.  The key
+        frames keep full resolution.
     """
 
     stride: int = 4
     inner: Any = field(default_factory=PoissonEncoder)
     signed: bool = True
     gain: float = 1.0
+    pool: int = 1
     name: ClassVar[str] = "residual"
 
     def __post_init__(self):
@@ -963,6 +968,7 @@ class ResidualEncoder(_Encoder):
         _require(_is_int(self.stride) and self.stride >= 1, "stride", self.stride, "must be an integer >= 1")
         object.__setattr__(self, "inner", _resolve_inner(self.inner))
         _require(isinstance(self.gain, (int, float)) and self.gain > 0, "gain", self.gain, "must be > 0")
+        _check_pool(self.pool)
         if self.signed and isinstance(self.inner, DeltaEncoder):
             raise ValueError("inner: DeltaEncoder needs (T, H, W) input; use signed=False")
 
@@ -978,7 +984,7 @@ class ResidualEncoder(_Encoder):
             x = np.stack([np.maximum(-scaled, 0.0), np.maximum(scaled, 0.0)], axis=1)
         else:
             x = np.abs(scaled)
-        x = np.clip(x, 0.0, 1.0)
+        x = _max_pool(np.clip(x, 0.0, 1.0), int(self.pool))
         inner_stim = self.inner(x, meta=meta)
         extra = {k: v for k, v in inner_stim.meta.items() if k in ("steps_per_frame", "channel_shape", "channel_order")}
         extra.update({"key_frames": key_frames, "stride": self.stride, "frame_shape": tuple(clip.shape[1:])})

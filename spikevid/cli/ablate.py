@@ -16,6 +16,12 @@
   The config's encoder keeps its parameters, the others take its ``frame_duration``
   and ``dt`` and their defaults; ``--encoder-set poisson.max_rate=200`` sets one.
 
+* ``spikevid ablate hybrid CONFIG --out DIR --seeds N`` (``model.kind: hybrid``) runs
+  seeds 0..N-1 into ``DIR/seed<k>/``; every run fits the hybrid in its four modes
+  (key frames only, spiking branch only, concatenated, cross-attention) on one
+  simulation of its branch, and ``hybrid.json``, ``.md``, ``.png`` and ``report.md``
+  summarise them beside the branch's linear readout and the input baseline.
+
 Heterogeneity and training-fraction studies work for ``model.kind`` hrsnn and column.
 
 Run the same command again to resume: finished cells are kept, interrupted ones
@@ -130,6 +136,17 @@ def _encoders(args) -> int:
     return _finish(summary, out, "encoders")
 
 
+def _hybrid(args) -> int:
+    from spikevid.experiments.config import load_config  # noqa: PLC0415 -- heavy (Brian2): only when run
+    from spikevid.experiments.studies import hybrid_study  # noqa: PLC0415
+
+    out = Path(args.out)
+    summary = hybrid_study(
+        load_config(args.config, args.overrides), out, seeds=args.seeds, jobs=args.jobs, progress=not args.no_progress
+    )
+    return _finish(summary, out, "hybrid")
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="YAML config file (see configs/)")
     p.add_argument("--out", type=folder_path, required=True, help="study folder (resumed if it exists)")
@@ -152,7 +169,7 @@ def register(subparsers) -> None:
     """Add the ``ablate`` command group to the ``spikevid`` parser."""
     group = subparsers.add_parser(
         "ablate",
-        help="heterogeneity ablation, training-fraction and encoding studies",
+        help="heterogeneity ablation, training-fraction, encoding and hybrid studies",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -194,3 +211,7 @@ def register(subparsers) -> None:
         help="a parameter of one encoder, e.g. poisson.max_rate=200 (repeatable)",
     )
     p.set_defaults(func=_encoders)
+
+    p = sub.add_parser("hybrid", help="the ReSpike hybrid's four modes x seeds (model.kind: hybrid)")
+    _common(p)
+    p.set_defaults(func=_hybrid)

@@ -7,13 +7,19 @@ A config has six sections; any key not listed here is an error that names it
                max_per_class, train_fraction (stratified subset of the training
                split, drawn with fraction_seed), fraction_seed
     encoder:   name, params {..}
-    model:     kind (hrsnn | column | input), and every hyperparameter of that
+    model:     kind (hrsnn | column | hybrid | input), and every hyperparameter of that
                model (networks.models.MODELS: HRSNN's n, variant, tau_m, ...;
-               ColumnClassifier's n_layer, tiles, ...; device, dt, seed)
+               ColumnClassifier's n_layer, tiles, ...; device, dt, seed).
+               kind hybrid (ReSpike; encoder residual) takes: branch (hrsnn |
+               column: the residual frames' network), network {..} (its
+               hyperparameters), scales (grid sizes of both branches), frames {..}
+               (KeyFrameFeatures hyperparameters)
     readout:   kind (logistic | ridge | svm | attention | populations), scale, C,
                alpha, attention {..} (AttentionReadout hyperparameters: width,
                n_layers, ...); populations (model.kind column only): the vote of
-               the R-STDP class populations
+               the R-STDP class populations; hybrid {..} (HybridClassifier
+               hyperparameters of model.kind hybrid: mode frames | spikes | concat
+               | cross, width, ...)
     baseline:  enabled, bins
     run:       chunk, cache (true: DIR/cache, false: none, or a folder to share),
                progress
@@ -49,6 +55,9 @@ __all__ = [
     "POPULATIONS",
     "model_keys",
     "model_estimator",
+    "spiking_kind",
+    "model_params",
+    "HYBRID_KEYS",
     "ConfigError",
     "load_config",
     "resolve_config",
@@ -139,27 +148,56 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "encoder": {"name": "delta", "params": {}},
     "model": {"kind": "hrsnn"},
-    "readout": {"kind": "logistic", "scale": "standard", "C": 1.0, "alpha": 1.0, "attention": {}},
+    "readout": {"kind": "logistic", "scale": "standard", "C": 1.0, "alpha": 1.0, "attention": {}, "hybrid": {}},
     "baseline": {"enabled": True, "bins": None},
     "run": {"chunk": 200, "cache": True, "progress": True},
 }
 #: Sections whose values are free-form mappings checked by their consumer.
-_OPEN = {("dataset", "options"), ("dataset", "split_options"), ("encoder", "params"), ("readout", "attention")}
-MODEL_KINDS = (*MODELS, "input")
+_OPEN = {
+    ("dataset", "options"),
+    ("dataset", "split_options"),
+    ("encoder", "params"),
+    ("readout", "attention"),
+    ("readout", "hybrid"),
+}
+MODEL_KINDS = (*MODELS, "hybrid", "input")
+#: Keys of ``model`` with ``kind: hybrid`` (the spiking branch's own keys go under ``network``).
+HYBRID_KEYS = {"kind": "hybrid", "branch": "hrsnn", "network": {}, "scales": (4, 2, 1), "frames": {}}
 #: ``readout.kind`` of the column's own answer (its class populations' vote), beside :data:`READOUTS`.
 POPULATIONS = "populations"
 
 
 def model_keys(kind: str) -> set[str]:
     """Keys ``model.*`` may hold for ``kind`` (``input`` takes those of any spiking model)."""
+    if kind == "hybrid":
+        return set(HYBRID_KEYS)
     classes = MODELS.values() if kind == "input" else [MODELS[kind]]
     return {"kind"}.union(*(c().get_params() for c in classes))
 
 
-def model_estimator(model: dict):
-    """The unfitted estimator of a ``model`` section (``kind: input``: the model its keys belong to)."""
+def spiking_kind(model: dict) -> str | None:
+    """The spiking network a ``model`` section runs: ``hrsnn``, ``column`` (a hybrid's branch), or None."""
     kind = model.get("kind", "hrsnn")
-    params = {k: v for k, v in model.items() if k != "kind"}
+    return model.get("branch", HYBRID_KEYS["branch"]) if kind == "hybrid" else kind if kind in MODELS else None
+
+
+def model_params(model: dict) -> dict:
+    """The hyperparameters a ``model`` section gives its spiking model (a hybrid's: ``network``)."""
+    if model.get("kind", "hrsnn") == "hybrid":
+        return dict(model.get("network") or {})
+    return {k: v for k, v in model.items() if k != "kind"}
+
+
+def model_estimator(model: dict):
+    """The unfitted spiking model of a ``model`` section.
+
+    ``kind: hybrid``: its branch network (``network`` holds the parameters);
+    ``kind: input``: the model its keys belong to.
+    """
+    kind = model.get("kind", "hrsnn")
+    params = model_params(model)
+    if kind == "hybrid":
+        return MODELS[spiking_kind(model)](**params)
     if kind == "input":
         kind = next((k for k, c in MODELS.items() if set(params) <= set(c().get_params())), None)
         if kind is None:
@@ -348,6 +386,10 @@ def _check_model(cfg: dict, enc_dt: float) -> None:
     """
     model = cfg["model"]
     kind = model.get("kind", "hrsnn")
+    if kind == "hybrid":
+        _check_hybrid(cfg)
+    elif cfg["readout"]["hybrid"]:
+        raise ConfigError(f"'readout.hybrid' configures the classifier of model.kind hybrid, not of {kind}; remove it")
     model_obj = model_estimator(model)
     try:
         model_obj.validate_params()
@@ -364,6 +406,49 @@ def _check_model(cfg: dict, enc_dt: float) -> None:
         raise ConfigError(
             f"'encoder.params.dt' ({enc_dt} ms) is finer than 'model.dt' ({model_obj.dt} ms): the network would "
             f"merge input spikes that fall in one of its steps; use encoder dt >= model dt"
+        )
+
+
+def _check_hybrid(cfg: dict) -> None:
+    """``model.kind: hybrid``: the branch, its network's keys, the scales, frame features, classifier, encoder."""
+    from networks.hybrid import HybridClassifier  # noqa: PLC0415 -- keeps the config module light
+    from networks.keyframes import KeyFrameFeatures  # noqa: PLC0415
+
+    model, readout = cfg["model"], cfg["readout"]
+    branch = model.get("branch", HYBRID_KEYS["branch"])
+    if branch not in MODELS:
+        raise ConfigError(
+            f"'model.branch' must be one of {tuple(MODELS)} (the residual frames' network), got {branch!r}"
+        )
+    for key in ("network", "frames"):
+        if model.get(key) is not None and not isinstance(model[key], dict):
+            raise ConfigError(f"'model.{key}' must be a mapping, got {type(model[key]).__name__}")
+    known = set(MODELS[branch]().get_params())
+    unknown = sorted(set(model.get("network") or {}) - known)
+    if unknown:
+        raise ConfigError(f"unknown config key 'model.network.{unknown[0]}' (keys of a {branch}: {sorted(known)})")
+    frames = dict(model.get("frames") or {})
+    if "scales" in frames:
+        raise ConfigError("'model.frames.scales' is set by 'model.scales' (both branches share the grids); remove it")
+    try:
+        KeyFrameFeatures(scales=model.get("scales", HYBRID_KEYS["scales"]), **frames).validate_params()
+    except TypeError as exc:
+        raise ConfigError(f"model.frames: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"model.frames.{exc}".replace("model.frames.scales", "model.scales")) from None
+    hybrid = dict(readout["hybrid"] or {})
+    if "random_state" in hybrid:
+        raise ConfigError("'readout.hybrid.random_state' is set by the run (model.network.seed); remove it")
+    try:
+        HybridClassifier(**hybrid).validate_params()
+    except TypeError as exc:
+        raise ConfigError(f"readout.hybrid: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"readout.hybrid.{exc}") from None
+    if cfg["encoder"]["name"] != "residual":
+        raise ConfigError(
+            f"'encoder.name' must be residual for model.kind hybrid (key frames and residual spikes), "
+            f"got {cfg['encoder']['name']!r}"
         )
 
 

@@ -11,9 +11,13 @@ reads and extends the :class:`Run` it is given:
    and a raster of the first test clips;
    :func:`column` -- ``model.kind: column``: STDP and R-STDP epochs (``model.npz``),
    then layer features and class-population votes in chunks, and a raster;
+   ``model.kind: hybrid`` runs its branch network (either of the two) on the
+   residual spikes;
 4. :func:`baseline`    -- the same reduction of the input spikes (no network);
 5. :func:`readouts`    -- a scikit-learn readout per feature set (and a column's
-   population vote);
+   population vote); :func:`hybrid` -- ``model.kind: hybrid``: key-frame tokens and
+   the branch's spike tokens at every scale, and the hybrid classifier in each of
+   its four modes (``hybrid_tokens.npz``);
 6. :func:`write_results` -- ``features.npz`` and ``metrics.json``.
 
 Files written into ``out_dir``::
@@ -29,6 +33,7 @@ Files written into ``out_dir``::
     raster.npz           spikes of the first test clips (input, exc, inh; a column's input,
                          layer, classes); times in steps, dt in ms
     attention.npz        readout.kind attention: attention per time bin of each test clip and class
+    hybrid_tokens.npz    model.kind hybrid: spike and key-frame tokens of every scale, both splits
     metrics.json         accuracies, confusion matrix, activity, timings
 
 Every file is written atomically.  Started again on the same directory with the
@@ -51,6 +56,9 @@ from analysis.attention import attention_per_bin, class_means
 from analysis.report import summary_table
 from networks.baseline import InputCounts
 from networks.column import population_vote
+from networks.hybrid import MODES, HybridClassifier
+from networks.hybrid_tokens import HybridInputs, time_bin_tokens
+from networks.keyframes import KeyFrameFeatures
 from networks.persistence import read_metadata
 from networks.readouts import evaluate, make_readout, score_predictions
 from networks.simulation import SimulationResult
@@ -62,7 +70,7 @@ from stimuli.timebase import ms_to_seconds
 from stimuli.types import SpikeStimulus, StimulusError
 
 from .. import __version__
-from .config import POPULATIONS, model_estimator
+from .config import HYBRID_KEYS, POPULATIONS, model_estimator, model_params, spiking_kind
 from .data import check_split_contents, encode_all, load_split
 from .provenance import Provenance, digest, input_identities
 from .runfolder import claim_config, locked, stripped
@@ -105,6 +113,16 @@ class Run:
     @property
     def kind(self) -> str:
         return self.cfg["model"].get("kind", "hrsnn")
+
+    @property
+    def network(self) -> str | None:
+        """The spiking network the run simulates (``hrsnn``, ``column``; a hybrid's branch), or None."""
+        return spiking_kind(self.cfg["model"])
+
+    @property
+    def seed(self) -> int:
+        """The network's seed (0 if unset): also the seed of every readout."""
+        return int(model_estimator(self.cfg["model"]).seed or 0)
 
 
 @dataclass
@@ -158,12 +176,14 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
         try:
             data = encode(run)
             features, activity, votes = {}, {}, None
-            if run.kind == "hrsnn":
+            if run.network == "hrsnn":
                 features, activity = reservoir(run, data)
-            elif run.kind == "column":
+            elif run.network == "column":
                 features, activity, votes = column(run, data)
             features.update(baseline(run, data))
             results = readouts(run, data, features, votes)
+            if run.kind == "hybrid":
+                results.update(hybrid(run, data, features[FEATURE_NAMES[run.network]]))
             metrics = write_results(run, data, features, results, activity)
         except KeyboardInterrupt:
             run.log.warning("interrupted -- rerun the same command to resume; finished parts are kept")
@@ -174,7 +194,7 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
             close_logger(run.log)
             raise
     run.log.info("\n" + summary_table(metrics))
-    written = ("metrics.json", "features.npz") + (("model.npz",) if run.kind != "input" else ()) + ("log.txt",)
+    written = ("metrics.json", "features.npz") + (("model.npz",) if run.network else ()) + ("log.txt",)
     run.log.info(f"results in {run.out}/ ({', '.join(written)})")
     close_logger(run.log)
     return metrics
@@ -331,7 +351,7 @@ def _trained_model(run: Run, data: EncodedData):
     Returns the model and its :func:`model_digest` (the parent of every feature chunk).
     """
     model = model_estimator(run.cfg["model"])
-    if "progress" not in run.cfg["model"]:
+    if "progress" not in model_params(run.cfg["model"]):
         model.set_params(progress=run.progress)
     expected = replace(run.provenance, inputs=input_identities(data.train))
     model_path = run.out / "model.npz"
@@ -339,7 +359,7 @@ def _trained_model(run: Run, data: EncodedData):
         if _reusable(run, model_path, expected, "the trained model", lambda: read_metadata(model_path)):
             model.load_state(model_path)
             run.log.info(f"  reused the trained model {model_path.name}")
-        elif run.kind == "column":
+        elif run.network == "column":
             model.fit(data.train, data.y_train)
             model.save_state(model_path, metadata={"provenance": expected.to_json()})
             run.log.info(
@@ -565,7 +585,7 @@ def readouts(run: Run, data: EncodedData, features: dict, votes: dict | None = N
                 scale=r["scale"],
                 C=float(r["C"]),
                 alpha=float(r["alpha"]),
-                seed=int(run.cfg["model"].get("seed") or 0),
+                seed=run.seed,
                 n_tokens=feature_bins(run.cfg, name),
                 attention=r["attention"],
             )
@@ -606,19 +626,28 @@ def _bin_ms(data: EncodedData, bins: int) -> float:
     return float(np.mean([s.duration for s in data.test]) / bins)
 
 
-#: Hyperparameters of each model kind that ``metrics.json`` states under ``model``.
+#: Hyperparameters of each network that ``metrics.json`` states under ``model``.
 MODEL_SUMMARY_KEYS = {
     "hrsnn": ("variant", "n", "device", "dt", "seed"),
     "column": ("variant", "n_layer", "tiles", "n_per_class", "lateral", "device", "dt", "seed"),
 }
+#: Name of each network's feature set (in ``features.npz``, ``metrics["readouts"]``).
+FEATURE_NAMES = {"hrsnn": "reservoir", "column": "column"}
 
 
 def main_result(cfg: dict) -> str:
-    """Which result a run reports as its accuracy: ``reservoir``, ``column``, ``populations`` or ``input``."""
+    """Which result a run reports as its accuracy.
+
+    ``reservoir`` or ``column`` (the readout of the network's features), ``populations``
+    (a column's vote), ``hybrid_<mode>`` (the hybrid classifier in its configured
+    mode), or ``input`` (no network).
+    """
     kind = cfg["model"].get("kind", "hrsnn")
     if kind == "column" and cfg["readout"]["kind"] == POPULATIONS:
         return POPULATIONS
-    return {"hrsnn": "reservoir", "column": "column"}.get(kind, "input")
+    if kind == "hybrid":
+        return f"hybrid_{(cfg['readout']['hybrid'] or {}).get('mode', HybridClassifier().mode)}"
+    return FEATURE_NAMES.get(kind, "input")
 
 
 def feature_bins(cfg: dict, name: str) -> int:
@@ -627,6 +656,60 @@ def feature_bins(cfg: dict, name: str) -> int:
     if name == "input":
         bins = cfg["baseline"]["bins"] or bins
     return int(bins)
+
+
+def hybrid(run: Run, data: EncodedData, network_features: tuple) -> dict:
+    """The ReSpike hybrid on the branch's features: key-frame and spike tokens, four classifier modes.
+
+    Frame tokens: :class:`~networks.keyframes.KeyFrameFeatures` of the key frames the
+    residual encoder kept (``meta["key_frames"]``), fitted on the training clips.
+    Spike tokens: the network's time bins (:func:`~networks.hybrid_tokens.time_bin_tokens`),
+    the same set at every scale.  Each mode of :data:`networks.hybrid.MODES` is
+    fitted with ``readout.hybrid`` (seeded by the network's seed) and reported as
+    ``hybrid_<mode>``; the configured mode is the run's result.  Writes
+    ``hybrid_tokens.npz`` (``spike_<split>``, ``frames_<split>_<scale>``).
+    """
+    scales = _scales(run.cfg)
+    with timed(run.seconds, "hybrid", run.log):
+        frames = KeyFrameFeatures(scales=scales, **(run.cfg["model"].get("frames") or {}))
+        frames_tr, frames_te = frames.fit_transform(data.train), frames.transform(data.test)
+        bins = int(model_estimator(run.cfg["model"]).bins)
+        X_tr, X_te = network_features
+        spikes_tr, spikes_te = time_bin_tokens(X_tr, bins, len(scales)), time_bin_tokens(X_te, bins, len(scales))
+        atomic_savez(
+            run.out / "hybrid_tokens.npz",
+            spike_train=spikes_tr[0],
+            spike_test=spikes_te[0],
+            **{
+                f"frames_{split}_{g}": a
+                for split, fr in (("train", frames_tr), ("test", frames_te))
+                for g, a in zip(scales, fr, strict=True)
+            },
+            scales=np.asarray(scales),
+        )
+        train_in, test_in = HybridInputs(spikes_tr, frames_tr), HybridInputs(spikes_te, frames_te)
+        settings = dict(run.cfg["readout"]["hybrid"] or {})
+        out = {}
+        for mode in MODES:
+            clf = HybridClassifier(**{**settings, "mode": mode}, random_state=run.seed).fit(train_in, data.y_train)
+            train = score_predictions(data.y_train, clf.predict(train_in), data.classes)
+            test = score_predictions(data.y_test, clf.predict(test_in), data.classes)
+            out[f"hybrid_{mode}"] = _result(train, test, _token_shapes(clf), f"hybrid {mode}")
+            run.log.info(
+                f"  hybrid {mode:6s}: test {test['accuracy']:.1%} (train {train['accuracy']:.1%}), "
+                f"{clf.n_epochs_} epochs, {clf.fit_seconds_:.1f} s"
+            )
+    return out
+
+
+def _scales(cfg: dict) -> tuple[int, ...]:
+    return tuple(int(g) for g in cfg["model"].get("scales", HYBRID_KEYS["scales"]))
+
+
+def _token_shapes(clf: HybridClassifier) -> str:
+    """The hybrid's inputs in words: tokens x features of each branch and scale."""
+    parts = [f"spikes {s[0]}x{s[1]}" for s in clf.spike_shapes_[:1]] + [f"frames {t}x{f}" for t, f in clf.frame_shapes_]
+    return ", ".join(parts)
 
 
 # ---------------------------------------------------------------------------- 6. results
@@ -640,8 +723,10 @@ def write_results(run: Run, data: EncodedData, features: dict, results: dict, ac
     main = results[main_name]
     params = model_estimator(run.cfg["model"]).get_params()
     model = {"kind": run.kind, "result": main_name, "readout": main["readout"]}
-    if run.kind in MODEL_SUMMARY_KEYS:
-        model.update({k: params[k] for k in MODEL_SUMMARY_KEYS[run.kind]})
+    if run.network in MODEL_SUMMARY_KEYS:
+        model.update({k: params[k] for k in MODEL_SUMMARY_KEYS[run.network]})
+    if run.kind == "hybrid":
+        model.update(branch=run.network, scales=list(_scales(run.cfg)))
     metrics = {
         "test_accuracy": main["test_accuracy"],
         "train_accuracy": main["train_accuracy"],
@@ -667,7 +752,7 @@ def write_results(run: Run, data: EncodedData, features: dict, results: dict, ac
         name: {k: r[k] for k in ("readout", "train_accuracy", "test_accuracy", "n_features")}
         for name, r in results.items()
     }
-    if run.kind != "input" and "input" in results:
+    if run.network and "input" in results:
         b = results["input"]
         metrics["baseline"] = {
             "kind": "input_counts",

@@ -1,4 +1,4 @@
-"""Multi-run studies: the heterogeneity ablation, the training-fraction and the encoding study.
+"""Multi-run studies: the heterogeneity ablation, the training-fraction, encoding and hybrid studies.
 
 Every study is a grid of *cells*, each one :func:`~spikevid.experiments.runner.run_experiment`
 into its own folder::
@@ -6,6 +6,7 @@ into its own folder::
     DIR/<variant>/seed<k>/                 heterogeneity ablation
     DIR/<variant>/frac<f>/seed<k>/         training-fraction study
     DIR/<encoder>/seed<k>/                 encoding study
+    DIR/seed<k>/                           hybrid ablation (every mode in each run)
     DIR/cache/                             encoded stimuli, shared by all cells
     DIR/build/worker<w>/                   standalone projects, one per worker process
 
@@ -33,16 +34,24 @@ import numpy as np
 import yaml
 from tqdm.auto import tqdm
 
-from analysis.accuracy import plot_ablation, plot_accuracy_vs_fraction, plot_encoder_study
+from analysis.accuracy import plot_ablation, plot_accuracy_vs_fraction, plot_encoder_study, plot_readouts
 from analysis.figures import save_figure
-from analysis.report import write_ablation_report, write_encoder_report, write_fraction_report
+from analysis.report import (
+    result_label,
+    write_ablation_report,
+    write_encoder_report,
+    write_fraction_report,
+    write_hybrid_report,
+)
 from analysis.summaries import (
     ablation_table,
     cell_metrics,
     encoder_table,
     fraction_table,
+    readouts_table,
     summarize_ablation,
     summarize_encoders,
+    summarize_readouts,
     summarize_train_fraction,
 )
 from cortex.devices import STANDALONE_DEVICES
@@ -70,6 +79,7 @@ __all__ = [
     "encoder_params",
     "applicable_encoders",
     "encoder_study",
+    "hybrid_study",
     "ABLATION_VARIANTS",
     "STUDY_ENCODERS",
     "SHARED_ENCODER_PARAMS",
@@ -533,6 +543,39 @@ def encoder_study(
             out, "encoders", summary, encoder_table(summary), plot_encoder_study, write_encoder_report, run, base_cfg
         )
     return {**summary, "run": run}
+
+
+def hybrid_study(base_cfg: dict, out, *, seeds=3, jobs: int | None = None, progress: bool = True) -> dict:
+    """The hybrid ablation: ``model.kind: hybrid`` with seeds ``0..seeds-1``, every mode of each run summarised.
+
+    Each run fits all four modes of the hybrid classifier on one simulation of its
+    branch network, so the study needs one cell per seed (``out/seed<k>``; the seed
+    draws the network and the classifiers).  Writes ``hybrid.json``, ``hybrid.md``,
+    ``hybrid.png``/``.pdf`` and ``report.md``.
+    """
+    if base_cfg["model"].get("kind") != "hybrid":
+        raise ConfigError(f"ablate hybrid: the config must use model.kind: hybrid, not {base_cfg['model'].get('kind')}")
+    out = Path(out)
+    cells = [Cell(f"seed{k}", out / f"seed{k}", {"model.network.seed": int(k)}) for k in _seed_list(seeds)]
+    with locked(out, "study"):
+        run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="hybrid")
+        summary = summarize_readouts(cells, "hybrid")
+        labels = (
+            {name: result_label(summary["model"], name, g["readout"]) for name, g in summary["readouts"].items()}
+            if summary["model"]
+            else {}
+        )
+        _write(
+            out,
+            "hybrid",
+            {**summary, "labels": labels},
+            readouts_table(summary, labels),
+            lambda s: plot_readouts(s, labels),
+            write_hybrid_report,
+            run,
+            base_cfg,
+        )
+    return {**summary, "labels": labels, "run": run}
 
 
 def train_fraction_study(
