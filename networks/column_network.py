@@ -148,7 +148,7 @@ def build_column_network(
         "markers": SpikeMonitor(reset, name="markers"),
     }
     if timeline.train_steps and int(model.snapshots) > 0:
-        period = max(timeline.train_steps // int(model.snapshots), 1) * dt
+        period = timeline.snapshot_period(int(model.snapshots)) * dt
         for name in PLASTIC:
             syn = column.synapses[name]
             if len(syn):

@@ -149,7 +149,7 @@ def build_reservoir(
     if int(model.record_v) > 0 and not timeline.train_steps:
         monitors["v_exc"] = StateMonitor(groups["exc"], "v", record=np.arange(int(model.record_v)), name="v_exc")
     if timeline.train_steps and int(model.snapshots) > 0:
-        period = max(timeline.train_steps // int(model.snapshots), 1) * dt
+        period = timeline.snapshot_period(int(model.snapshots)) * dt
         for name in plastic:
             if len(synapses[name]):
                 monitors[f"w_{name}"] = StateMonitor(synapses[name], "w", record=True, dt=period, name=f"w_{name}")

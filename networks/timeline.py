@@ -141,6 +141,30 @@ class Timeline:
             prev = stop
         return runs
 
+    def snapshot_period(self, snapshots: int) -> int:
+        """Steps between ``snapshots`` weight snapshots over the learning phases (at least 1).
+
+        About ``train_steps / snapshots``, shortened until every phase run ends on a
+        snapshot tick or clear of one.  Brian2 rounds a clock's end to a tick within
+        ``1e-4`` of the clock's own ``dt`` (:meth:`brian2.Clock.set_interval`); a slow
+        snapshot clock whose tick fell a few steps before a run's end would be ended
+        one tick early and then advanced past it (``StopIteration: Clock has reached
+        the end of its available times``).
+        """
+        period = max(self.train_steps // max(int(snapshots), 1), 1)
+        ends, total = [], 0
+        for n_steps, _ in self.phase_runs():
+            total += n_steps
+            ends.append(total)
+
+        def clear(p: int) -> bool:
+            margin = 2e-4 * p
+            return all(e % p == 0 or margin < e % p < p - margin for e in ends)
+
+        while period > 1 and not clear(period):
+            period -= 1
+        return period
+
     def input_group(self, n_input: int, name: str = "input") -> SpikeGeneratorGroup:
         """A ``SpikeGeneratorGroup`` of ``n_input`` channels emitting every clip's spikes."""
         return SpikeGeneratorGroup(int(n_input), self.indices, to_brian(self.steps * self.dt), name=name, sorted=True)

@@ -38,6 +38,7 @@ __all__ = [
     "read_dvs_gesture",
     "read_npy_events",
     "sensor_size_of",
+    "event_frames",
     "AEDAT_PACKET_HEADER",
     "NMNIST_SENSOR_SIZE",
     "DVS128_SENSOR_SIZE",
@@ -389,3 +390,38 @@ def sensor_size_of(events: np.ndarray, n_polarities: int = 2) -> tuple[int, int,
     if ev.size == 0:
         raise StimulusError("sensor_size_of: no events; give sensor_size explicitly")
     return int(ev["x"].max()) + 1, int(ev["y"].max()) + 1, int(n_polarities)
+
+
+def event_frames(events: np.ndarray, n_frames: int, sensor_size: tuple[int, int, int]) -> np.ndarray:
+    """Accumulate events into ``n_frames`` grey frames of equal duration, scaled to [0, 1].
+
+    Every event (either polarity) adds one to its pixel in the frame of its time bin:
+    bin ``floor(n_frames * (t - t0) / (t1 - t0 + 1))`` between the first and last event
+    time.  The counts are divided by the clip's largest count, so the busiest pixel of
+    the clip is 1.
+
+    Parameters
+    ----------
+    events : event array
+        :data:`~stimuli.types.EVENT_DTYPE`, any order.
+    n_frames : int
+        Frames (time bins) of the clip.
+    sensor_size : (width, height, polarities)
+
+    Returns
+    -------
+    ndarray of float32, shape (n_frames, height, width)
+    """
+    ev = np.asarray(events)
+    if ev.size == 0:
+        raise StimulusError("event_frames: no events")
+    width, height = int(sensor_size[0]), int(sensor_size[1])
+    x, y = ev["x"].astype(np.int64), ev["y"].astype(np.int64)
+    if x.max() >= width or y.max() >= height:
+        raise StimulusError(f"event_frames: events outside the {width}x{height} sensor")
+    t = ev["t"].astype(np.int64)
+    span = int(t.max() - t.min()) + 1
+    b = (int(n_frames) * (t - t.min())) // span
+    counts = np.zeros((int(n_frames), height, width), dtype=np.float32)
+    np.add.at(counts, (b, y, x), 1.0)
+    return counts / counts.max()

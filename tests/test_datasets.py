@@ -439,6 +439,21 @@ def test_nmnist_small_layout(nmnist_small_root):
     assert s.data["x"].max() < 34 and np.all(np.diff(s.data["t"]) >= 0)
 
 
+def test_nmnist_as_accumulated_frames(nmnist_small_root):
+    events = get_dataset("nmnist", nmnist_small_root).split("test")[0].data
+    clip = get_dataset("nmnist", nmnist_small_root, frames=4).split("test")[0].data
+    assert clip.shape == (4, 34, 34) and clip.dtype == np.float32 and clip.max() == 1.0
+    # every event counted once, in the frame of its time bin, at its pixel
+    counts = np.zeros((4, 34, 34))
+    t = events["t"].astype(np.int64)
+    b = (4 * (t - t.min())) // (t.max() - t.min() + 1)
+    np.add.at(counts, (b, events["y"].astype(int), events["x"].astype(int)), 1)
+    np.testing.assert_allclose(clip, counts / counts.max(), rtol=1e-6)
+    for bad in (0, 2.5, True):
+        with pytest.raises(ValueError, match="frames"):
+            get_dataset("nmnist", nmnist_small_root, frames=bad)
+
+
 def test_nmnist_full_layout_and_bad_sizes(tmp_path):
     rng = np.random.default_rng(1)
     root = tmp_path / "nmnist"

@@ -10,6 +10,7 @@ from networks.baseline import InputCounts
 from networks.features import binned_counts, reduce_spikes
 from networks.hrsnn import HRSNN, VARIANTS
 from networks.readouts import evaluate, make_readout
+from networks.timeline import Timeline
 from stimuli.types import SpikeStimulus
 
 N_CH = 24
@@ -281,3 +282,32 @@ def test_hrsnn_builds_for_cuda_standalone(tmp_path):
             res = collect(net, model, tl)
             assert res.features[0].shape == (len(clips), model.n * model.bins)
             assert res.features[0].sum() > 0
+
+
+def test_snapshot_period_keeps_slow_snapshot_clocks_clear_of_run_ends():
+    """A slow snapshot clock ticking a step before a run's end stopped Brian2 (StopIteration) on 1,347 digits."""
+    from brian2 import Network, NeuronGroup, StateMonitor, defaultclock, ms, prefs
+
+    clip = SpikeStimulus(np.array([0]), np.array([3]), 4, 100, 1.0)
+    timeline = Timeline([([clip] * 300, True)], dt=1.0, gap=50.0)
+    runs = [n for n, _ in timeline.phase_runs()]
+    assert runs == [45001] and timeline.train_steps == 45000  # naive period: a tick 1 step before the end
+    period = timeline.snapshot_period(1)
+    assert period < 45000 and (45001 % period == 0 or 2e-4 * period < 45001 % period < period * (1 - 2e-4))
+
+    def run_with(period_steps):
+        prefs.codegen.target = "numpy"
+        defaultclock.dt = 1 * ms
+        group = NeuronGroup(1, "x : 1", dt=1 * ms)
+        monitor = StateMonitor(group, "x", record=True, dt=period_steps * ms)
+        net = Network(group, monitor)
+        for n in runs:
+            net.run(n * ms)
+        return len(monitor.t)
+
+    assert run_with(period) == 2
+    # the digits run that failed: 1,347 clips x 2 learning epochs, 20 snapshots (naive period 20,205 steps)
+    digits = Timeline([([clip] * 1347, True)] * 2, dt=1.0, gap=50.0)
+    assert digits.train_steps // 20 == 20205 and 20 * 20205 == 404101 - 1
+    p20 = digits.snapshot_period(20)
+    assert p20 < 20205 and 2e-4 * p20 < 404101 % p20 < p20 * (1 - 2e-4) and 202050 % p20 > 2e-4 * p20

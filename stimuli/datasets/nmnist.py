@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from stimuli.events import read_nmnist
+from stimuli.events import event_frames, read_nmnist
 from stimuli.types import StimulusError
 
 from .base import ClipDataset, Item, check_root, check_split_lists
@@ -51,6 +51,11 @@ class NMNIST(ClipDataset):
     ----------
     root : path
         Either layout described in the module docstring.
+    frames : int or None
+        None: each item is the event array.  An int: the events accumulated into
+        that many grey frames ``(frames, 34, 34)`` float32 in [0, 1]
+        (:func:`stimuli.events.event_frames`), for frame encoders (the ReSpike
+        hybrid's key frames: the accumulated frame of a group's first bin).
     skip_bad, progress
         See :class:`~stimuli.datasets.base.ClipDataset`; a file whose size is zero or
         not a multiple of 5 bytes is bad.
@@ -66,7 +71,12 @@ class NMNIST(ClipDataset):
     split_names = ("train", "test")
     sensor_size = SENSOR_SIZE
 
-    def __init__(self, root, *, skip_bad: bool = False, progress: bool | None = None):
+    def __init__(self, root, *, frames: int | None = None, skip_bad: bool = False, progress: bool | None = None):
+        if frames is not None and (isinstance(frames, bool) or not isinstance(frames, int) or frames < 1):
+            raise ValueError(f"{self.name}: frames must be None or an integer >= 1, got {frames!r}")
+        self.frames = frames
+        if frames is not None:
+            self.data_kind = "clip"
         root = check_root(root, self.name)
         full = {s: root / s for s in ("Train", "Test") if (root / s).is_dir()}
         lists = {s: sorted(root.glob(f"{s}*.txt")) for s in self.split_names}
@@ -127,6 +137,8 @@ class NMNIST(ClipDataset):
         events = read_nmnist(item.path)
         if events.size == 0:
             raise StimulusError(f"{item.path}: no events")
+        if self.frames is not None:
+            return event_frames(events, self.frames, SENSOR_SIZE)
         return events
 
     def _split_indices(self, name):
