@@ -44,6 +44,36 @@ def read_sample_list(path) -> list[tuple[str, int]]:
     return out
 
 
+def _full_items(full: dict) -> list[Item]:
+    """Items of the full layout: ``<split>/<digit>/<id>.bin``."""
+    items = []
+    for split, folder in full.items():
+        for d in DIGITS:
+            sub = folder / d
+            if not sub.is_dir():
+                continue
+            for f in sorted(sub.glob("*.bin")):
+                meta = dict(id=f"{split.lower()}/{d}/{f.stem}", split=split.lower(), sensor_size=SENSOR_SIZE)
+                items.append(Item(f, int(d), meta))
+    return items
+
+
+def _list_items(root: Path, lists: dict, name: str) -> list[Item]:
+    """Items of the nmnist_small layout: ``<id>.bs2`` files named by the list files."""
+    listed = {split: [sid for lst in files for sid, _ in read_sample_list(lst)] for split, files in lists.items()}
+    check_split_lists(f"{name} lists in {root}", listed)
+    items = []
+    for split, files in lists.items():
+        for lst in files:
+            for sid, label in read_sample_list(lst):
+                f = root / f"{sid}.bs2"
+                if not f.exists() and (root / f"{sid}.bin").exists():
+                    f = root / f"{sid}.bin"
+                meta = dict(id=f"{split}/{sid}", split=split, list_file=lst.name, sensor_size=SENSOR_SIZE)
+                items.append(Item(f, label, meta))
+    return items
+
+
 class NMNIST(ClipDataset):
     """N-MNIST, one item per recording (an event array).
 
@@ -80,44 +110,12 @@ class NMNIST(ClipDataset):
         root = check_root(root, self.name)
         full = {s: root / s for s in ("Train", "Test") if (root / s).is_dir()}
         lists = {s: sorted(root.glob(f"{s}*.txt")) for s in self.split_names}
-        items = []
         if full:
-            self.layout = "full"
-            for split, folder in full.items():
-                for d in DIGITS:
-                    sub = folder / d
-                    if not sub.is_dir():
-                        continue
-                    for f in sorted(sub.glob("*.bin")):
-                        items.append(
-                            Item(
-                                f,
-                                int(d),
-                                dict(id=f"{split.lower()}/{d}/{f.stem}", split=split.lower(), sensor_size=SENSOR_SIZE),
-                            )
-                        )
+            self.layout, items = "full", _full_items(full)
             if not items:
                 raise StimulusError(f"{self.name}: {root} has Train/Test folders but no <digit>/<id>.bin files in them")
         elif lists["train"] or lists["test"]:
-            self.layout = "small"
-            listed = {
-                split: [sid for lst in files for sid, _ in read_sample_list(lst)] for split, files in lists.items()
-            }
-            check_split_lists(f"{self.name} lists in {root}", listed)
-            for split, files in lists.items():
-                for lst in files:
-                    pairs = read_sample_list(lst)
-                    for sid, label in pairs:
-                        f = root / f"{sid}.bs2"
-                        if not f.exists() and (root / f"{sid}.bin").exists():
-                            f = root / f"{sid}.bin"
-                        items.append(
-                            Item(
-                                f,
-                                label,
-                                dict(id=f"{split}/{sid}", split=split, list_file=lst.name, sensor_size=SENSOR_SIZE),
-                            )
-                        )
+            self.layout, items = "small", _list_items(root, lists, self.name)
         else:
             raise StimulusError(
                 f"{self.name}: unrecognised layout in {root}; expected Train/<digit>/<id>.bin "
