@@ -17,8 +17,13 @@ heterogeneity differs.  Each is printed beside the same readout of the binned in
 counts (no network), and ``hrsnn_2022.png``/``.pdf`` shows accuracy and activity per
 variant in ``--out``.
 
-    python examples/frompapers/hrsnn_2022.py --quick   # 12 subjects, 200 neurons: about a minute
+    python examples/frompapers/hrsnn_2022.py --quick   # 12 subjects, 200 neurons: 1-2 min once compiled
     python examples/frompapers/hrsnn_2022.py           # 24 subjects, 500 neurons: a few minutes on 2 cores
+
+The default device compiles its code with Cython the first time (about 5 minutes on
+2 cores, cached under ``$SPIKEVID_CACHE_DIR``); measured ``--quick`` on this machine:
+HoNHoS 0.938, HeNHoS 0.958, HoNHeS 0.938, HeNHeS 0.917, input counts 0.917 (48 test
+clips, one clip is 2 points).
 
 For seeds, confidence intervals and energy estimates use the study command instead:
 ``spikevid ablate heterogeneity configs/demo.yaml --seeds 5``.
@@ -92,7 +97,7 @@ def plot(results: dict, baseline: float):
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="fewer subjects and neurons (about a minute)")
+    parser.add_argument("--quick", action="store_true", help="fewer subjects and neurons")
     parser.add_argument("--out", type=Path, default=Path("."), help="folder for the figure")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="runtime", help="Brian2 device (runtime, numpy, cpp_standalone, ...)")
