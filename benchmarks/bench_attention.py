@@ -31,9 +31,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
 from pathlib import Path
 
@@ -43,6 +41,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from benchmarks.common import write_result
 from networks.attention import AttentionReadout
 
 RESULTS = Path(__file__).resolve().parent / "results" / "attention.json"
@@ -72,19 +71,6 @@ def _timed(fit, X, y, Xte, yte, epochs: int | None = None) -> dict:
     if epochs:
         row |= {"epochs": epochs, "seconds_per_epoch": seconds / epochs}
     return row
-
-
-def _machine() -> dict:
-    blas = [{k: p.get(k) for k in ("internal_api", "num_threads", "version")} for p in threadpoolctl.threadpool_info()]
-    return {
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "processor": platform.machine(),
-        "cpu_count": os.cpu_count(),
-        "affinity": len(os.sched_getaffinity(0)),
-        "load_average": os.getloadavg(),
-        "blas": blas,
-    }
 
 
 def main(argv=None) -> dict:
@@ -158,12 +144,8 @@ def main(argv=None) -> dict:
         "ratio_vs_logistic": {k: r["seconds"] / base for k, r in rows.items()},
         "float64_over_float32": ratio,
         "default_blas_threads_over_1_per_epoch": threads,
-        "machine": _machine(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
-    return result
+    return write_result(RESULTS, result)
 
 
 if __name__ == "__main__":

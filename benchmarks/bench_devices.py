@@ -17,16 +17,13 @@ numpy ``sim_s_per_s`` measured in the same run divided by the device's.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
 import time
 from pathlib import Path
 
 import brian2
-import numpy as np
 from brian2 import Hz, Network, NeuronGroup, PoissonInput, SpikeMonitor, Synapses, ms, mV
 
+from benchmarks.common import write_result
 from cortex.devices import available_devices, cache_dir, device_scope
 from stimuli.timebase import ms_to_seconds, to_brian
 
@@ -170,19 +167,10 @@ def main(argv=None) -> dict:
         print(f"{name:<16}{r['build_s']:>9.1f}{r['sim_s_per_s']:>16.3f}{speedup:>10}{r['rate_Hz']:>9.1f}")
     report = {
         "config": {**CONFIG, "duration_ms": args.duration, "devices": args.devices},
-        "machine": {
-            "python": platform.python_version(),
-            "brian2": brian2.__version__,
-            "numpy": np.__version__,
-            "cpus": os.cpu_count(),
-            "processor": platform.processor() or platform.machine(),
-        },
         "results": results,
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(report, indent=2))
-    print(f"\nwritten to {RESULTS}")
-    return report
+    print()
+    return write_result(RESULTS, report)
 
 
 if __name__ == "__main__":

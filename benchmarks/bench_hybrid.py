@@ -24,14 +24,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import write_result
 from networks.hybrid import MODES, HybridClassifier
 from networks.hybrid_tokens import HybridTokens
 from stimuli.encoders import PoissonEncoder, ResidualEncoder
@@ -112,12 +111,8 @@ def main(argv=None) -> dict:
     result = {
         "config": vars(args),
         "rows": rows,
-        "machine": {"python": platform.python_version(), "numpy": np.__version__, "cpu_count": os.cpu_count()},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
-    return result
+    return write_result(RESULTS, result)
 
 
 if __name__ == "__main__":

@@ -22,13 +22,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import write_result
 from cortex.devices import device_scope
 from networks.hrsnn import HRSNN
 from networks.reservoir import build_reservoir
@@ -121,12 +120,8 @@ def main(argv=None) -> dict:
         "seconds_per_clip": per_clip,
         "speedup_vs_loop_restore": {k: base / v for k, v in per_clip.items()},
         "matches_loop": {k: rows[f"{k}_matches_loop"] for k in ("hrsnn_runtime", "hrsnn_cpp")},
-        "machine": {"python": platform.python_version(), "processor": platform.machine()},
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"wrote {RESULTS}")
-    return result
+    return write_result(RESULTS, result)
 
 
 if __name__ == "__main__":
