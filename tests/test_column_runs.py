@@ -71,12 +71,14 @@ def test_column_run_resumes_to_the_same_metrics(column_run):
     assert "reused the trained model" in log and "reused test_0000.npz" in log
 
 
-def test_column_run_with_a_scikit_learn_readout_reports_the_layer(tmp_path, column_run):
+def test_column_run_with_another_readout_reports_the_layer(tmp_path, column_run):
     cfg = copy.deepcopy(COLUMN)
-    cfg["readout"]["kind"] = "ridge"
+    cfg["readout"] = {"kind": "attention", "attention": {"max_epochs": 3, "early_stopping": False}}
     m = run_experiment(resolve_config(cfg), tmp_path)
-    assert m["model"]["result"] == "column" and m["readouts"]["column"]["readout"] == "ridge"
+    assert m["model"]["result"] == "column" and m["readouts"]["column"]["readout"] == "attention"
     assert m["test_accuracy"] == m["readouts"]["column"]["test_accuracy"]
+    with np.load(tmp_path / "attention.npz") as z:  # the attention readout's maps, for spikevid plot attention
+        assert z["column_per_clip"].shape[1:] == (m["n_test"], 1)  # (blocks, clips, time bins)
     # the same network (seed) votes the same way whatever reads its layer
     assert m["readouts"]["populations"] == column_run[1]["readouts"]["populations"]
 
