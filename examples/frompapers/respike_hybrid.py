@@ -51,7 +51,8 @@ ENCODER = ResidualEncoder(
 )
 SCALES = (4, 2, 1)
 BINS = 4
-#: Input current per unit weight (nA): residual spikes are dense (tens of Hz on 512 channels), so weaker than demo.yaml's.
+#: Input current per unit weight (nA); residual spikes are dense (tens of Hz per channel).  On --quick, J_IN 0.3 and
+#: 0.1 gave a weaker spiking branch (spikes-only 41.7% and 41.7%, against 58.3% at 1.0).
 J_IN = 1.0
 FULL = {"n_subjects": 24, "n": 1000, "max_epochs": 100}
 QUICK = {"n_subjects": 12, "n": 300, "max_epochs": 40}

@@ -42,6 +42,8 @@ import yaml
 
 from networks.attention import AttentionReadout
 from networks.features import MAX_BINS
+from networks.hybrid import HybridClassifier
+from networks.keyframes import KeyFrameFeatures
 from networks.models import MODELS
 from networks.readouts import READOUTS, SCALES, make_readout
 from networks.validation import Interval, Options, validate_params
@@ -411,9 +413,6 @@ def _check_model(cfg: dict, enc_dt: float) -> None:
 
 def _check_hybrid(cfg: dict) -> None:
     """``model.kind: hybrid``: the branch, its network's keys, the scales, frame features, classifier, encoder."""
-    from networks.hybrid import HybridClassifier  # noqa: PLC0415 -- keeps the config module light
-    from networks.keyframes import KeyFrameFeatures  # noqa: PLC0415
-
     model, readout = cfg["model"], cfg["readout"]
     branch = model.get("branch", HYBRID_KEYS["branch"])
     if branch not in MODELS:

@@ -55,7 +55,7 @@ import numpy as np
 from analysis.attention import attention_per_bin, class_means
 from analysis.report import summary_table
 from networks.baseline import InputCounts
-from networks.column import population_vote
+from networks.column import ColumnClassifier, population_vote
 from networks.hybrid import MODES, HybridClassifier
 from networks.hybrid_tokens import HybridInputs, time_bin_tokens
 from networks.keyframes import KeyFrameFeatures
@@ -545,7 +545,7 @@ def raster_record(res: SimulationResult, stims: list[SpikeStimulus], model) -> d
         tt.append(Timeline.net_steps(s, res.dt) + a)
     out["input_i"], out["input_t"] = np.concatenate(ii), np.concatenate(tt)
     out["n_input"] = model.n_input_
-    if hasattr(model, "n_layer_total_"):
+    if isinstance(model, ColumnClassifier):
         out["n_layer"], out["n_per_class"], out["n_class_pops"] = (
             model.n_layer_total_,
             int(model.n_per_class),
