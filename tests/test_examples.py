@@ -38,6 +38,6 @@ def test_every_example_has_a_docstring_citing_its_paper_and_a_quick_mode():
     }
     for p in EXAMPLES:
         text = p.read_text()
-        assert text.startswith("#!/usr/bin/env python\n\"\"\""), p.name
+        assert text.startswith('#!/usr/bin/env python\n"""'), p.name
         assert "doi:" in text or "arXiv" in text, p.name
         assert '"--quick"' in text and '"--out"' in text, p.name

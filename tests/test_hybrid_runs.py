@@ -95,6 +95,21 @@ def test_hybrid_config_errors_name_the_key(path, value, message):
         resolve_config(cfg)
 
 
+def test_an_impossible_early_stopping_split_fails_before_the_simulation(tmp_path):
+    cfg = copy.deepcopy(HYBRID)  # 12 training clips of 6 classes
+    cfg["readout"]["hybrid"].update(early_stopping=True, validation_fraction=0.25)
+    with pytest.raises(
+        ConfigError, match=r"'readout.hybrid.validation_fraction' 0.25: .* 3 of 12 training clips for 6"
+    ):
+        run_experiment(resolve_config(cfg), tmp_path)
+    assert not (tmp_path / "model.npz").exists()  # nothing simulated
+    cfg["readout"]["hybrid"]["validation_fraction"] = 0.5  # 6 held out, 6 left: one per class each side
+    cfg["readout"]["kind"] = "attention"
+    cfg["readout"]["attention"] = {"validation_fraction": 0.1}
+    with pytest.raises(ConfigError, match="'readout.attention.validation_fraction' 0.1"):
+        run_experiment(resolve_config(cfg), tmp_path)
+
+
 def test_readout_hybrid_is_refused_for_other_models():
     with pytest.raises(ConfigError, match="'readout.hybrid' configures the classifier of model.kind hybrid"):
         resolve_config({"dataset": {"name": "images"}, "readout": {"hybrid": {"mode": "cross"}}})

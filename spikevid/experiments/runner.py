@@ -54,6 +54,7 @@ import numpy as np
 
 from analysis.attention import attention_per_bin, class_means
 from analysis.report import summary_table
+from networks.attention import AttentionReadout
 from networks.baseline import InputCounts
 from networks.column import ColumnClassifier, population_vote
 from networks.hybrid import MODES, HybridClassifier
@@ -70,7 +71,7 @@ from stimuli.timebase import ms_to_seconds
 from stimuli.types import SpikeStimulus, StimulusError
 
 from .. import __version__
-from .config import HYBRID_KEYS, POPULATIONS, model_estimator, model_params, spiking_kind
+from .config import HYBRID_KEYS, POPULATIONS, ConfigError, model_estimator, model_params, spiking_kind
 from .data import check_split_contents, encode_all, load_split
 from .provenance import Provenance, digest, input_identities
 from .runfolder import claim_config, locked, stripped
@@ -89,6 +90,7 @@ __all__ = [
     "write_results",
     "RASTER_CLIPS",
     "main_result",
+    "check_validation_split",
 ]
 
 #: Test clips saved in ``raster.npz``.
@@ -175,6 +177,7 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
         run = prepare(cfg, out_dir, log)
         try:
             data = encode(run)
+            check_validation_split(run.cfg, data.y_train)
             features, activity, votes = {}, {}, None
             if run.network == "hrsnn":
                 features, activity = reservoir(run, data)
@@ -260,6 +263,34 @@ def encode(run: Run) -> EncodedData:
             run.log.warning(f"  skipped {path}: {reason}")
         run.provenance = _record_fingerprint(run, data)
     return data
+
+
+def check_validation_split(cfg: dict, y_train) -> None:
+    """Fail before any simulation when an early-stopping readout cannot split the training clips.
+
+    The attention readout and the hybrid classifier hold out a stratified
+    ``validation_fraction`` of the training clips; that needs one clip per class on
+    each side and two per class in all.  Raises :class:`ConfigError` naming the key.
+    """
+    r = cfg["readout"]
+    checks = []
+    if r["kind"] == "attention":
+        checks.append(("readout.attention", AttentionReadout(**(r["attention"] or {}))))
+    if cfg["model"].get("kind") == "hybrid":
+        checks.append(("readout.hybrid", HybridClassifier(**(r["hybrid"] or {}))))
+    counts = np.unique(np.asarray(y_train), return_counts=True)[1]
+    n, k = int(counts.sum()), len(counts)
+    for key, est in checks:
+        if not est.early_stopping:
+            continue
+        n_val = int(np.ceil(float(est.validation_fraction) * n))
+        if counts.min() < 2 or n_val < k or n - n_val < k:
+            least = np.ceil(100 * k / n) / 100
+            raise ConfigError(
+                f"'{key}.validation_fraction' {est.validation_fraction}: early stopping would hold out {n_val} of "
+                f"{n} training clips for {k} classes (at least one per class on each side, two per class in all; "
+                f"the smallest class has {counts.min()}); set it to at least {least:g}, or {key}.early_stopping false"
+            )
 
 
 def _record_fingerprint(run: Run, data: EncodedData) -> Provenance:
