@@ -125,6 +125,7 @@ def test_encoder_params_share_timing_and_take_settings():
         encoder_params(cfg, "poisson", ["poisson.bogus=1"])
 
 
+@pytest.mark.slow  # two column runs (~1.5 min): kept out of the default tier's 15 minutes
 def test_encoder_study_runs_each_applicable_encoder_and_skips_the_rest(tmp_path, capsys):
     cfg = resolve_config(COLUMN)
     summary = encoder_study(cfg, tmp_path, encoders=["delta", "ttfs", "events"], seeds=1, jobs=1, progress=False)

@@ -115,6 +115,7 @@ def test_readout_hybrid_is_refused_for_other_models():
         resolve_config({"dataset": {"name": "images"}, "readout": {"hybrid": {"mode": "cross"}}})
 
 
+@pytest.mark.slow  # two hybrid runs (~1 min): kept out of the default tier's 15 minutes
 def test_hybrid_study_summarises_every_mode_over_seeds(tmp_path):
     summary = hybrid_study(resolve_config(HYBRID), tmp_path, seeds=2, jobs=1, progress=False)
     assert summary["n_finished"] == 2 and sorted(summary["seeds"]) == [0, 1]
