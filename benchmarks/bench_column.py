@@ -9,8 +9,8 @@ cost of every further run; a standalone project still recompiles the objects who
 data changed).  Throughput = training presentations (images x epochs) per wall second
 of the warm fit: of its ``fit_seconds_`` (the simulation call; on standalone devices
 that includes the build and the program's run) and of the whole ``fit`` call; ratios
-are against the smallest layer on the same device, measured in the same run.  The issue's target: 400 layer neurons at >= 50 samples per second
-on 2 cores.  Writes ``benchmarks/results/column.json``.
+are against the smallest layer on the same device, measured in the same run.  The
+issue's target: 400 layer neurons at >= 50 samples per second on 2 cores.  Writes ``benchmarks/results/column.json``.
 
 Usage::
 
