@@ -154,7 +154,7 @@ def plot_encoder_study(summary: dict):
         n_seeds = max((len(s) for s in seeds), default=0)
         skipped = summary.get("skipped") or {}
         ax.set_title(
-            f"encoding study, {n_seeds} seed{'s' if n_seeds != 1 else ''}; bars: mean, whiskers: 95 % CI"
+            f"encoding study, {n_seeds} seed{'s' if n_seeds != 1 else ''}\nbars: mean; whiskers: 95 % CI"
             + (f"\nnot applicable here: {', '.join(skipped)}" if skipped else ""),
             loc="left",
             fontsize=8,
