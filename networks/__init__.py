@@ -17,6 +17,8 @@
 ``networks.keyframes``    fixed multi-scale Gabor/HOG cell tokens of key frames (:class:`KeyFrameFeatures`)
 ``networks.hybrid_tokens`` spike counts pooled on the key frames' grids; :class:`HybridInputs`, :class:`HybridTokens`
 ``networks.hybrid``       :class:`HybridClassifier`, the ReSpike-style cross-attention classifier
+``networks.training``     mini-batch training and early stopping of the NumPy classifiers
+``networks.models``       ``model.kind`` -> estimator class
 ``networks.persistence``  a fitted network's state on disk
 ``networks.validation``   hyperparameter constraint tables
 """

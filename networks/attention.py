@@ -28,7 +28,6 @@ import numbers
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import (
     assert_all_finite,
@@ -39,7 +38,8 @@ from sklearn.utils.validation import (
 )
 from threadpoolctl import threadpool_limits
 
-from .nn import Adam, EncoderBlock, Layer, LayerNorm, Linear, sinusoidal_encoding, softmax, softmax_cross_entropy
+from .nn import Adam, EncoderBlock, Layer, LayerNorm, Linear, sinusoidal_encoding, softmax
+from .training import MiniBatchTraining
 
 __all__ = ["AttentionReadout", "ReadoutNetwork"]
 
@@ -303,7 +303,7 @@ def _rng(random_state) -> np.random.Generator:
     return np.random.default_rng(random_state)
 
 
-class AttentionReadout(ClassifierMixin, BaseEstimator):
+class AttentionReadout(MiniBatchTraining, ClassifierMixin, BaseEstimator):
     """Transformer readout of spike-count sequences (NumPy, no autograd), as a scikit-learn classifier.
 
     Tokens are time bins; see the module docstring for the accepted layouts of
@@ -655,70 +655,19 @@ class AttentionReadout(ClassifierMixin, BaseEstimator):
         opt.lr, opt.weight_decay = float(self.learning_rate), float(self.weight_decay)
         Xs, yi = self._scaled(X, mask), self._encode(y)
         if partial or not self.early_stopping:
-            self._train(Xs, mask, yi, n_epochs=1 if partial else int(self.max_epochs))
+            self._train((Xs, mask), yi, n_epochs=1 if partial else int(self.max_epochs))
             self.best_epoch_ = self.n_epochs_
         else:
-            self._train_early_stopping(Xs, mask, yi)
+            self._train_early_stopping((Xs, mask), yi)
         self.network_.clear_cache()
         return self
 
-    def _split(self, yi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        counts = np.bincount(yi, minlength=len(self.classes_))
-        n_val = int(np.ceil(self.validation_fraction * len(yi)))
-        present = counts > 0
-        if counts[present].min() < 2 or n_val < present.sum() or len(yi) - n_val < present.sum():
-            raise ValueError(
-                f"early_stopping: a stratified validation_fraction={self.validation_fraction} split "
-                f"of {len(yi)} clips needs >= 2 clips per class and >= 1 per class on each side "
-                f"(class counts {counts.tolist()}); set early_stopping=False or use more data"
-            )
-        seed = int(self._rng.integers(2**31 - 1))
-        return train_test_split(np.arange(len(yi)), test_size=n_val, stratify=yi, random_state=seed)
+    def _subset(self, data: tuple, idx) -> tuple:
+        X, mask = data
+        return X[idx], mask[idx]
 
-    def _train_early_stopping(self, X, mask, yi) -> None:
-        train, val = self._split(yi)
-        params = self.network_.parameters()
-        best, best_params, since = np.inf, None, 0
-        for _ in range(int(self.max_epochs)):
-            self._train(X[train], mask[train], yi[train], n_epochs=1)
-            logits = self._logits(X[val], mask[val])
-            loss, _ = softmax_cross_entropy(logits, yi[val])
-            self.validation_loss_curve_.append(loss)
-            self.validation_scores_.append(float(np.mean(logits.argmax(1) == yi[val])))
-            if self.verbose:
-                print(f"  validation loss {loss:.4f}, accuracy {self.validation_scores_[-1]:.3f}")
-            if loss < best - self.tol:
-                best, best_params, since = loss, {k: p.copy() for k, p in params.items()}, 0
-                self.best_epoch_ = self.n_epochs_
-            else:
-                since += 1
-                if since >= self.n_iter_no_change:
-                    break
-        if best_params is None:
-            raise FloatingPointError("training diverged: the validation loss is not finite (lower learning_rate)")
-        for k, p in params.items():
-            p[...] = best_params[k]
-
-    def _train(self, X, mask, yi, *, n_epochs: int) -> None:
-        """``n_epochs`` passes of mini-batch AdamW over the (scaled) training clips."""
-        net, n = self.network_, len(yi)
-        bs = min(int(self.batch_size), n)
-        for _ in range(n_epochs):
-            order = self._rng.permutation(n)
-            total = 0.0
-            for start in range(0, n, bs):
-                idx = order[start : start + bs]
-                xb, mb = _trim(X[idx], mask[idx])
-                loss, grad = softmax_cross_entropy(net.forward(xb, mb, training=True), yi[idx])
-                net.backward(grad)
-                self.optimizer_.step(net.gradients())
-                total += loss * len(idx)
-            self.n_epochs_ += 1
-            self.loss_curve_.append(total / n)
-            if self.verbose:
-                print(f"epoch {self.n_epochs_}: training loss {self.loss_curve_[-1]:.4f}")
-
-    # -- prediction ----------------------------------------------------------------------------------------------
+    def _batch_logits(self, data: tuple) -> np.ndarray:
+        return self.network_.forward(*_trim(*data), training=True)
 
     def _logits(self, X: np.ndarray, mask: np.ndarray) -> np.ndarray:
         out = [

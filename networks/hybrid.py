@@ -46,7 +46,6 @@ import time
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import train_test_split
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import assert_all_finite, check_consistent_length, check_is_fitted, column_or_1d
 from threadpoolctl import threadpool_limits
@@ -61,8 +60,8 @@ from .nn import (
     ResidualFeedForward,
     sinusoidal_encoding,
     softmax,
-    softmax_cross_entropy,
 )
+from .training import MiniBatchTraining
 from .validation import InstanceOf, Interval, Options, validate_params
 
 __all__ = ["MODES", "HybridClassifier", "HybridInputs", "HybridNetwork"]
@@ -280,7 +279,7 @@ def _rng(random_state) -> np.random.Generator:
     return np.random.default_rng(random_state)
 
 
-class HybridClassifier(ClassifierMixin, BaseEstimator):
+class HybridClassifier(MiniBatchTraining, ClassifierMixin, BaseEstimator):
     """ReSpike-style hybrid classifier of per-scale spike and key-frame tokens (NumPy, scikit-learn API).
 
     ``X`` is a :class:`~networks.hybrid_tokens.HybridInputs`: per scale, spike
@@ -556,66 +555,18 @@ class HybridClassifier(ClassifierMixin, BaseEstimator):
         spikes, frames = self._scaled(spikes, frames)
         yi = np.searchsorted(self.classes_, y)
         if self.early_stopping:
-            self._train_early_stopping(spikes, frames, yi)
+            self._train_early_stopping((spikes, frames), yi)
         else:
-            self._train(spikes, frames, yi, n_epochs=int(self.max_epochs))
+            self._train((spikes, frames), yi, n_epochs=int(self.max_epochs))
             self.best_epoch_ = self.n_epochs_
         self.network_.clear_cache()
 
-    def _split(self, yi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        counts = np.bincount(yi, minlength=len(self.classes_))
-        n_val = int(np.ceil(self.validation_fraction * len(yi)))
-        if counts.min() < 2 or n_val < len(counts) or len(yi) - n_val < len(counts):
-            raise ValueError(
-                f"early_stopping: a stratified validation_fraction={self.validation_fraction} split "
-                f"of {len(yi)} clips needs >= 2 clips per class and >= 1 per class on each side "
-                f"(class counts {counts.tolist()}); set early_stopping=False or use more data"
-            )
-        seed = int(self._rng.integers(2**31 - 1))
-        return train_test_split(np.arange(len(yi)), test_size=n_val, stratify=yi, random_state=seed)
+    def _subset(self, data: tuple, idx) -> tuple:
+        spikes, frames = data
+        return _take(spikes, idx), _take(frames, idx)
 
-    def _train_early_stopping(self, spikes, frames, yi) -> None:
-        train, val = self._split(yi)
-        params = self.network_.parameters()
-        best, best_params, since = np.inf, None, 0
-        for _ in range(int(self.max_epochs)):
-            self._train(_take(spikes, train), _take(frames, train), yi[train], n_epochs=1)
-            logits = self._logits(_take(spikes, val), _take(frames, val))
-            loss, _ = softmax_cross_entropy(logits, yi[val])
-            self.validation_loss_curve_.append(loss)
-            self.validation_scores_.append(float(np.mean(logits.argmax(1) == yi[val])))
-            if self.verbose:
-                print(f"  validation loss {loss:.4f}, accuracy {self.validation_scores_[-1]:.3f}")
-            if loss < best - self.tol:
-                best, best_params, since = loss, {k: p.copy() for k, p in params.items()}, 0
-                self.best_epoch_ = self.n_epochs_
-            else:
-                since += 1
-                if since >= self.n_iter_no_change:
-                    break
-        if best_params is None:
-            raise FloatingPointError("training diverged: the validation loss is not finite (lower learning_rate)")
-        for k, p in params.items():
-            p[...] = best_params[k]
-
-    def _train(self, spikes, frames, yi, *, n_epochs: int) -> None:
-        """``n_epochs`` passes of mini-batch AdamW over the (scaled) training clips."""
-        net, n = self.network_, len(yi)
-        bs = min(int(self.batch_size), n)
-        for _ in range(n_epochs):
-            order = self._rng.permutation(n)
-            total = 0.0
-            for start in range(0, n, bs):
-                idx = order[start : start + bs]
-                logits = net.forward(_take(spikes, idx), _take(frames, idx), training=True)
-                loss, grad = softmax_cross_entropy(logits, yi[idx])
-                net.backward(grad)
-                self.optimizer_.step(net.gradients())
-                total += loss * len(idx)
-            self.n_epochs_ += 1
-            self.loss_curve_.append(total / n)
-            if self.verbose:
-                print(f"epoch {self.n_epochs_}: training loss {self.loss_curve_[-1]:.4f}")
+    def _batch_logits(self, data: tuple) -> np.ndarray:
+        return self.network_.forward(*data, training=True)
 
     # -- prediction ------------------------------------------------------------------------------------------------
 

@@ -389,7 +389,7 @@ def test_partial_fit_accumulates_epochs(near_task):
 
 
 def test_early_stopping_stops_and_restores_best(near_task, monkeypatch):
-    import networks.attention as attention
+    import networks.training as training  # the shared training loop computes the losses
     from networks.nn import softmax_cross_entropy
 
     X, y = near_task
@@ -405,7 +405,7 @@ def test_early_stopping_stops_and_restores_best(near_task, monkeypatch):
 
     original = AttentionReadout._logits
     monkeypatch.setattr(AttentionReadout, "_logits", logits_spy)
-    monkeypatch.setattr(attention, "softmax_cross_entropy", loss_spy)
+    monkeypatch.setattr(training, "softmax_cross_entropy", loss_spy)
     model = AttentionReadout(
         32,
         n_heads=4,

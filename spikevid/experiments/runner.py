@@ -64,6 +64,7 @@ from networks.persistence import read_metadata
 from networks.readouts import evaluate, make_readout, score_predictions
 from networks.simulation import SimulationResult
 from networks.timeline import Timeline
+from networks.training import split_problem
 from stimuli.cache import StimulusCache
 from stimuli.encoders import get_encoder
 from stimuli.io import atomic_savez, atomic_write_json
@@ -281,10 +282,8 @@ def check_validation_split(cfg: dict, y_train) -> None:
     counts = np.unique(np.asarray(y_train), return_counts=True)[1]
     n, k = int(counts.sum()), len(counts)
     for key, est in checks:
-        if not est.early_stopping:
-            continue
-        n_val = int(np.ceil(float(est.validation_fraction) * n))
-        if counts.min() < 2 or n_val < k or n - n_val < k:
+        if est.early_stopping and split_problem(counts, est.validation_fraction):
+            n_val = int(np.ceil(float(est.validation_fraction) * n))
             least = np.ceil(100 * k / n) / 100
             raise ConfigError(
                 f"'{key}.validation_fraction' {est.validation_fraction}: early stopping would hold out {n_val} of "
