@@ -54,6 +54,16 @@ def population_rate(
 _CMAPS = {"input": "Greys", "exc": "Blues", "inh": "Reds"}
 
 
+def _shown_spikes(raster: dict, pops, n_steps: int) -> dict:
+    """``(indices, steps)`` of each population's spikes in ``[0, n_steps)``, int64."""
+    out = {}
+    for pop in pops:
+        i, t = np.asarray(raster[f"{pop}_i"], dtype=np.int64), np.asarray(raster[f"{pop}_t"], dtype=np.int64)
+        keep = (t >= 0) & (t < n_steps)
+        out[pop] = (i[keep], t[keep])
+    return out
+
+
 def _note(mode: str) -> str:
     return "" if mode == "markers" else f" ({mode})"
 
@@ -92,12 +102,8 @@ def plot_run_raster(
     n_exc, n_inh, n_in = int(raster["n_exc"]), int(raster["n_inh"]), int(raster["n_input"])
     names = class_names or [str(int(x)) for x in raster["labels"]]
     data = {"spike_counts": {}, "drawn": {}, "mode": {}, "windows": win * dt}
-    sel = {}
-    for pop in ("input", "exc", "inh"):
-        i, t = np.asarray(raster[f"{pop}_i"]), np.asarray(raster[f"{pop}_t"])
-        keep = (t >= 0) & (t < n_steps)
-        sel[pop] = (i[keep], t[keep])
-        data["spike_counts"][pop] = int(keep.sum())
+    sel = _shown_spikes(raster, ("input", "exc", "inh"), n_steps)
+    data["spike_counts"].update({pop: len(i) for pop, (i, _) in sel.items()})
     with paper_style():
         fig, axes = plt.subplots(
             3,
@@ -207,12 +213,8 @@ def plot_column_raster(raster: dict, *, class_names: list[str] | None = None, ma
     n_per, n_pops = int(raster["n_per_class"]), int(raster["n_class_pops"])
     labels = np.asarray(raster["labels"], dtype=np.int64)
     names = class_names or [str(c) for c in range(n_pops)]
-    sel, data = {}, {"spike_counts": {}, "windows": win * dt}
-    for pop in ("input", "layer", "classes"):
-        i, t = np.asarray(raster[f"{pop}_i"], dtype=np.int64), np.asarray(raster[f"{pop}_t"], dtype=np.int64)
-        keep = (t >= 0) & (t < n_steps)
-        sel[pop] = (i[keep], t[keep])
-        data["spike_counts"][pop] = int(keep.sum())
+    sel = _shown_spikes(raster, ("input", "layer", "classes"), n_steps)
+    data = {"spike_counts": {pop: len(i) for pop, (i, _) in sel.items()}, "windows": win * dt}
     ci, ct = sel["classes"]
     counts = np.stack([np.bincount(ci[(ct >= a) & (ct < b)] // n_per, minlength=n_pops)[:n_pops] for a, b in win])
     data["class_counts"] = counts
