@@ -4,35 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from gradcheck import assert_grad, numeric_grad
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from networks.attention import AttentionReadout
 
 # ----------------------------------------------------------------------------------------------------------------
 # helpers
-
-
-def _numeric_grad(loss, arr: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """Central finite differences of ``loss()`` with respect to every entry of ``arr`` (perturbed in place)."""
-    out = np.empty_like(arr)
-    flat, g = arr.reshape(-1), out.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        up = loss()
-        flat[i] = old - h
-        down = loss()
-        flat[i] = old
-        g[i] = (up - down) / (2 * h)
-    return out
-
-
-def _assert_grad(name: str, analytic: np.ndarray, numeric: np.ndarray, tol: float = 1e-6) -> None:
-    assert analytic.shape == numeric.shape, name
-    scale = np.linalg.norm(numeric)
-    assert scale > 1e-8, f"{name}: gradient vanishes, the check would be vacuous"
-    rel = np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + scale)
-    assert rel < tol, f"{name}: relative error {rel:.2e}"
 
 
 def _pair_task(n: int, T: int, rng, relation: str):
@@ -127,8 +105,8 @@ def test_readout_network_gradients(pooling, positional):
     assert expected <= params.keys()
     for name, p in params.items():
         assert grads[name].dtype == np.float64
-        _assert_grad(name, grads[name], _numeric_grad(loss, p))
-    _assert_grad("input", dx, _numeric_grad(loss, x))
+        assert_grad(name, grads[name], numeric_grad(loss, p))
+    assert_grad("input", dx, numeric_grad(loss, x))
     # padding tokens influence nothing: exactly zero input gradient
     assert np.all(dx[~mask] == 0)
 
@@ -158,9 +136,9 @@ def test_cross_attention_gradients_and_masked_keys():
     assert np.all(w[2] == 0)
     dq, dkv = mha.backward(R)
     for name, p in mha.parameters().items():
-        _assert_grad(name, mha.gradients()[name], _numeric_grad(loss, p))
-    _assert_grad("x_query", dq, _numeric_grad(loss, xq))
-    _assert_grad("x_keyvalue", dkv, _numeric_grad(loss, xkv))
+        assert_grad(name, mha.gradients()[name], numeric_grad(loss, p))
+    assert_grad("x_query", dq, numeric_grad(loss, xq))
+    assert_grad("x_keyvalue", dkv, numeric_grad(loss, xkv))
     assert np.all(dkv[~mask] == 0)
     # the all-masked clip sees only the output bias
     np.testing.assert_array_equal(out[2], np.broadcast_to(mha.layers["out"].params["b"], (Nq, D)))
@@ -180,8 +158,8 @@ def test_feed_forward_gradients(activation):
     ffn.forward(x, training=True)
     dx = ffn.backward(R)
     for name, p in ffn.parameters().items():
-        _assert_grad(name, ffn.gradients()[name], _numeric_grad(loss, p))
-    _assert_grad("input", dx, _numeric_grad(loss, x))
+        assert_grad(name, ffn.gradients()[name], numeric_grad(loss, p))
+    assert_grad("input", dx, numeric_grad(loss, x))
 
 
 def test_layers_dtype_dropout_and_adam():

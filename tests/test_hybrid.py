@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from gradcheck import assert_grad, numeric_grad
 
 from networks.hybrid import MODES, HybridClassifier
 from networks.hybrid_tokens import HybridInputs, HybridTokens
@@ -13,29 +14,6 @@ from networks.keyframes import KeyFrameFeatures
 
 # ----------------------------------------------------------------------------------------------------------------
 # helpers
-
-
-def _numeric_grad(loss, arr: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """Central finite differences of ``loss()`` with respect to every entry of ``arr`` (perturbed in place)."""
-    out = np.empty_like(arr)
-    flat, g = arr.reshape(-1), out.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + h
-        up = loss()
-        flat[i] = old - h
-        down = loss()
-        flat[i] = old
-        g[i] = (up - down) / (2 * h)
-    return out
-
-
-def _assert_grad(name: str, analytic: np.ndarray, numeric: np.ndarray, tol: float = 1e-6) -> None:
-    assert analytic.shape == numeric.shape, name
-    scale = np.linalg.norm(numeric)
-    assert scale > 1e-8, f"{name}: gradient vanishes, the check would be vacuous"
-    rel = np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + scale)
-    assert rel < tol, f"{name}: relative error {rel:.2e}"
 
 
 def _grating(size: int, wavelength: float, theta: float, phase: float = 0.0, contrast: float = 0.5) -> np.ndarray:
@@ -145,9 +123,9 @@ def test_cross_attention_gradients_weights_and_masks():
         ]
     } | {f"attention.{lin}.{p}" for lin in ("query", "keyvalue", "out") for p in ("W", "b")}
     for name, p in params.items():
-        _assert_grad(name, layer.gradients()[name], _numeric_grad(loss, p))
-    _assert_grad("x", dx, _numeric_grad(loss, x))
-    _assert_grad("context", dc, _numeric_grad(loss, c))
+        assert_grad(name, layer.gradients()[name], numeric_grad(loss, p))
+    assert_grad("x", dx, numeric_grad(loss, x))
+    assert_grad("context", dc, numeric_grad(loss, c))
     assert np.all(dc[~mask] == 0)  # masked context tokens influence nothing
     # the all-masked clip: the residual plus the attention's output bias
     np.testing.assert_allclose(out[2], x[2] + layer.layers["attention"].layers["out"].params["b"], atol=1e-12)
@@ -171,8 +149,8 @@ def test_residual_feed_forward_gradients():
     block.forward(x, training=True)
     dx = block.backward(R)
     for name, p in block.parameters().items():
-        _assert_grad(name, block.gradients()[name], _numeric_grad(loss, p))
-    _assert_grad("x", dx, _numeric_grad(loss, x))
+        assert_grad(name, block.gradients()[name], numeric_grad(loss, p))
+    assert_grad("x", dx, numeric_grad(loss, x))
 
 
 @pytest.mark.parametrize(
@@ -224,10 +202,10 @@ def test_hybrid_classifier_gradients(mode, positional):
     assert expected <= params.keys()
     for name, p in params.items():
         assert grads[name].dtype == np.float64
-        _assert_grad(name, grads[name], _numeric_grad(loss, p))
+        assert_grad(name, grads[name], numeric_grad(loss, p))
     for branch, arrays, d in (("spike", spikes, dspikes), ("frame", frames, dframes)):
         for i, (a, da) in enumerate(zip(arrays or [], d, strict=False)):
-            _assert_grad(f"{branch}_tokens[{i}]", da, _numeric_grad(loss, a))
+            assert_grad(f"{branch}_tokens[{i}]", da, numeric_grad(loss, a))
 
 
 # ----------------------------------------------------------------------------------------------------------------
