@@ -165,21 +165,26 @@ def _read(data, path) -> dict:
             "fit_seconds_": float(data["fit_seconds_"]),
             "spikes_per_neuron_": float(data["spikes_per_neuron_"]),
         }
-        for attr in _STATE_DICTS:
-            state[attr] = {k.split("/", 1)[1]: data[k] for k in keys if k.startswith(attr + "/")}
-        state["structure_"], state["neuron_params_"] = {}, {}
-        for k in keys:
-            if k.startswith("structure_/") and k.endswith("/i"):
-                name = k.split("/")[1]
-                state["structure_"][name] = (data[k], data[f"structure_/{name}/j"])
-            elif k.startswith("neuron_params_/"):
-                _, pop, pname = k.split("/")
-                state["neuron_params_"].setdefault(pop, {})[pname] = data[k]
+        state.update(_nested_arrays(data, keys, _STATE_DICTS))
     except StateFileError:
         raise
     except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
         raise StateFileError(f"{path}: damaged state file ({type(exc).__name__}: {exc})") from None
     return state
+
+
+def _nested_arrays(data, keys, dict_attrs) -> dict:
+    """The dict-valued state of a state file: ``<attr>/<name>`` arrays, ``structure_`` (i, j) and ``neuron_params_``."""
+    out = {attr: {k.split("/", 1)[1]: data[k] for k in keys if k.startswith(attr + "/")} for attr in dict_attrs}
+    out["structure_"], out["neuron_params_"] = {}, {}
+    for k in keys:
+        if k.startswith("structure_/") and k.endswith("/i"):
+            name = k.split("/")[1]
+            out["structure_"][name] = (data[k], data[f"structure_/{name}/j"])
+        elif k.startswith("neuron_params_/"):
+            _, part, pname = k.split("/")
+            out["neuron_params_"].setdefault(part, {})[pname] = data[k]
+    return out
 
 
 _SCALARS = (bool, int, float, str, type(None))
@@ -328,16 +333,7 @@ def _read_column(data, path) -> dict:
         state.update({name: kind(data[name]) for name, kind in _COLUMN_SCALARS.items()})
         state.update({name: data[name] for name in _COLUMN_ARRAYS})
         state["channel_positions_"] = data["channel_positions_"] if "channel_positions_" in keys else None
-        for attr in _COLUMN_DICTS:
-            state[attr] = {k.split("/", 1)[1]: data[k] for k in keys if k.startswith(attr + "/")}
-        state["structure_"], state["neuron_params_"] = {}, {}
-        for k in keys:
-            if k.startswith("structure_/") and k.endswith("/i"):
-                name = k.split("/")[1]
-                state["structure_"][name] = (data[k], data[f"structure_/{name}/j"])
-            elif k.startswith("neuron_params_/"):
-                _, part, pname = k.split("/")
-                state["neuron_params_"].setdefault(part, {})[pname] = data[k]
+        state.update(_nested_arrays(data, keys, _COLUMN_DICTS))
     except StateFileError:
         raise
     except (KeyError, ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
