@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from brian2 import Mohm, NeuronGroup, Quantity, amp, check_units, ms, mV, ohm, second, volt
+from brian2 import Equations, Mohm, NeuronGroup, Quantity, amp, check_units, ms, mV, ohm, second, volt
 from brian2.units.fundamentalunits import have_same_dimensions
 
 from .heterogeneity import ParamSpec, SpecFields
@@ -54,6 +54,7 @@ __all__ = [
     "LIFParams",
     "lif_equations",
     "lif_group",
+    "draw_lif_values",
     "lif_reset_code",
     "lif_rate",
     "lif_membrane",
@@ -243,13 +244,9 @@ def lif_group(
     """
     if not isinstance(n, (int, np.integer)) or n <= 0:
         raise ValueError(f"n: the number of neurons must be a positive integer, got {n!r}")
-    if v_init not in ("rest", "random"):
-        raise ValueError(f"v_init: expected 'rest' or 'random', got {v_init!r}")
-    if params is None:
-        params = LIFParams()
-    elif not isinstance(params, LIFParams):
-        params = LIFParams.from_dict(params)
-    specs = params.validate(dt)
+    values = draw_lif_values(
+        int(n), params, synapse=synapse, adaptive_threshold=adaptive_threshold, v_init=v_init, seed=seed, dt=dt
+    )
     eqs = lif_equations(synapse, adaptive_threshold) + extra_eqs
     threshold = "v > v_th + theta" if adaptive_threshold else "v > v_th"
     reset = "v = v_reset\ntheta += homeostasis * theta_plus" if adaptive_threshold else "v = v_reset"
@@ -267,8 +264,38 @@ def lif_group(
     )
     if adaptive_threshold:
         group.homeostasis = 1
+    for pname, value in values.items():
+        setattr(group, pname, value)
+    return group
+
+
+def draw_lif_values(
+    n: int,
+    params: LIFParams | Mapping | None = None,
+    *,
+    synapse: str = "current",
+    adaptive_threshold: bool = False,
+    v_init: str = "rest",
+    seed: SeedLike = None,
+    dt=None,
+) -> dict[str, Quantity]:
+    """The per-neuron values :func:`lif_group` gives a population, drawn in NumPy.
+
+    Returns
+    -------
+    dict of str -> Quantity, shape (n,)
+        Every parameter the model uses, in the order drawn, then the initial ``v``.
+        The same seed gives the same values as :func:`lif_group` (which calls this).
+    """
+    if v_init not in ("rest", "random"):
+        raise ValueError(f"v_init: expected 'rest' or 'random', got {v_init!r}")
+    if params is None:
+        params = LIFParams()
+    elif not isinstance(params, LIFParams):
+        params = LIFParams.from_dict(params)
+    specs = params.validate(dt)
+    used = set(Equations(lif_equations(synapse, adaptive_threshold)).names)
     rng = make_rng(seed)
-    used = set(group.variables)
     drawn = {}
     for pname, spec in specs.items():  # fixed order: reproducible draws
         if pname not in used:
@@ -276,15 +303,14 @@ def lif_group(
         values = spec.sample(int(n), rng)
         if pname in ("tau_m", "tau_e", "tau_i", "tau_theta", "tau_ref", "R_m"):
             values = _keep_positive(values, spec)
-        setattr(group, pname, values)
         drawn[pname] = values
     # initial state from the drawn arrays (standalone devices cannot read values before a run)
     if v_init == "rest":
-        group.v = drawn["v_rest"]
+        drawn["v"] = drawn["v_rest"]
     else:
         lo, hi = np.asarray(drawn["v_reset"]), np.asarray(drawn["v_th"])
-        group.v = (lo + rng.random(int(n)) * (hi - lo)) * volt
-    return group
+        drawn["v"] = (lo + rng.random(int(n)) * (hi - lo)) * volt
+    return drawn
 
 
 def lif_reset_code(synapse: str = "current", suffix: str = "") -> str:

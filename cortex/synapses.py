@@ -70,6 +70,8 @@ __all__ = [
     "rstdp_synapses",
     "set_plasticity",
     "connectivity",
+    "ConnectAtRun",
+    "draw_synapse_values",
     "initial_weights",
     "transmission_code",
 ]
@@ -330,6 +332,40 @@ def initial_weights(w_init, n: int, rng, w_max: float | None = None) -> np.ndarr
     return np.minimum(w, w_max) if w_max is not None else w
 
 
+def draw_synapse_values(per_synapse: Mapping[str, ParamSpec], n: int, rng) -> dict[str, Quantity]:
+    """Per-synapse parameter values drawn in NumPy, keyed by their Brian2 variable names.
+
+    Parameters
+    ----------
+    per_synapse : mapping of str -> ParamSpec
+        In drawing order (e.g. ``A_plus``, ``A_minus``, ``tau_pre``, ``tau_post``).
+    n : int
+        Number of synapses.
+    rng : numpy.random.Generator
+    """
+    drawn = {}
+    for pname, spec in per_synapse.items():
+        values = spec.sample(n, rng)
+        if np.any(np.asarray(values) <= 0) and pname.startswith("tau"):
+            raise ValueError(f"{pname}: drew a non-positive value from {spec.describe()}")
+        drawn[BRIAN_NAMES.get(pname, pname)] = values
+    return drawn
+
+
+@dataclass(frozen=True)
+class ConnectAtRun:
+    """Synapses created by the compiled program itself, from tables given at run time.
+
+    ``j`` is a Brian2 generator expression (e.g. ``"int(table((start_pre + k)*second))
+    for k in range(count_pre)"``) evaluated with ``namespace``.  Weights, per-synapse
+    parameters and ``J`` (then a shared variable) are left for the run to set
+    (:mod:`cortex.standalone`); nothing is drawn.
+    """
+
+    j: str
+    namespace: dict = field(default_factory=dict)
+
+
 def _build(
     pre,
     post,
@@ -353,9 +389,16 @@ def _build(
     J = default_J(post, target) if J is None else J
     _check_J(post, target, J)
     on_pre = on_pre.format(effect=effect) if on_pre is not None else effect
-    ns = {"J": J}
+    at_run = isinstance(connect, ConnectAtRun)
+    if at_run:  # J becomes a value of the program, not a constant of its code
+        model += f"\nJ : {'amp' if isinstance(J, Quantity) else '1'} (shared, constant)"
+    ns = {} if at_run else {"J": J}
     ns.update(namespace or {})
     syn = Synapses(pre, post, model=model, on_pre=on_pre, on_post=on_post, name=name, namespace=ns)
+    if at_run:
+        syn.connect(j=connect.j, namespace=connect.namespace)
+        syn.J = J
+        return syn
     rng = make_rng(seed)
     i, j = connectivity(len(pre), len(post), connect, seed=rng, autapses=autapses)
     n = len(i)
@@ -364,11 +407,8 @@ def _build(
         return syn
     syn.connect(i=i, j=j)
     syn.w = initial_weights(w_init, n, rng, w_max)
-    for pname, spec in (per_synapse or {}).items():
-        values = spec.sample(n, rng)
-        if np.any(np.asarray(values) <= 0) and pname.startswith("tau"):
-            raise ValueError(f"{pname}: drew a non-positive value from {spec.describe()}")
-        setattr(syn, BRIAN_NAMES.get(pname, pname), values)
+    for name, values in draw_synapse_values(per_synapse or {}, n, rng).items():
+        setattr(syn, name, values)
     if delay is not None:
         if isinstance(delay, (ParamSpec, Mapping)):
             syn.delay = as_spec(delay, "delay").sample(n, rng)

@@ -24,7 +24,7 @@ from brian2 import ms
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from cortex.devices import DEVICES
+from cortex.devices import DEVICES, STANDALONE_DEVICES
 from cortex.heterogeneity import DISTRIBUTIONS
 from cortex.neurons import LIFParams
 from cortex.seeds import resolve_seed
@@ -32,6 +32,7 @@ from cortex.synapses import STDPParams
 from stimuli.types import SpikeStimulus, check_stimuli
 
 from . import persistence
+from .compiled_reservoir import simulate_compiled
 from .features import MAX_BINS, REDUCTIONS
 from .reservoir import build_reservoir, collect
 from .simulation import SimulationResult, device_session, run_phases
@@ -110,8 +111,16 @@ class HRSNN(TransformerMixin, BaseEstimator):
         Excitatory neurons (the first ones) whose membrane is recorded in feature phases.
     device : str
         ``runtime``, ``numpy``, ``cython``, ``cpp_standalone`` or ``cuda_standalone``.
+        On the standalone devices the reservoir is a program compiled once per shape
+        and run with new values (:mod:`networks.compiled_reservoir`).
     build_dir : str or None
-        Standalone project directory (default: under the Brian2 cache dir).
+        Root of the compiled programs (default: the Brian2 cache dir).
+    batch : "auto" or int
+        Standalone devices: reservoir copies simulated side by side in feature phases
+        (each copy its own clip; the same spikes as one copy).
+    n_jobs : int or None
+        Standalone devices: compiled binaries run at once in feature phases (-1: one
+        per CPU core).
     seed : int, numpy.random.Generator or None
         Draws neurons, connectivity, weights and STDP parameters.
     progress : bool
@@ -169,6 +178,8 @@ class HRSNN(TransformerMixin, BaseEstimator):
         "snapshots": Interval(int, 0, None),
         "record_v": Interval(int, 0, None),
         "device": Options(DEVICES),
+        "batch": (Options(("auto",)), Interval(int, 1, None)),
+        "n_jobs": (None, Options((-1,)), Interval(int, 1, None)),
         "progress": Options((True, False)),
         "seed": (None, Interval(int, 0, None), InstanceOf((np.random.Generator,), "a numpy.random.Generator")),
     }
@@ -217,6 +228,8 @@ class HRSNN(TransformerMixin, BaseEstimator):
         record_v=4,
         device="runtime",
         build_dir=None,
+        batch="auto",
+        n_jobs=1,
         seed=None,
         progress=True,
     ):
@@ -363,6 +376,17 @@ class HRSNN(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ simulation
     def _simulate(self, *, train: list, extract: list[list], seed: int, n_input: int, weights) -> SimulationResult:
+        if self.device not in STANDALONE_DEVICES:
+            return self._simulate_timeline(train=train, extract=extract, seed=seed, n_input=n_input, weights=weights)
+        t0 = time.perf_counter()
+        result = simulate_compiled(self, train=train, extract=extract, seed=seed, n_input=n_input, weights=weights)
+        result.seconds = time.perf_counter() - t0
+        return result
+
+    def _simulate_timeline(
+        self, *, train: list, extract: list[list], seed: int, n_input: int, weights
+    ) -> SimulationResult:
+        """All phases as ``run`` calls of one Brian2 network over a :class:`Timeline` (any device)."""
         phases = [(list(train), True)] * (int(self.epochs) if train else 0) + [(list(s), False) for s in extract]
         timeline = Timeline(phases, dt=self.dt, gap=self.gap)
         t0 = time.perf_counter()

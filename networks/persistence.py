@@ -50,7 +50,19 @@ STATE_FORMAT = 2
 #: it learned: they may differ between the estimator that saved a state and the one
 #: that loads it.
 PRESENTATION_PARAMS = frozenset(
-    {"device", "build_dir", "progress", "record_v", "bins", "reduction", "populations", "snapshots", "seed"}
+    {
+        "device",
+        "build_dir",
+        "batch",
+        "n_jobs",
+        "progress",
+        "record_v",
+        "bins",
+        "reduction",
+        "populations",
+        "snapshots",
+        "seed",
+    }
 )
 _STATE_DICTS = ("weights_", "weights_init_", "snapshots_")
 #: Version of the column file layout.

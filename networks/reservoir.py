@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 from brian2 import Network, SpikeMonitor, StateMonitor, defaultclock, ms, mV, nA
 
-from cortex.neurons import lif_group, lif_reset_code
+from cortex.neurons import draw_lif_values, lif_group, lif_reset_code
 from cortex.seeds import make_rng
-from cortex.synapses import static_synapses, stdp_synapses
+from cortex.synapses import STDPParams, draw_synapse_values, static_synapses, stdp_synapses
 from stimuli.timebase import from_brian, to_brian
 
 from .features import reduce_spikes
@@ -36,7 +36,15 @@ from .topology import PATHWAYS, fan_out, reservoir_connectivity
 if TYPE_CHECKING:
     from .hrsnn import HRSNN
 
-__all__ = ["ReservoirNetwork", "build_reservoir", "collect"]
+__all__ = [
+    "ReservoirDraws",
+    "ReservoirNetwork",
+    "assemble_result",
+    "build_reservoir",
+    "collect",
+    "draw_reservoir",
+    "pathway_J",
+]
 
 
 @dataclass
@@ -76,6 +84,79 @@ class ReservoirNetwork:
         return [m for k, m in self.monitors.items() if k.startswith("w_")]
 
 
+@dataclass
+class ReservoirDraws:
+    """Every random choice of a reservoir for one seed, drawn in NumPy.
+
+    Attributes
+    ----------
+    neurons : dict of str -> dict of str -> Quantity
+        ``exc``/``inh`` -> per-neuron values (:func:`cortex.neurons.draw_lif_values`).
+    structure : dict of str -> (i, j)
+        Connectivity of every pathway.
+    weights_init : dict of str -> ndarray
+        Initial weights of every pathway.
+    synapse_values : dict of str -> dict of str -> Quantity
+        Plastic pathway -> per-synapse STDP parameters.
+    """
+
+    neurons: dict
+    structure: dict
+    weights_init: dict
+    synapse_values: dict
+
+
+def _probabilities(model: HRSNN, prefix: str) -> dict[str, float]:
+    names = {"in_exc": "in", "in_inh": "in", "ee": "ee", "ei": "ei", "ie": "ie", "ii": "ii"}
+    return {pw: float(getattr(model, f"{prefix}_{names[pw]}")) for pw in PATHWAYS}
+
+
+def draw_reservoir(model: HRSNN, *, n_input: int, seed: int) -> ReservoirDraws:
+    """Draw neurons, connectivity, initial weights and STDP parameters of ``model`` for ``seed``.
+
+    Independent child streams of the seed (neurons, wiring, weights, STDP) keep all
+    heterogeneity variants on the same connectivity and initial weights.
+    :func:`build_reservoir` and the compiled program
+    (:mod:`networks.compiled_reservoir`) build the same network from these draws.
+    """
+    dt = to_brian(model.dt)
+    neuron_rng_e, neuron_rng_i, wiring_rng, weight_rng, stdp_rng = make_rng(seed).spawn(5)
+    params = model.neuron_params()
+    neurons = {
+        pop: draw_lif_values(n, params, synapse=model.synapse, seed=rng, dt=dt)
+        for pop, n, rng in (("exc", model.n_exc, neuron_rng_e), ("inh", model.n_inh, neuron_rng_i))
+    }
+    structure = reservoir_connectivity(
+        n_input,
+        model.n_exc,
+        model.n_inh,
+        _probabilities(model, "p"),
+        scheme=model.connect,
+        lam=model.lam,
+        seed=wiring_rng,
+    )
+    w_means = _probabilities(model, "w")
+    weights_init = {
+        pw: np.minimum(weight_rng.uniform(0, 2 * w_means[pw], size=len(structure[pw][0])), model.w_max)
+        for pw in PATHWAYS
+    }
+    specs = model.stdp_params().validate(dt)
+    per_synapse = {k: specs[k] for k in STDPParams._per_synapse}
+    synapse_values = {
+        pw: draw_synapse_values(per_synapse, len(structure[pw][0]), stdp_rng)
+        for pw in PATHWAYS
+        if pw in model.plastic_pathways()
+    }
+    return ReservoirDraws(neurons, structure, weights_init, synapse_values)
+
+
+def pathway_J(model: HRSNN, pathway: str):
+    """Input per unit weight of ``pathway``: nA for current-based synapses, relative conductance otherwise."""
+    src, _, excitatory = PATHWAYS[pathway]
+    J = model.J_in if src == "input" else model.J_e if excitatory else model.J_i
+    return J * nA if model.synapse == "current" else float(J)
+
+
 def build_reservoir(
     model: HRSNN, timeline: Timeline, *, n_input: int, seed: int, weights: dict[str, np.ndarray] | None = None
 ) -> ReservoirNetwork:
@@ -100,50 +181,48 @@ def build_reservoir(
     """
     dt = to_brian(timeline.dt)
     defaultclock.dt = dt
-    params = model.neuron_params()
-    # independent child streams: all variants share connectivity and initial weights for a seed
-    neuron_rng_e, neuron_rng_i, wiring_rng, weight_rng, stdp_rng = make_rng(seed).spawn(5)
+    draws = draw_reservoir(model, n_input=n_input, seed=seed)
     groups = {
-        "exc": lif_group(model.n_exc, params, synapse=model.synapse, name="exc", seed=neuron_rng_e, dt=dt),
-        "inh": lif_group(model.n_inh, params, synapse=model.synapse, name="inh", seed=neuron_rng_i, dt=dt),
-        "input": timeline.input_group(n_input),
+        pop: lif_group(n, synapse=model.synapse, name=pop, dt=dt)
+        for pop, n in (("exc", model.n_exc), ("inh", model.n_inh))
     }
+    for pop, values in draws.neurons.items():
+        for name, value in values.items():
+            setattr(groups[pop], name, value)
+    groups["input"] = timeline.input_group(n_input)
     reset = timeline.reset_group()
     code = lif_reset_code(model.synapse, suffix="_post")
     resets = [clip_reset_synapses(reset, groups[p], code, name=f"reset_{p}") for p in ("exc", "inh")]
-    probs = {
-        "in_exc": model.p_in,
-        "in_inh": model.p_in,
-        "ee": model.p_ee,
-        "ei": model.p_ei,
-        "ie": model.p_ie,
-        "ii": model.p_ii,
-    }
-    structure = reservoir_connectivity(
-        n_input, model.n_exc, model.n_inh, probs, scheme=model.connect, lam=model.lam, seed=wiring_rng
-    )
-    plastic = model.plastic_pathways()
+    structure, plastic = draws.structure, model.plastic_pathways()
     stdp = model.stdp_params()
-    w_means = {
-        "in_exc": model.w_in,
-        "in_inh": model.w_in,
-        "ee": model.w_ee,
-        "ei": model.w_ei,
-        "ie": model.w_ie,
-        "ii": model.w_ii,
-    }
     synapses, weights_init = {}, {}
     for name, (src, tgt, excitatory) in PATHWAYS.items():
-        i, j = structure[name]
-        J = model.J_in if src == "input" else model.J_e if excitatory else model.J_i
-        J = J * nA if model.synapse == "current" else float(J)
-        w0 = np.minimum(weight_rng.uniform(0, 2 * w_means[name], size=len(i)), model.w_max)
-        common = dict(target="e" if excitatory else "i", J=J, connect=(i, j), w_init=w0, name=name, seed=stdp_rng)
+        common = dict(
+            target="e" if excitatory else "i",
+            J=pathway_J(model, name),
+            connect=structure[name],
+            w_init=draws.weights_init[name],
+            name=name,
+        )
         if name in plastic:
-            weights_init[name] = w0
+            weights_init[name] = draws.weights_init[name]
             synapses[name] = stdp_synapses(groups[src], groups[tgt], stdp, rule=model.rule, dt=dt, **common)
+            if len(structure[name][0]):
+                for var, values in draws.synapse_values[name].items():
+                    setattr(synapses[name], var, values)
         else:
             synapses[name] = static_synapses(groups[src], groups[tgt], **common)
+    monitors = _monitors(model, timeline, groups, synapses, reset, plastic)
+    if weights is not None and not timeline.train_steps:
+        for name, w in weights.items():
+            synapses[name].w = w
+    network = Network(*groups.values(), reset, *resets, *synapses.values(), *monitors.values())
+    return ReservoirNetwork(network, groups, synapses, monitors, structure, plastic, weights_init)
+
+
+def _monitors(model: HRSNN, timeline: Timeline, groups: dict, synapses: dict, reset, plastic) -> dict:
+    """Spike monitors, the timeline's markers, and the membrane or weight monitors asked for."""
+    dt = to_brian(timeline.dt)
     monitors = {f"spikes_{p}": SpikeMonitor(groups[p], name=f"spikes_{p}") for p in ("exc", "inh")}
     monitors["markers"] = SpikeMonitor(reset, name="markers")  # proves the run reached its end
     if int(model.record_v) > 0 and not timeline.train_steps:
@@ -153,33 +232,83 @@ def build_reservoir(
         for name in plastic:
             if len(synapses[name]):
                 monitors[f"w_{name}"] = StateMonitor(synapses[name], "w", record=True, dt=period, name=f"w_{name}")
-    if weights is not None and not timeline.train_steps:
-        for name, w in weights.items():
-            synapses[name].w = w
-    network = Network(*groups.values(), reset, *resets, *synapses.values(), *monitors.values())
-    return ReservoirNetwork(network, groups, synapses, monitors, structure, plastic, weights_init)
+    return monitors
 
 
 def collect(net: ReservoirNetwork, model: HRSNN, timeline: Timeline) -> SimulationResult:
     """Read a simulated reservoir back: features, spikes, weights, snapshots, activity.
-
-    Features are the reduced spikes (:func:`~networks.features.reduce_spikes`) of every
-    clip of each non-plastic phase; activity counts are over the feature phases (over
-    training when there is none).
 
     Raises
     ------
     IncompleteSimulation
         The simulation did not reach the end of the timeline.
     """
-    dt, ne = timeline.dt, model.n_exc
+    dt = timeline.dt
     timeline.check_complete(spike_arrays(net.monitors["markers"], dt)[1])
+    snapshots, snap_t = {}, np.zeros(0)
+    for name in net.plastic:
+        mon = net.monitors.get(f"w_{name}")
+        if mon is not None:
+            snapshots[name] = np.asarray(mon.w[:]).T.copy()  # (n_snapshots, n_synapses)
+            snap_t = from_brian(mon.t[:])
+    return assemble_result(
+        model,
+        timeline,
+        spikes={pop: spike_arrays(net.monitors[f"spikes_{pop}"], dt) for pop in ("exc", "inh")},
+        final_v={pop: np.asarray(net.groups[pop].v[:] / mV) for pop in ("exc", "inh")},
+        weights={name: np.asarray(net.synapses[name].w[:]).copy() for name in net.plastic},
+        weights_init=net.weights_init,
+        snapshots=snapshots,
+        snapshot_times=snap_t,
+        structure=net.structure,
+        neuron_params={
+            pop: {
+                "tau_m": np.asarray(net.groups[pop].tau_m[:] / ms).copy(),
+                "v_th": np.asarray(net.groups[pop].v_th[:] / mV).copy(),
+                "tau_ref": np.asarray(net.groups[pop].tau_ref[:] / ms).copy(),
+            }
+            for pop in ("exc", "inh")
+        },
+        n_input=len(net.groups["input"]),
+        v=np.asarray(net.monitors["v_exc"].v[:] / mV).copy() if "v_exc" in net.monitors else None,
+    )
+
+
+def assemble_result(
+    model: HRSNN,
+    timeline: Timeline,
+    *,
+    spikes: dict,
+    final_v: dict,
+    weights: dict,
+    weights_init: dict,
+    snapshots: dict,
+    snapshot_times: np.ndarray,
+    structure: dict,
+    neuron_params: dict,
+    n_input: int,
+    v: np.ndarray | None = None,
+) -> SimulationResult:
+    """A :class:`~networks.simulation.SimulationResult` from what a simulation recorded.
+
+    Features are the reduced spikes (:func:`~networks.features.reduce_spikes`) of every
+    clip of each non-plastic phase; activity counts are over the feature phases (over
+    training when there is none).
+
+    Parameters
+    ----------
+    spikes : dict of str -> (indices, steps)
+        ``exc``/``inh`` spikes on the timeline's axis of steps.
+    final_v : dict of str -> ndarray
+        Membrane potentials (mV) at the end, checked for NaN.
+    v : ndarray, optional
+        Recorded membranes (mV), ``(model.record_v, steps)``.
+    """
+    dt, ne = timeline.dt, model.n_exc
     check_finite(
-        {f"{pop}.v": net.groups[pop].v[:] / mV for pop in ("exc", "inh")}
-        | {f"{name}.w": net.synapses[name].w[:] for name in net.plastic},
+        {f"{pop}.v": values for pop, values in final_v.items()} | {f"{name}.w": w for name, w in weights.items()},
         hint="lower the gains (J_in, J_e, J_i) or the time step dt",
     )
-    spikes = {pop: spike_arrays(net.monitors[f"spikes_{pop}"], dt) for pop in ("exc", "inh")}
     if model.populations == "all":
         idx = np.concatenate([spikes["exc"][0], spikes["inh"][0] + ne])
         stp = np.concatenate([spikes["exc"][1], spikes["inh"][1]])
@@ -191,17 +320,10 @@ def collect(net: ReservoirNetwork, model: HRSNN, timeline: Timeline) -> Simulati
         windows.append(w)
         if not plastic:
             features.append(reduce_spikes(idx, stp, w, n_pop, reduction=model.reduction, bins=int(model.bins), dt=dt))
-    weights = {name: np.asarray(net.synapses[name].w[:]).copy() for name in net.plastic}
-    snapshots, snap_t = {}, np.zeros(0)
-    for name in net.plastic:
-        mon = net.monitors.get(f"w_{name}")
-        if mon is not None:
-            snapshots[name] = np.asarray(mon.w[:]).T.copy()  # (n_snapshots, n_synapses)
-            snap_t = from_brian(mon.t[:])
     counted = timeline.feature_windows()
     total = sum(count_in_windows(s[1], counted) for s in spikes.values())
     # synaptic events: each spike times its fan-out (input spikes included)
-    fan = fan_out(net.structure, {"input": len(net.groups["input"]), "exc": ne, "inh": model.n_inh})
+    fan = fan_out(structure, {"input": n_input, "exc": ne, "inh": model.n_inh})
     syn_events = float(
         fan["exc"][spikes["exc"][0]].sum() + fan["inh"][spikes["inh"][0]].sum() + fan["input"][timeline.indices].sum()
     )
@@ -210,26 +332,18 @@ def collect(net: ReservoirNetwork, model: HRSNN, timeline: Timeline) -> Simulati
         "synaptic_events": syn_events,
         "n_clips": int(timeline.n_clips),
     }
-    if "v_exc" in net.monitors:
-        extra["v"] = np.asarray(net.monitors["v_exc"].v[:] / mV).copy()
+    if v is not None:
+        extra["v"] = v
         extra["v_i"] = np.arange(int(model.record_v))
-    neuron_params = {
-        pop: {
-            "tau_m": np.asarray(net.groups[pop].tau_m[:] / ms).copy(),
-            "v_th": np.asarray(net.groups[pop].v_th[:] / mV).copy(),
-            "tau_ref": np.asarray(net.groups[pop].tau_ref[:] / ms).copy(),
-        }
-        for pop in ("exc", "inh")
-    }
     return SimulationResult(
         features=features,
         windows=windows,
         spikes=spikes,
         weights=weights,
-        weights_init=net.weights_init,
+        weights_init=weights_init,
         snapshots=snapshots,
-        snapshot_times=snap_t,
-        structure=net.structure,
+        snapshot_times=snapshot_times,
+        structure=structure,
         neuron_params=neuron_params,
         dt=dt,
         extra=extra,

@@ -32,7 +32,14 @@ from brian2 import SpikeGeneratorGroup, Synapses
 from stimuli.timebase import to_brian
 from stimuli.types import SpikeStimulus
 
-__all__ = ["Timeline", "IncompleteSimulation", "MergedSpikesWarning", "clip_reset_synapses", "count_in_windows"]
+__all__ = [
+    "Timeline",
+    "IncompleteSimulation",
+    "MergedSpikesWarning",
+    "clip_reset_synapses",
+    "count_in_windows",
+    "snapshot_period",
+]
 
 
 class MergedSpikesWarning(UserWarning):
@@ -76,10 +83,10 @@ class Timeline:
         for stims, plastic in phases:
             windows = np.zeros((len(stims), 2), dtype=np.int64)
             for c, s in enumerate(stims):
-                length = max(int(np.ceil(s.n_steps * s.dt / self.dt - 1e-9)), 1)
+                indices, local, length = self.clip_steps(s, self.dt)
                 start = cursor + gap_steps
-                step_parts.append(np.minimum(self.net_steps(s, self.dt), length - 1) + start)
-                idx_parts.append(s.indices.astype(np.int64))
+                step_parts.append(local + start)
+                idx_parts.append(indices)
                 windows[c] = (start, start + length)
                 starts.append(start)
                 cursor = start + length
@@ -110,6 +117,16 @@ class Timeline:
     def net_steps(stim: SpikeStimulus, dt: float) -> np.ndarray:
         """Spike times of ``stim`` on a network grid of ``dt`` ms (``round(t / dt)``)."""
         return np.rint(stim.steps * stim.dt / dt).astype(np.int64)
+
+    @classmethod
+    def clip_steps(cls, stim: SpikeStimulus, dt: float) -> tuple[np.ndarray, np.ndarray, int]:
+        """``(channels, steps, length)`` of one clip on a network grid of ``dt`` ms.
+
+        ``length`` is the clip's window in steps (at least 1); steps lie in
+        ``[0, length)`` and may repeat for a channel (merged by the caller).
+        """
+        length = max(int(np.ceil(stim.n_steps * stim.dt / dt - 1e-9)), 1)
+        return stim.indices.astype(np.int64), np.minimum(cls.net_steps(stim, dt), length - 1), length
 
     @property
     def n_clips(self) -> int:
@@ -151,19 +168,8 @@ class Timeline:
         one tick early and then advanced past it (``StopIteration: Clock has reached
         the end of its available times``).
         """
-        period = max(self.train_steps // max(int(snapshots), 1), 1)
-        ends, total = [], 0
-        for n_steps, _ in self.phase_runs():
-            total += n_steps
-            ends.append(total)
-
-        def clear(p: int) -> bool:
-            margin = 2e-4 * p
-            return all(e % p == 0 or margin < e % p < p - margin for e in ends)
-
-        while period > 1 and not clear(period):
-            period -= 1
-        return period
+        ends = np.cumsum([n_steps for n_steps, _ in self.phase_runs()])
+        return snapshot_period(self.train_steps, ends, snapshots)
 
     def input_group(self, n_input: int, name: str = "input") -> SpikeGeneratorGroup:
         """A ``SpikeGeneratorGroup`` of ``n_input`` channels emitting every clip's spikes."""
@@ -201,6 +207,24 @@ class Timeline:
                 f"the simulation stopped after about {reached} of {self.total_steps} steps "
                 f"({len(got)} of {len(planned)} clip markers); its results were discarded"
             )
+
+
+def snapshot_period(train_steps: int, run_ends, snapshots: int) -> int:
+    """Steps between ``snapshots`` snapshots over ``train_steps``, clear of every run end.
+
+    See :meth:`Timeline.snapshot_period`; ``run_ends`` are the steps at which the
+    ``run`` calls end.
+    """
+    period = max(int(train_steps) // max(int(snapshots), 1), 1)
+    ends = [int(e) for e in run_ends]
+
+    def clear(p: int) -> bool:
+        margin = 2e-4 * p
+        return all(e % p == 0 or margin < e % p < p - margin for e in ends)
+
+    while period > 1 and not clear(period):
+        period -= 1
+    return period
 
 
 def clip_reset_synapses(reset: SpikeGeneratorGroup, group, code: str, name: str) -> Synapses:

@@ -130,7 +130,7 @@ def test_signal_mid_phase_saves_nothing_unfinished_and_resumes(sig, reference, t
     time.sleep(0.5)
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130
+    assert proc.returncode == 130, err[-3000:]
     assert "interrupted -- rerun the same command to resume" in err
     assert "Traceback" not in err
     assert not (out / "model.npz").exists() and not (out / "metrics.json").exists()

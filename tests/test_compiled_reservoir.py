@@ -1,0 +1,112 @@
+"""The compiled reservoir: copies side by side equal one copy, runs equal one long run, the timeline path agrees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from cortex.devices import available_devices
+from networks.compiled_reservoir import window_length
+from networks.hrsnn import HRSNN
+from stimuli.types import SpikeStimulus
+
+pytestmark = pytest.mark.skipif(not available_devices()["cpp_standalone"][0], reason="no C++ toolchain")
+
+
+def _clips(n=9, n_ch=24, seed=0):
+    """Clips of different lengths (so windows are padded) with Poisson-like input."""
+    rng = np.random.default_rng(seed)
+    clips = []
+    for k in range(n):
+        steps = 40 + 7 * (k % 3)
+        s, c = np.nonzero(rng.random((steps, n_ch)) < 0.03)
+        clips.append(SpikeStimulus(c, s, n_ch, steps, 1.0, label=k % 3))
+    return clips
+
+
+@pytest.fixture(scope="module")
+def clips():
+    return _clips()
+
+
+@pytest.fixture(scope="module")
+def per_clip(model, clips):
+    """Features and spikes of all clips, one copy per run (9 slots)."""
+    return model.simulate(clips)
+
+
+@pytest.fixture(scope="module")
+def model(clips):
+    """A small reservoir fitted through the compiled path (batch 1); strong input so it spikes.
+
+    Programs go to the shared cache ($SPIKEVID_CACHE_DIR): a second test run compiles nothing.
+    """
+    est = HRSNN(60, J_in=4.0, J_e=0.5, device="cpp_standalone", batch=1, snapshots=3, seed=3, progress=False)
+    return est.fit(clips[:6])
+
+
+def _spikes_equal(a, b):
+    pairs = [(x, y) for pop in ("exc", "inh") for x, y in zip(a.spikes[pop], b.spikes[pop], strict=True)]
+    return all(np.array_equal(x, y) for x, y in pairs)
+
+
+def _in_windows(result):
+    """The result's spikes inside its clip windows (the compiled path keeps only those)."""
+    windows = np.concatenate(result.windows)
+    out = {}
+    for pop, (idx, steps) in result.spikes.items():
+        k = np.searchsorted(windows[:, 0], steps, side="right") - 1
+        inside = (k >= 0) & (steps < windows[np.maximum(k, 0), 1])
+        out[pop] = (idx[inside], steps[inside])
+    return out
+
+
+def test_copies_side_by_side_equal_one_copy_spike_for_spike(model, clips, per_clip):
+    one = per_clip
+    assert one.extra["spikes_per_neuron"] > 0.5  # the comparison means something
+    three = clone(model).set_params(batch=3)
+    three.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    batched = three.simulate(clips)  # 9 clips: 3 copies x 3 slots
+    assert _spikes_equal(one, batched)
+    np.testing.assert_array_equal(one.features[0], batched.features[0])
+    parallel = clone(three).set_params(n_jobs=2)
+    parallel.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    np.testing.assert_array_equal(parallel.transform(clips), one.features[0])  # two binaries at once
+
+
+def test_the_compiled_program_equals_the_timeline_path(model, clips, per_clip):
+    """Frozen weights: the same spikes and membranes as one Brian2 network over a Timeline (numpy target)."""
+    compiled = per_clip
+    runtime = clone(model).set_params(device="numpy")
+    reference = runtime._simulate_timeline(
+        train=[], extract=[clips], seed=model.seed_, n_input=model.n_input_, weights=model.weights_
+    )
+    expected = _in_windows(reference)
+    for pop in ("exc", "inh"):
+        np.testing.assert_array_equal(compiled.spikes[pop][0], expected[pop][0])
+        np.testing.assert_array_equal(compiled.spikes[pop][1], expected[pop][1])
+    np.testing.assert_array_equal(compiled.features[0], reference.features[0])
+    inside = ~np.isnan(compiled.extra["v"][0])  # membranes are kept inside the clip windows
+    assert inside.sum() == sum(w[1] - w[0] for w in compiled.windows[0])
+    np.testing.assert_allclose(compiled.extra["v"][:, inside], reference.extra["v"][:, inside], atol=1e-9)
+
+
+@pytest.mark.slow
+def test_learning_in_several_runs_equals_one_run(model, clips):
+    """Weights and STDP traces carried from run to run: the same learning as a single run."""
+    single = clone(model).set_params(snapshots=1).fit(clips[:6])
+    np.testing.assert_allclose(single.weights_["ee"], model.weights_["ee"], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(single.weights_["in_exc"], model.weights_["in_exc"], rtol=0, atol=1e-12)
+    assert not np.allclose(model.weights_["in_exc"], model.weights_init_["in_exc"])  # STDP did act
+    # snapshots: the initial weights, then the weights after each of the 3 runs (2 clips each)
+    assert model.snapshots_["in_exc"].shape == (4, len(model.structure_["in_exc"][0]))
+    np.testing.assert_array_equal(model.snapshots_["in_exc"][0], model.weights_init_["in_exc"])
+    np.testing.assert_array_equal(model.snapshots_["in_exc"][-1], model.weights_["in_exc"])
+    assert np.all(np.diff(model.snapshot_times_) > 0)
+
+
+def test_window_lengths_share_a_coarse_grid():
+    assert [window_length(n) for n in (1, 7, 8, 9, 100, 101, 400)] == [1, 7, 8, 10, 112, 112, 448]
+    for n in range(1, 3000, 37):
+        assert n <= window_length(n) <= 1.25 * n
