@@ -41,6 +41,7 @@ from typing import Any
 
 import numpy as np
 from brian2 import Equations, Mohm, NeuronGroup, Quantity, amp, check_units, ms, mV, ohm, second, volt
+from brian2.stateupdaters.base import StateUpdateMethod
 from brian2.units.fundamentalunits import have_same_dimensions
 
 from .heterogeneity import ParamSpec, SpecFields
@@ -55,6 +56,9 @@ __all__ = [
     "lif_equations",
     "lif_group",
     "draw_lif_values",
+    "DecayFactorEuler",
+    "LIF_DECAY_EQS",
+    "set_decay_factors",
     "lif_reset_code",
     "lif_rate",
     "lif_membrane",
@@ -103,6 +107,56 @@ homeostasis : 1 (shared)
 """
 
 _TIME_CONSTANTS = ("tau_m", "tau_e", "tau_i", "tau_theta")
+
+#: Per-neuron decay factors ``exp(-dt/tau)`` read by :class:`DecayFactorEuler`.
+LIF_DECAY_EQS = """
+decay_m : 1 (constant)
+decay_e : 1 (constant)
+decay_i : 1 (constant)
+"""
+
+
+class DecayFactorEuler(StateUpdateMethod):
+    """Exponential Euler for the current-based LIF with ``exp(-dt/tau)`` read, not computed.
+
+    The update is exactly :data:`LIF_CURRENT_EQS` integrated by exponential Euler::
+
+        v_inf = v_rest + R_m*(I_e - I_i + I_ext)
+        v    <- v_inf + (v - v_inf)*decay_m      (unless refractory)
+        I_e  <- I_e*decay_e,  I_i <- I_i*decay_i
+
+    with the per-neuron constants ``decay_x = exp(-dt/tau_x)`` computed once
+    (:func:`set_decay_factors`) instead of three exponentials per neuron and step, which
+    is most of a reservoir's simulation time.  The factors must be set again whenever a
+    time constant or ``dt`` changes; :mod:`networks.compiled_reservoir` does so in every
+    run.  Groups built with ``method="decay_factors"`` only.
+    """
+
+    def can_integrate(self, equations, variables, method_options=None):
+        return set(equations.diff_eq_names) == {"v", "I_e", "I_i"} and "decay_m" in equations.names
+
+    def __call__(self, equations, variables=None, method_options=None):
+        if not self.can_integrate(equations, variables):
+            raise ValueError("decay_factors integrates the current-based LIF (v, I_e, I_i) with decay_* constants only")
+        # selecting with 0/1 factors keeps a refractory v bit for bit
+        return (
+            "_v_inf = v_rest + R_m*(I_e - I_i + I_ext)\n"
+            "_v = _v_inf + (v - _v_inf)*decay_m\n"
+            "v = _v*int(not_refractory) + v*(1 - int(not_refractory))\n"
+            "I_e = I_e*decay_e\n"
+            "I_i = I_i*decay_i\n"
+        )
+
+
+def set_decay_factors(group) -> None:
+    """Set ``decay_x = exp(-dt/tau_x)`` of a group built with ``method="decay_factors"``.
+
+    The assignments are code (run where this is called, on every device), so on a
+    standalone device they see time constants set earlier in the program.
+    """
+    group.decay_m = "exp(-dt/tau_m)"
+    group.decay_e = "exp(-dt/tau_e)"
+    group.decay_i = "exp(-dt/tau_i)"
 
 
 def _default(value):
@@ -229,7 +283,10 @@ def lif_group(
     dt : brian2.Quantity, optional
         Simulation step the group will use; checked against the time constants.
     method : str
-        Brian2 integration method.
+        Brian2 integration method, or ``"decay_factors"`` (current-based synapses only):
+        exponential Euler reading per-neuron ``exp(-dt/tau)`` factors
+        (:class:`DecayFactorEuler`, several times faster; call :func:`set_decay_factors`
+        again after changing a time constant).
     extra_eqs : str, optional
         Further Brian2 equation lines appended to the model (e.g. a ``(summed)``
         target or bookkeeping variables of a circuit built around the group).
@@ -248,6 +305,12 @@ def lif_group(
         int(n), params, synapse=synapse, adaptive_threshold=adaptive_threshold, v_init=v_init, seed=seed, dt=dt
     )
     eqs = lif_equations(synapse, adaptive_threshold) + extra_eqs
+    decay = method == "decay_factors"
+    if decay:
+        if synapse != "current" or adaptive_threshold:
+            raise ValueError("method: 'decay_factors' needs synapse='current' and no adaptive threshold")
+        eqs += LIF_DECAY_EQS
+        method = DecayFactorEuler()
     threshold = "v > v_th + theta" if adaptive_threshold else "v > v_th"
     reset = "v = v_reset\ntheta += homeostasis * theta_plus" if adaptive_threshold else "v = v_reset"
     if extra_reset.strip():
@@ -266,6 +329,8 @@ def lif_group(
         group.homeostasis = 1
     for pname, value in values.items():
         setattr(group, pname, value)
+    if decay:
+        set_decay_factors(group)
     return group
 
 

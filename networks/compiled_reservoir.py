@@ -31,7 +31,7 @@ import numpy as np
 from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, StateMonitor, TimedArray, defaultclock, ms, mV, nA, second
 from tqdm.auto import tqdm
 
-from cortex.neurons import lif_group, lif_reset_code
+from cortex.neurons import lif_group, lif_reset_code, set_decay_factors
 from cortex.standalone import CompiledProgram, ProgramSpec, apply_values_here, compile_program
 from cortex.synapses import ConnectAtRun, STDPParams, static_synapses, stdp_synapses
 from stimuli.types import SpikeStimulus
@@ -125,8 +125,10 @@ def reservoir_program(
     def table_eqs(src):
         return "".join(f"\nstart_{pw} : integer (constant)\ncount_{pw} : integer (constant)" for pw in _OUTGOING[src])
 
+    # current-based: exp(-dt/tau) per neuron once per run, not three per neuron and step
+    method = "decay_factors" if synapse == "current" else "exponential_euler"
     groups = {
-        pop: lif_group(n * B, synapse=synapse, name=pop, dt=dt_q, extra_eqs=table_eqs(pop))
+        pop: lif_group(n * B, synapse=synapse, name=pop, dt=dt_q, extra_eqs=table_eqs(pop), method=method)
         for pop, n in (("exc", n_exc), ("inh", n_inh))
     }
     spike_table = TimedArray(np.zeros(int(events)), dt=1 * second, name="events")
@@ -153,6 +155,9 @@ def reservoir_program(
         else:
             synapses[pw] = static_synapses(groups[src], groups[tgt], **common)
     apply_values_here("late")
+    if method == "decay_factors":  # from the time constants just set
+        for pop in ("exc", "inh"):
+            set_decay_factors(groups[pop])
     slot_clock = Clock(dt=slot_steps * dt_q, name="slot_clock")
     for pop in ("exc", "inh"):  # first thing of a slot's first step, before any monitor
         groups[pop].run_regularly(
