@@ -1,6 +1,6 @@
 """The HRSNN reservoir as a compiled program: built once per shape, run with new data.
 
-On the standalone devices an :class:`~networks.hrsnn.HRSNN` does not write a new C++
+On ``cpp_standalone`` an :class:`~networks.hrsnn.HRSNN` does not write a new C++
 project per phase.  It compiles, once per *shape* (sizes, synapse model, learning
 rule, clip slots), a program whose every value arrives on the command line
 (:mod:`cortex.standalone`): per-neuron parameters, connectivity tables (the program
@@ -44,8 +44,12 @@ from .topology import PATHWAYS
 if TYPE_CHECKING:
     from .hrsnn import HRSNN
 
-__all__ = ["auto_copies", "reservoir_program", "simulate_compiled", "window_length"]
+__all__ = ["COMPILED_DEVICES", "auto_copies", "reservoir_program", "simulate_compiled", "window_length"]
 
+#: Devices whose programs take values on the command line.  brian2cuda's ``main`` has no
+#: command-line values (its template lacks Brian2's ``run_args``), so ``cuda_standalone``
+#: keeps the per-simulation timeline path until that is bridged and checked on a GPU.
+COMPILED_DEVICES = ("cpp_standalone",)
 #: Pathways leaving each group.
 _OUTGOING = {src: [pw for pw, (s, _, _) in PATHWAYS.items() if s == src] for src in ("input", "exc", "inh")}
 #: Smallest table of input spikes (values): keeps small data sets on one shape.

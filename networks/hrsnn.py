@@ -24,7 +24,7 @@ from brian2 import ms
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from cortex.devices import DEVICES, STANDALONE_DEVICES
+from cortex.devices import DEVICES
 from cortex.heterogeneity import DISTRIBUTIONS
 from cortex.neurons import LIFParams
 from cortex.seeds import resolve_seed
@@ -32,7 +32,7 @@ from cortex.synapses import STDPParams
 from stimuli.types import SpikeStimulus, check_stimuli
 
 from . import persistence
-from .compiled_reservoir import simulate_compiled
+from .compiled_reservoir import COMPILED_DEVICES, simulate_compiled
 from .features import MAX_BINS, REDUCTIONS
 from .reservoir import build_reservoir, collect
 from .simulation import SimulationResult, device_session, run_phases
@@ -111,15 +111,16 @@ class HRSNN(TransformerMixin, BaseEstimator):
         Excitatory neurons (the first ones) whose membrane is recorded in feature phases.
     device : str
         ``runtime``, ``numpy``, ``cython``, ``cpp_standalone`` or ``cuda_standalone``.
-        On the standalone devices the reservoir is a program compiled once per shape
-        and run with new values (:mod:`networks.compiled_reservoir`).
+        On ``cpp_standalone`` the reservoir is a program compiled once per shape and
+        run with new values (:mod:`networks.compiled_reservoir`); the other devices
+        present the clips on one timeline per simulation.
     build_dir : str or None
         Root of the compiled programs (default: the Brian2 cache dir).
     batch : "auto" or int
-        Standalone devices: reservoir copies simulated side by side in feature phases
+        ``cpp_standalone``: reservoir copies simulated side by side in feature phases
         (each copy its own clip; the same spikes as one copy).
     n_jobs : int or None
-        Standalone devices: compiled binaries run at once in feature phases (-1: one
+        ``cpp_standalone``: compiled binaries run at once in feature phases (-1: one
         per CPU core).
     seed : int, numpy.random.Generator or None
         Draws neurons, connectivity, weights and STDP parameters.
@@ -376,7 +377,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
 
     # ------------------------------------------------------------------ simulation
     def _simulate(self, *, train: list, extract: list[list], seed: int, n_input: int, weights) -> SimulationResult:
-        if self.device not in STANDALONE_DEVICES:
+        if self.device not in COMPILED_DEVICES:
             return self._simulate_timeline(train=train, extract=extract, seed=seed, n_input=n_input, weights=weights)
         t0 = time.perf_counter()
         result = simulate_compiled(self, train=train, extract=extract, seed=seed, n_input=n_input, weights=weights)
