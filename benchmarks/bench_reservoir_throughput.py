@@ -15,7 +15,7 @@ network (one seed, the same draws), and each is timed in this run:
   the membranes reset, 1 and 2 threads (when ``nest-simulator`` is installed);
 * ``spikevid_per_clip`` / ``spikevid_batched`` -- :class:`~networks.hrsnn.HRSNN` on
   ``cpp_standalone`` (a program compiled once per shape, :mod:`networks.compiled_reservoir`):
-  one copy, or several copies side by side; ``*_2jobs`` with two binaries at once;
+  one copy, or 4 copies side by side; ``*_2jobs`` with two binaries at once;
 * ``*_stdp`` -- the same network learning (pair STDP on input->E and E->E): the Brian2
   standalone script and spikevid's learning program.
 
@@ -288,8 +288,8 @@ def main(argv=None) -> dict:
             results[f"nest_{threads}thread"] = found
     for name, kw in (
         ("spikevid_per_clip", dict(batch=1, n_jobs=1)),
-        ("spikevid_batched", dict(batch="auto", n_jobs=1)),
-        ("spikevid_batched_2jobs", dict(batch="auto", n_jobs=2)),
+        ("spikevid_batched", dict(batch=4, n_jobs=1)),
+        ("spikevid_batched_2jobs", dict(batch=4, n_jobs=2)),
     ):
         est = clone(model).set_params(**kw)
         est.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})

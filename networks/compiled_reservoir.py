@@ -56,7 +56,7 @@ _OUTGOING = {src: [pw for pw, (s, _, _) in PATHWAYS.items() if s == src] for src
 _MIN_EVENTS = 1 << 16
 #: Per-synapse state of a plastic pathway that a learning run hands to the next.
 _LEARNING_STATE = ("w", "apre", "apost", "lastupdate")
-#: Clips one frozen run simulates (slots x copies), about; several runs go in parallel.
+#: Clips one frozen run simulates (slots x copies, rounded up); several runs go in parallel.
 CLIPS_PER_RUN = 32
 
 
@@ -75,15 +75,18 @@ def window_length(steps: int) -> int:
     return -(-steps // grain) * grain
 
 
-def auto_copies(device: str, n_neurons: int, n_synapses: int, n_clips: int) -> int:
+def auto_copies(device: str, n_neurons: int, n_synapses: int) -> int:
     """Copies of the reservoir simulated side by side in a frozen run.
 
-    On a GPU, as many as 256 copies fit in about 2 GB; on a CPU a few copies
-    amortise the per-step cost of every code object without leaving the cache.
+    On a GPU, up to 256 copies within about 2 GB; on a CPU one: copies share only the
+    small per-step cost of each code object, which measured no faster
+    (``benchmarks/bench_reservoir_throughput.py``), and parallel binaries use the cores.
+    Independent of the number of clips, so every set of one data set runs one program.
     """
+    if device != "cuda_standalone":
+        return 1
     per_copy = 64 * n_neurons + 24 * n_synapses  # bytes: state + weights, indices, queues
-    limit = 256 if device == "cuda_standalone" else 4
-    return int(max(1, min(limit, n_clips, (2 << 30) // max(per_copy, 1))))
+    return int(max(1, min(256, (2 << 30) // max(per_copy, 1))))
 
 
 def reservoir_program(
@@ -425,7 +428,7 @@ def simulate_compiled(
     draws = draw_reservoir(model, n_input=n_input, seed=seed)
     all_clips = [c for clips, _ in phases for c in clips]
     window = window_length(max(Timeline.clip_steps(c, dt)[2] for c in all_clips))
-    jobs = _n_jobs(getattr(model, "n_jobs", 1))
+    jobs = _n_jobs(model.n_jobs)
     record_v = int(model.record_v) if not epochs else 0
     plastic = model.plastic_pathways()
     learned = {pw: np.asarray(w) for pw, w in (weights or {}).items()}
@@ -438,10 +441,9 @@ def simulate_compiled(
         per_phase.extend(spikes[k * len(train) : (k + 1) * len(train)] for k in range(epochs))
     if extract:
         n_syn = sum(len(draws.structure[pw][0]) for pw in PATHWAYS)
-        n_clips = sum(len(s) for s in extract)
-        batch = getattr(model, "batch", "auto")
-        B = auto_copies(model.device, model.n, n_syn, n_clips) if batch == "auto" else int(batch)
-        slots = max(-(-min(CLIPS_PER_RUN, n_clips) // B), 1)
+        batch = model.batch
+        B = auto_copies(model.device, model.n, n_syn) if batch == "auto" else int(batch)
+        slots = -(-CLIPS_PER_RUN // B)  # fixed: a short last chunk runs silent slots, not a new program
         layout = _Layout(copies=B, slots=slots, slot_steps=window, gap_steps=0)
         chunks = [s[k : k + layout.per_run] for s in extract for k in range(0, len(s), layout.per_run)]
         events = _pow2(max(_MIN_EVENTS, max(sum(c.n_spikes for c in ch) for ch in chunks)))
