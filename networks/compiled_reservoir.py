@@ -322,6 +322,7 @@ class _Program:
             shape,
             device=model.device,
             root=model.build_dir,
+            modules=("networks.topology",),  # the pathways the program creates
             log=(lambda line: print(line, flush=True)) if model.progress else None,
         )
 
