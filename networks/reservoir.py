@@ -207,7 +207,7 @@ def build_reservoir(
         if name in plastic:
             weights_init[name] = draws.weights_init[name]
             synapses[name] = stdp_synapses(groups[src], groups[tgt], stdp, rule=model.rule, dt=dt, **common)
-            if len(structure[name][0]):
+            if len(structure[name][0]):  # the seed's STDP parameters replace the builder's own draw
                 for var, values in draws.synapse_values[name].items():
                     setattr(synapses[name], var, values)
         else:

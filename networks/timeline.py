@@ -32,14 +32,7 @@ from brian2 import SpikeGeneratorGroup, Synapses
 from stimuli.timebase import to_brian
 from stimuli.types import SpikeStimulus
 
-__all__ = [
-    "Timeline",
-    "IncompleteSimulation",
-    "MergedSpikesWarning",
-    "clip_reset_synapses",
-    "count_in_windows",
-    "snapshot_period",
-]
+__all__ = ["Timeline", "IncompleteSimulation", "MergedSpikesWarning", "clip_reset_synapses", "count_in_windows"]
 
 
 class MergedSpikesWarning(UserWarning):
@@ -168,8 +161,19 @@ class Timeline:
         one tick early and then advanced past it (``StopIteration: Clock has reached
         the end of its available times``).
         """
-        ends = np.cumsum([n_steps for n_steps, _ in self.phase_runs()])
-        return snapshot_period(self.train_steps, ends, snapshots)
+        period = max(self.train_steps // max(int(snapshots), 1), 1)
+        ends, total = [], 0
+        for n_steps, _ in self.phase_runs():
+            total += n_steps
+            ends.append(total)
+
+        def clear(p: int) -> bool:
+            margin = 2e-4 * p
+            return all(e % p == 0 or margin < e % p < p - margin for e in ends)
+
+        while period > 1 and not clear(period):
+            period -= 1
+        return period
 
     def input_group(self, n_input: int, name: str = "input") -> SpikeGeneratorGroup:
         """A ``SpikeGeneratorGroup`` of ``n_input`` channels emitting every clip's spikes."""
@@ -207,24 +211,6 @@ class Timeline:
                 f"the simulation stopped after about {reached} of {self.total_steps} steps "
                 f"({len(got)} of {len(planned)} clip markers); its results were discarded"
             )
-
-
-def snapshot_period(train_steps: int, run_ends, snapshots: int) -> int:
-    """Steps between ``snapshots`` snapshots over ``train_steps``, clear of every run end.
-
-    See :meth:`Timeline.snapshot_period`; ``run_ends`` are the steps at which the
-    ``run`` calls end.
-    """
-    period = max(int(train_steps) // max(int(snapshots), 1), 1)
-    ends = [int(e) for e in run_ends]
-
-    def clear(p: int) -> bool:
-        margin = 2e-4 * p
-        return all(e % p == 0 or margin < e % p < p - margin for e in ends)
-
-    while period > 1 and not clear(period):
-        period -= 1
-    return period
 
 
 def clip_reset_synapses(reset: SpikeGeneratorGroup, group, code: str, name: str) -> Synapses:
