@@ -56,6 +56,7 @@ __all__ = [
     "lif_equations",
     "lif_group",
     "draw_lif_values",
+    "lif_parameter_names",
     "DecayFactorEuler",
     "LIF_DECAY_EQS",
     "set_decay_factors",
@@ -245,6 +246,12 @@ def lif_equations(synapse: str = "current", adaptive_threshold: bool = False) ->
     return eqs
 
 
+def lif_parameter_names(synapse: str = "current", adaptive_threshold: bool = False) -> list[str]:
+    """The :class:`LIFParams` fields a model variant uses, in field order."""
+    names = Equations(lif_equations(synapse, adaptive_threshold)).names
+    return [f for f in LIFParams.__dataclass_fields__ if f in names]
+
+
 @check_units(dt=second)
 def lif_group(
     n: int,
@@ -359,7 +366,7 @@ def draw_lif_values(
     elif not isinstance(params, LIFParams):
         params = LIFParams.from_dict(params)
     specs = params.validate(dt)
-    used = set(Equations(lif_equations(synapse, adaptive_threshold)).names)
+    used = set(lif_parameter_names(synapse, adaptive_threshold))
     rng = make_rng(seed)
     drawn = {}
     for pname, spec in specs.items():  # fixed order: reproducible draws

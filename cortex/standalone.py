@@ -336,14 +336,7 @@ class CompiledProgram:
             if not np.all(np.isfinite(arr.astype(float))):
                 raise RunArgError(f"run_args {key!r} ({spec.name}): contains NaN or infinite values")
 
-    def run(
-        self,
-        values: Mapping,
-        *,
-        sizes: Mapping[str, int] | None = None,
-        progress: Callable[[float], None] | None = None,
-        workdir: str | os.PathLike | None = None,
-    ) -> dict[str, np.ndarray]:
+    def run(self, values: Mapping, *, sizes: Mapping[str, int] | None = None) -> dict[str, np.ndarray]:
         """Run the binary with ``values``; the outputs.
 
         Parameters
@@ -352,10 +345,6 @@ class CompiledProgram:
             One entry per input of the manifest, in base SI units.
         sizes : mapping of str -> int
             Lengths of the synaptic (dynamic) inputs.
-        progress : callable, optional
-            Called with the completed fraction as the binary reports it.
-        workdir : path, optional
-            Where the per-run folder (value files and results) is made; removed after.
 
         Returns
         -------
@@ -370,7 +359,7 @@ class CompiledProgram:
             The binary failed, reported an error reading a value, or stopped early.
         """
         self.check_values(values, sizes)
-        base = Path(workdir) if workdir is not None else self.directory / "runs"
+        base = self.directory / "runs"  # one folder per run (value files, results), removed after
         base.mkdir(parents=True, exist_ok=True)
         run_dir = Path(tempfile.mkdtemp(prefix="run-", dir=base))
         try:
@@ -385,7 +374,7 @@ class CompiledProgram:
                     path = run_dir / f"{key}.dat"
                     arr.tofile(path)
                     argv.append(f"{spec.stage}:{spec.name}={path}")
-            self._execute(argv, progress)
+            self._execute(argv)
             info = results / "last_run_info.txt"
             if not info.is_file():
                 raise CompiledRunError(f"{self.directory}: the binary wrote no last_run_info.txt; it did not finish")
@@ -407,21 +396,13 @@ class CompiledProgram:
             for proc in list(_RUNNING):
                 proc.kill()
 
-    def _execute(self, argv: list[str], progress) -> None:
-        proc = subprocess.Popen(
-            argv, cwd=self.directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, bufsize=1
-        )
+    def _execute(self, argv: list[str]) -> None:
+        proc = subprocess.Popen(argv, cwd=self.directory, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         with _RUNNING_LOCK:
             _RUNNING.add(proc)
-        lines = []
         try:
-            for line in proc.stdout:
-                lines.append(line)
-                if progress is not None and "%)" in line:
-                    with contextlib.suppress(ValueError, IndexError):
-                        progress(float(line.split("(")[1].split("%")[0]) / 100.0)
-            stderr = proc.stderr.read()
-            code = proc.wait()
+            stdout, stderr = proc.communicate()  # both pipes drained: a chatty binary cannot block
+            code = proc.returncode
         except BaseException:  # Ctrl-C or any error here: the binary must not outlive us
             proc.kill()
             proc.wait()
@@ -433,5 +414,5 @@ class CompiledProgram:
             raise CompiledRunError(f"{self.directory}/main was killed (signal {-code}); its results were discarded")
         errors = [ln for ln in stderr.splitlines() if "rror" in ln or "ould not" in ln]
         if code != 0 or errors:
-            tail = "".join(lines[-5:]) + stderr[-2000:]
+            tail = "\n".join(stdout.splitlines()[-5:]) + "\n" + stderr[-2000:]
             raise CompiledRunError(f"{self.directory}/main failed (exit status {code}):\n{tail.strip()}")

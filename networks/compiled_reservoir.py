@@ -31,7 +31,7 @@ import numpy as np
 from brian2 import Clock, Network, NeuronGroup, SpikeMonitor, StateMonitor, TimedArray, defaultclock, ms, mV, nA, second
 from tqdm.auto import tqdm
 
-from cortex.neurons import lif_group, lif_reset_code, set_decay_factors
+from cortex.neurons import lif_group, lif_parameter_names, lif_reset_code, set_decay_factors
 from cortex.standalone import CompiledProgram, ProgramSpec, apply_values_here, compile_program
 from cortex.synapses import ConnectAtRun, STDPParams, static_synapses, stdp_synapses
 from stimuli.types import SpikeStimulus
@@ -176,7 +176,7 @@ def reservoir_program(
         monitors["v"] = StateMonitor(groups["exc"], "v", record=rec, name="v_exc")
     args, outputs = _interface(synapse, groups, synapses, monitors, spike_table, targets, plastic)
     net = Network(*groups.values(), *synapses.values(), *monitors.values())
-    net.run(slots * slot_steps * dt_q, report="text", report_period=2 * second, namespace={})
+    net.run(slots * slot_steps * dt_q, namespace={})
     return ProgramSpec(args=args, outputs=outputs, info={"copies": B, "slots": int(slots)})
 
 
@@ -194,7 +194,7 @@ def _interface(synapse, groups, synapses, monitors, spike_table, targets, plasti
             outputs[f"{pw}.{name}"] = (synapses[pw].variables[name], None)
     args = {}
     for pop in ("exc", "inh"):
-        for name in ("v", *_lif_names(synapse)):
+        for name in ("v", *lif_parameter_names(synapse)):
             args[f"{pop}.{name}"] = (groups[pop].variables[name], "late")
     for name in ("next_step", "ptr", "stop"):
         args[f"input.{name}"] = (groups["input"].variables[name], "late")
@@ -209,12 +209,6 @@ def _interface(synapse, groups, synapses, monitors, spike_table, targets, plasti
             for name in ("A_plus", "A_minus", "taupre", "taupost", "w_max", "plastic", *_LEARNING_STATE[1:]):
                 args[f"{pw}.{name}"] = (synapses[pw].variables[name], "late")
     return args, outputs
-
-
-def _lif_names(synapse: str) -> list[str]:
-    from cortex.neurons import draw_lif_values  # noqa: PLC0415 -- the names only
-
-    return [k for k in draw_lif_values(1, synapse=synapse) if k != "v"]
 
 
 # --------------------------------------------------------------------------- values
@@ -237,11 +231,15 @@ class _Layout:
 
 
 def _input_values(clips: Sequence[SpikeStimulus], layout: _Layout, n_input: int, dt: float, capacity: int):
-    """Spike table and per-channel pointers for up to ``layout.per_run`` clips."""
+    """Spike table and per-channel pointers for up to ``layout.per_run`` clips.
+
+    Returns the values, the number of merged input spikes and each clip's window (steps).
+    """
     B, total = layout.copies, layout.total_steps
-    chans, steps = [], []
+    chans, steps, lengths = [], [], []
     for c, stim in enumerate(clips):
-        idx, local, _ = Timeline.clip_steps(stim, dt)
+        idx, local, length = Timeline.clip_steps(stim, dt)
+        lengths.append(length)
         b, slot = c % B, c // B
         chans.append(idx + b * n_input)
         steps.append(local + slot * layout.slot_steps + layout.gap_steps)
@@ -258,7 +256,7 @@ def _input_values(clips: Sequence[SpikeStimulus], layout: _Layout, n_input: int,
     ptr = np.searchsorted(chan, np.arange(n_ch)).astype(np.int32)
     stop = np.searchsorted(chan, np.arange(n_ch), side="right").astype(np.int32)
     nxt = np.where(ptr < stop, table[np.minimum(ptr, capacity - 1)], -1).astype(np.int32)
-    return {"events": table, "input.ptr": ptr, "input.stop": stop, "input.next_step": nxt}, merged
+    return {"events": table, "input.ptr": ptr, "input.stop": stop, "input.next_step": nxt}, merged, lengths
 
 
 class _Program:
@@ -267,7 +265,7 @@ class _Program:
     def __init__(self, model: HRSNN, draws: ReservoirDraws, *, n_input, layout, plastic, weights, events, record_v):
         self.model, self.layout, self.n_input = model, layout, n_input
         B = layout.copies
-        sizes = {"input": n_input, "exc": model.n_exc, "inh": model.n_inh}
+        group_sizes = {"input": n_input, "exc": model.n_exc, "inh": model.n_inh}
         self.order, self.sizes, values = {}, {}, {}
         tables = {}
         for pw, (src, tgt, _) in PATHWAYS.items():
@@ -275,13 +273,13 @@ class _Program:
             order = np.argsort(i, kind="stable")  # the program creates synapses in source order
             self.order[pw] = order
             n_syn = len(i)
-            ib = (i[order][None, :] + sizes[src] * np.arange(B)[:, None]).ravel()
-            jb = (j[order][None, :] + sizes[tgt] * np.arange(B)[:, None]).ravel()
+            ib = (i[order][None, :] + group_sizes[src] * np.arange(B)[:, None]).ravel()
+            jb = (j[order][None, :] + group_sizes[tgt] * np.arange(B)[:, None]).ravel()
             tables[pw] = _pow2(max(ib.size, 1))
             table = np.zeros(tables[pw])
             table[: jb.size] = jb
             values[f"targets_{pw}"] = table
-            n_src = sizes[src] * B
+            n_src = group_sizes[src] * B
             values[f"{src}.start_{pw}"] = np.searchsorted(ib, np.arange(n_src)).astype(np.int32)
             values[f"{src}.count_{pw}"] = np.bincount(ib, minlength=n_src).astype(np.int32)
             w = weights[pw] if pw in weights else draws.weights_init[pw]
@@ -326,10 +324,16 @@ class _Program:
             log=(lambda line: print(line, flush=True)) if model.progress else None,
         )
 
-    def run(self, clips: Sequence[SpikeStimulus]) -> tuple[dict, int]:
-        """Outputs of one run on up to ``layout.per_run`` clips, and the number of merged input spikes."""
-        inputs, merged = _input_values(clips, self.layout, self.n_input, self.model.dt, self.events)
-        return self.program.run({**self.values, **inputs}, sizes=self.sizes), merged
+    def run(self, clips: Sequence[SpikeStimulus]) -> tuple[list[dict], dict, int]:
+        """One run on up to ``layout.per_run`` clips.
+
+        Returns each clip's spikes (:func:`_clip_spikes`), the program's outputs and the
+        number of merged input spikes.
+        """
+        inputs, merged, lengths = _input_values(clips, self.layout, self.n_input, self.model.dt, self.events)
+        out = self.program.run({**self.values, **inputs}, sizes=self.sizes)
+        n = {"exc": self.model.n_exc, "inh": self.model.n_inh}
+        return _clip_spikes(out, self.layout, n, self.model.dt, lengths), out, merged
 
     def carry(self, out: dict, plastic) -> None:
         """Start the next run from the learning state at the end of ``out``."""
@@ -351,10 +355,13 @@ def _clip_spikes(out: dict, layout: _Layout, n: dict, dt: float, lengths: list[i
         step = np.rint(out[f"{pop}_t"] / (dt * 1e-3)).astype(np.int64)
         clip = (step // P) * B + i // n[pop]
         local = step % P - g
-        neuron = i % n[pop]
-        for c, length in enumerate(lengths):
-            sel = (clip == c) & (local >= 0) & (local < length)
-            per_clip[c][pop] = (neuron[sel], local[sel])
+        keep = (clip < len(lengths)) & (local >= 0)
+        keep[keep] &= local[keep] < np.asarray(lengths)[clip[keep]]
+        order = np.argsort(clip[keep], kind="stable")  # spikes stay in time order within a clip
+        neuron, local, clip = (i % n[pop])[keep][order], local[keep][order], clip[keep][order]
+        bounds = np.searchsorted(clip, np.arange(len(lengths) + 1))
+        for c in range(len(lengths)):
+            per_clip[c][pop] = (neuron[bounds[c] : bounds[c + 1]], local[bounds[c] : bounds[c + 1]])
     if "v" in out:  # (steps, copies * record_v), volts
         v = out["v"].reshape(layout.slots, P, B, -1)
         for c, length in enumerate(lengths):
@@ -370,15 +377,12 @@ def _run_all(prog: _Program, clips: list, *, n_jobs: int, desc: str, show: bool)
     """
     chunk = prog.layout.per_run
     starts = list(range(0, len(clips), chunk))
-    n = {"exc": prog.model.n_exc, "inh": prog.model.n_inh}
     bar = tqdm(total=len(clips), desc=desc, unit="clip", disable=not show)
     lock = threading.Lock()
 
     def task(s):
         part = clips[s : s + chunk]
-        out, merged = prog.run(part)
-        lengths = [Timeline.clip_steps(c, prog.model.dt)[2] for c in part]
-        spikes = _clip_spikes(out, prog.layout, n, prog.model.dt, lengths)
+        spikes, out, merged = prog.run(part)
         with lock:
             bar.update(len(part))
         return spikes, out, merged
@@ -427,8 +431,7 @@ def simulate_compiled(
         warnings.simplefilter("ignore", MergedSpikesWarning)  # counted and reported below
         timeline = Timeline(phases, dt=dt, gap=model.gap)
     draws = draw_reservoir(model, n_input=n_input, seed=seed)
-    all_clips = [c for clips, _ in phases for c in clips]
-    window = window_length(max(Timeline.clip_steps(c, dt)[2] for c in all_clips))
+    window = window_length(max(int(np.diff(w, axis=1).max()) for w, _ in timeline.phase_windows() if len(w)))
     jobs = _n_jobs(model.n_jobs)
     record_v = int(model.record_v) if not epochs else 0
     plastic = model.plastic_pathways()
@@ -522,14 +525,12 @@ def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, windo
     prog = _Program(
         model, draws, n_input=n_input, layout=layout, plastic=plastic, weights={}, events=events, record_v=0
     )
-    n = {"exc": model.n_exc, "inh": model.n_inh}
     spikes, merged = [], 0
     snaps = {pw: [np.asarray(draws.weights_init[pw], dtype=float)] for pw in plastic}
     with tqdm(total=len(clips), desc="train (compiled)", unit="clip", disable=not model.progress) as bar:
         for run in runs:
-            out, m = prog.run(run)
-            lengths = [Timeline.clip_steps(c, dt)[2] for c in run]
-            spikes.extend(_clip_spikes(out, layout, n, dt, lengths))
+            clip_spikes, out, m = prog.run(run)
+            spikes.extend(clip_spikes)
             merged += m
             prog.carry(out, plastic)
             for pw in plastic:

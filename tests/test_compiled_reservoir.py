@@ -46,6 +46,13 @@ def model(clips):
     return est.fit(clips[:6])
 
 
+def _fitted_copy(model, **params):
+    """``model`` with other run-time parameters and the same fitted state."""
+    est = clone(model).set_params(**params)
+    est.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    return est
+
+
 def _spikes_equal(a, b):
     pairs = [(x, y) for pop in ("exc", "inh") for x, y in zip(a.spikes[pop], b.spikes[pop], strict=True)]
     return all(np.array_equal(x, y) for x, y in pairs)
@@ -65,13 +72,10 @@ def _in_windows(result):
 def test_copies_side_by_side_equal_one_copy_spike_for_spike(model, clips, per_clip):
     one = per_clip
     assert one.extra["spikes_per_neuron"] > 0.5  # the comparison means something
-    three = clone(model).set_params(batch=3)
-    three.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
-    batched = three.simulate(clips)  # 9 clips: 3 copies x 3 slots
+    batched = _fitted_copy(model, batch=3).simulate(clips)  # 9 clips: 3 copies x 3 slots
     assert _spikes_equal(one, batched)
     np.testing.assert_array_equal(one.features[0], batched.features[0])
-    parallel = clone(three).set_params(n_jobs=2)
-    parallel.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    parallel = _fitted_copy(model, batch=3, n_jobs=2)
     np.testing.assert_array_equal(parallel.transform(clips), one.features[0])  # two binaries at once
 
 
