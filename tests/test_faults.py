@@ -780,3 +780,20 @@ def test_second_probe_findings(tmp_path):
     ds = ClipDataset([Item(video, 0, {"id": "v_s2", "frames": (7, 500)})], ["a"])
     with pytest.raises(StimulusError, match=r"v\.avi: frames 7-500 requested .* holds 12 frame"):
         ds[0]
+
+
+def test_an_interruption_python_dropped_is_raised_at_the_next_check():
+    """A Ctrl-C that lands in a weakref callback is printed and dropped by Python; it must not be lost."""
+    from spikevid import interrupts
+
+    with interrupts.handling():
+        interrupts.check()  # nothing recorded yet
+        try:
+            signal.raise_signal(signal.SIGINT)
+        except KeyboardInterrupt:
+            pass  # what Python does to an exception raised in a finaliser
+        assert interrupts.requested()
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    assert not interrupts.requested()
+    interrupts.check()

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 
+from .. import interrupts
 from . import ablate, plot, run, stimuli
 
 __all__ = ["build_parser", "main"]
@@ -51,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     # Brian2 writes sys.argv into its log as UTF-8 when it is imported: keep a printable
     # copy there (the arguments themselves were parsed above, undecodable bytes and all).
     sys.argv = [a.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") for a in sys.argv]
-    with _sigterm_interrupts():
+    with interrupts.handling():
         try:
             return int(args.func(args) or 0)
         except KeyboardInterrupt:
@@ -82,22 +81,3 @@ def user_error(exc: BaseException) -> str | None:
     if isinstance(exc, (ValueError, KeyError, RunFolderBusy, IncompleteSimulation, UnicodeError)):
         return str(exc).strip("'\"") if isinstance(exc, KeyError) else str(exc)
     return None
-
-
-class _sigterm_interrupts:
-    """Within the block, SIGTERM raises ``KeyboardInterrupt`` like Ctrl-C (main thread only)."""
-
-    def __enter__(self):
-        self.previous = None
-        if threading.current_thread() is threading.main_thread():
-            self.previous = signal.signal(signal.SIGTERM, _interrupt)
-        return self
-
-    def __exit__(self, *exc):
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
-        return False
-
-
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")

@@ -24,6 +24,9 @@
 
 Heterogeneity and training-fraction studies work for ``model.kind`` hrsnn and column.
 
+Cells run in ``--jobs`` local processes (``--executor serial``: one after another here;
+``--executor dask``: a local Dask cluster, or the cluster at ``--scheduler ADDRESS``).
+
 Run the same command again to resume: finished cells are kept, interrupted ones
 resume from their saved model and feature chunks.  ``--set key.sub=value``
 overrides the config for every cell.
@@ -32,10 +35,9 @@ overrides the config for every cell.
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 
-from .arguments import folder_path
+from .arguments import add_executor_arguments, executor_from_args, folder_path, positive_int
 
 
 def _csv(text: str, cast=str) -> list:
@@ -57,16 +59,6 @@ def _variants(text: str) -> list[str]:
     if bad:
         raise argparse.ArgumentTypeError(f"unknown variant(s) {bad}; choose from {sorted(VARIANTS)}")
     return names
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def _config(args) -> dict:
@@ -92,47 +84,50 @@ def _finish(summary: dict, out, stem: str) -> int:
 def _heterogeneity(args) -> int:
     from spikevid.experiments.studies import ABLATION_VARIANTS, heterogeneity_ablation  # noqa: PLC0415
 
-    out = Path(args.out)
-    summary = heterogeneity_ablation(
-        _config(args),
-        out,
-        seeds=args.seeds,
-        jobs=args.jobs,
-        variants=args.variants or list(ABLATION_VARIANTS),
-        progress=not args.no_progress,
-    )
+    out, cfg = Path(args.out), _config(args)
+    with executor_from_args(args) as executor:
+        summary = heterogeneity_ablation(
+            cfg,
+            out,
+            seeds=args.seeds,
+            executor=executor,
+            variants=args.variants or list(ABLATION_VARIANTS),
+            progress=not args.no_progress,
+        )
     return _finish(summary, out, "ablation")
 
 
 def _train_fraction(args) -> int:
     from spikevid.experiments.studies import FRACTION_VARIANTS, train_fraction_study  # noqa: PLC0415
 
-    out = Path(args.out)
-    summary = train_fraction_study(
-        _config(args),
-        out,
-        fractions=args.fractions,
-        seeds=args.seeds,
-        variants=args.variants or list(FRACTION_VARIANTS),
-        jobs=args.jobs,
-        progress=not args.no_progress,
-    )
+    out, cfg = Path(args.out), _config(args)
+    with executor_from_args(args) as executor:
+        summary = train_fraction_study(
+            cfg,
+            out,
+            fractions=args.fractions,
+            seeds=args.seeds,
+            variants=args.variants or list(FRACTION_VARIANTS),
+            executor=executor,
+            progress=not args.no_progress,
+        )
     return _finish(summary, out, "train_fraction")
 
 
 def _encoders(args) -> int:
     from spikevid.experiments.studies import encoder_study  # noqa: PLC0415 -- heavy (Brian2): only when run
 
-    out = Path(args.out)
-    summary = encoder_study(
-        _config(args),
-        out,
-        encoders=args.encoders,
-        seeds=args.seeds,
-        settings=args.encoder_settings,
-        jobs=args.jobs,
-        progress=not args.no_progress,
-    )
+    out, cfg = Path(args.out), _config(args)
+    with executor_from_args(args) as executor:
+        summary = encoder_study(
+            cfg,
+            out,
+            encoders=args.encoders,
+            seeds=args.seeds,
+            settings=args.encoder_settings,
+            executor=executor,
+            progress=not args.no_progress,
+        )
     return _finish(summary, out, "encoders")
 
 
@@ -140,20 +135,17 @@ def _hybrid(args) -> int:
     from spikevid.experiments.config import load_config  # noqa: PLC0415 -- heavy (Brian2): only when run
     from spikevid.experiments.studies import hybrid_study  # noqa: PLC0415
 
-    out = Path(args.out)
-    summary = hybrid_study(
-        load_config(args.config, args.overrides), out, seeds=args.seeds, jobs=args.jobs, progress=not args.no_progress
-    )
+    out, cfg = Path(args.out), load_config(args.config, args.overrides)
+    with executor_from_args(args) as executor:
+        summary = hybrid_study(cfg, out, seeds=args.seeds, executor=executor, progress=not args.no_progress)
     return _finish(summary, out, "hybrid")
 
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("config", metavar="CONFIG", help="YAML config file (see configs/)")
     p.add_argument("--out", type=folder_path, required=True, help="study folder (resumed if it exists)")
-    p.add_argument("--seeds", type=_positive, default=3, help="seeds 0..N-1 per cell (default 3)")
-    p.add_argument(
-        "--jobs", type=_positive, default=os.cpu_count() or 1, help="parallel worker processes (default: CPU cores)"
-    )
+    p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per cell (default 3)")
+    add_executor_arguments(p, default="processes", what="the study's cells")
     p.add_argument(
         "--set",
         dest="overrides",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .arguments import folder_path
+from .arguments import add_executor_arguments, executor_from_args, folder_path
 
 
 def register(subparsers) -> None:
@@ -23,6 +23,7 @@ def register(subparsers) -> None:
         help="override a config entry, e.g. --set model.n=500 (repeatable)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    add_executor_arguments(p, default="serial", what="feature-extraction chunks")
     p.set_defaults(func=_run)
 
 
@@ -34,5 +35,6 @@ def _run(args) -> int:
     if args.no_progress:
         overrides.append("run.progress=false")
     cfg = load_config(args.config, overrides)
-    run_experiment(cfg, args.out)
+    with executor_from_args(args) as executor:
+        run_experiment(cfg, args.out, executor=executor)
     return 0

@@ -7,6 +7,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
+from .. import interrupts
+
 __all__ = ["run_logger", "close_logger", "timed", "FILE_ONLY"]
 
 
@@ -51,8 +53,10 @@ def close_logger(log: logging.Logger) -> None:
 @contextmanager
 def timed(seconds: dict, name: str, log: logging.Logger):
     """Log the start and end of phase ``name``; add its wall time to ``seconds[name]``."""
+    interrupts.check()
     t0 = time.perf_counter()
     log.info(f"[{name}] started")
     yield
+    interrupts.check()  # an interruption Python dropped stops the run here, the phase's work kept
     seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
     log.info(f"[{name}] done in {seconds[name]:.1f} s")

@@ -43,6 +43,7 @@ every finished feature chunk, and ends with the same metrics.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -51,6 +52,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from analysis.attention import attention_per_bin, class_means
 from analysis.report import summary_table
@@ -71,7 +73,8 @@ from stimuli.io import atomic_savez, atomic_write_json
 from stimuli.timebase import ms_to_seconds
 from stimuli.types import SpikeStimulus, StimulusError
 
-from .. import __version__
+from .. import __version__, interrupts
+from ..executors import Executor, SerialExecutor
 from .config import HYBRID_KEYS, POPULATIONS, ConfigError, model_estimator, model_params, spiking_kind
 from .data import check_split_contents, encode_all, load_split
 from .provenance import Provenance, digest, input_identities
@@ -108,6 +111,8 @@ class Run:
     seconds: dict[str, float] = field(default_factory=dict)
     #: Version and config digest every artefact of this run is made from (set by :func:`encode`).
     provenance: Provenance | None = None
+    #: Where feature chunks are simulated (:mod:`spikevid.executors`; results do not depend on it).
+    executor: Executor = field(default_factory=SerialExecutor)
 
     @property
     def progress(self) -> bool:
@@ -153,7 +158,7 @@ class EncodedData:
         return self.train[0].n_channels
 
 
-def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
+def run_experiment(cfg: dict, out_dir, *, log=None, executor: Executor | None = None) -> dict:
     """Run the configured experiment into ``out_dir`` (resumable); return the metrics.
 
     The folder is locked for the whole run (:func:`~spikevid.experiments.runfolder.locked`);
@@ -168,6 +173,9 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
         Result directory; created if needed.
     log : logging.Logger, optional
         Default: :func:`~spikevid.experiments.runlog.run_logger` on ``out_dir``.
+    executor : spikevid.executors.Executor, optional
+        Where feature chunks are simulated (default: serially, here); the caller
+        closes it.  Training runs here.
 
     Returns
     -------
@@ -176,6 +184,7 @@ def run_experiment(cfg: dict, out_dir, *, log=None) -> dict:
     """
     with locked(out_dir):
         run = prepare(cfg, out_dir, log)
+        run.executor = executor or run.executor
         try:
             data = encode(run)
             check_validation_split(run.cfg, data.y_train)
@@ -332,8 +341,8 @@ def reservoir(run: Run, data: EncodedData) -> tuple[dict, dict]:
     with timed(run.seconds, "extract", run.log):
         chunk = int(run.cfg["run"]["chunk"])
         tr = _extract(run, model, data.train, "train", chunk, trained)
-        te = _extract(run, model, data.test, "test", chunk, trained)
-        _write_raster(run, model, data.test[:RASTER_CLIPS], trained, te.first)
+        te = _extract(run, model, data.test, "test", chunk, trained, raster=RASTER_CLIPS)
+        _write_raster(run, model, data.test[:RASTER_CLIPS], trained, te.raster)
     activity = {
         **_activity(data, tr, te),
         "n_neurons": int(model.n),
@@ -360,8 +369,8 @@ def column(run: Run, data: EncodedData) -> tuple[dict, dict, dict]:
         chunk = int(run.cfg["run"]["chunk"])
         votes_of = ("class_counts", "first_spikes")
         tr = _extract(run, model, data.train, "train", chunk, trained, votes_of)
-        te = _extract(run, model, data.test, "test", chunk, trained, votes_of)
-        _write_raster(run, model, data.test[:RASTER_CLIPS], trained, te.first)
+        te = _extract(run, model, data.test, "test", chunk, trained, votes_of, raster=RASTER_CLIPS)
+        _write_raster(run, model, data.test[:RASTER_CLIPS], trained, te.raster)
     votes = {
         split: model.classes_[population_vote(r.arrays["class_counts"], r.arrays["first_spikes"])]
         for split, r in (("train", tr), ("test", te))
@@ -465,36 +474,46 @@ class Extracted:
     synaptic_events: float
     #: Per-clip arrays a model returns beside its features (a column's class counts), stacked.
     arrays: dict[str, np.ndarray]
-    #: Simulation of the first chunk when it was run now (else None; the raster is taken from it).
-    first: SimulationResult | None
+    #: ``raster.npz`` content from the first chunk when it was simulated now (else None).
+    raster: dict | None
 
 
-def _extract(run: Run, model, stims: list, split: str, chunk: int, trained: str, extra=()) -> Extracted:
-    """Features of ``stims`` in chunks, each saved with its provenance (reused on resume when it matches).
+def _extract(run: Run, model, stims: list, split: str, chunk: int, trained: str, extra=(), raster=0) -> Extracted:
+    """Features of ``stims`` in chunks through ``run.executor``, each saved with its provenance.
 
-    ``extra`` names per-clip arrays of ``SimulationResult.extra`` (one per extracted
-    set, rows = clips) saved with each chunk and returned stacked.
+    A chunk whose file matches (same clips, same trained network, same config) is
+    reused; the others are simulated, each a task of the run's executor, and saved as
+    they finish (resume points).  With several workers the chunks are made small
+    enough to give every worker one.  ``extra`` names per-clip arrays of
+    ``SimulationResult.extra`` saved with each chunk and returned stacked; ``raster``
+    first clips of the first chunk come back as a raster record when simulated now.
     """
-    feats, arrays, spikes_total, syn_total, first = [], {k: [] for k in extra}, 0.0, 0.0, None
+    workers = run.executor.workers
+    if workers > 1:
+        chunk = min(chunk, max(1, -(-len(stims) // workers)))
     chunks = [(a, min(a + chunk, len(stims))) for a in range(0, len(stims), chunk)]
+    done, todo = {}, []
     for k, (a, b) in enumerate(chunks):
-        path = run.out / "features" / f"{split}_{k:04d}.npz"
         expected = replace(run.provenance, inputs=input_identities(stims[a:b]), parent=trained)
-        loaded = _load_chunk(run, path, expected, (b - a, model.n_features_out_), extra)
-        if loaded is not None:
-            F, spn, syn, more = loaded
-            run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: reused {path.name}")
+        loaded = _load_chunk(run, _chunk_path(run, split, k), expected, (b - a, model.n_features_out_), extra)
+        if loaded is None:
+            todo.append(k)
         else:
-            res = model.simulate(stims[a:b])
-            F = res.features[0]
+            done[k] = (*loaded, None)
+            run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: reused {_chunk_path(run, split, k).name}")
+    if todo and workers > 1:
+        run.log.info(f"  {split}: {len(todo)} chunk(s) of up to {chunk} clips on {run.executor!r}")
+    tasks = [(stims[a:b], tuple(extra), raster if k == 0 else 0) for k in todo for a, b in [chunks[k]]]
+    bar = tqdm(total=len(chunks), initial=len(done), desc=f"extract {split}", unit="chunk", disable=not run.progress)
+    try:
+        for j, (F, spn, syn, more, record) in run.executor.map(simulate_chunk, tasks, shared=_task_model(run, model)):
+            k = todo[j]
+            a, b = chunks[k]
             if F.shape != (b - a, model.n_features_out_):
                 raise RuntimeError(f"{split} chunk {k + 1}: {F.shape[0]} feature rows for {b - a} clips")
-            spn = float(res.extra["spikes_per_neuron"])
-            syn = float(res.extra.get("synaptic_events", np.nan))
-            more = {name: np.asarray(res.extra[name][0]) for name in extra}
-            first = res if k == 0 else first
+            expected = replace(run.provenance, inputs=input_identities(stims[a:b]), parent=trained)
             atomic_savez(
-                path,
+                _chunk_path(run, split, k),
                 features=F,
                 spikes_per_neuron=spn,
                 synaptic_events=syn,
@@ -502,15 +521,58 @@ def _extract(run: Run, model, stims: list, split: str, chunk: int, trained: str,
                 provenance=np.array(expected.to_json()),
                 **more,
             )
-            run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: clips {a}-{b - 1}, {spn:.2f} spikes/neuron/clip")
-        feats.append(F)
-        for name in extra:
-            arrays[name].append(more[name])
-        spikes_total += spn * (b - a)
-        syn_total += syn
+            done[k] = (F, spn, syn, more, record)
+            bar.update(1)
+            interrupts.check()
+            run.log.info(
+                f"  {split} chunk {k + 1}/{len(chunks)}: clips {a}-{b - 1}, {spn:.2f} spikes/neuron/clip",
+                extra=FILE_ONLY if run.progress else None,
+            )
+    finally:
+        bar.close()
+    parts = [done[k] for k in range(len(chunks))]
     n = max(len(stims), 1)
-    stacked = {name: np.concatenate(parts) for name, parts in arrays.items()}
-    return Extracted(np.vstack(feats), spikes_total / n, syn_total / n, stacked, first)
+    sizes = [b - a for a, b in chunks]
+    return Extracted(
+        np.vstack([p[0] for p in parts]),
+        sum(p[1] * m for p, m in zip(parts, sizes, strict=True)) / n,
+        sum(p[2] for p in parts) / n,
+        {name: np.concatenate([p[3][name] for p in parts]) for name in extra},
+        parts[0][4] if parts else None,
+    )
+
+
+def _chunk_path(run: Run, split: str, k: int) -> Path:
+    return run.out / "features" / f"{split}_{k:04d}.npz"
+
+
+def _task_model(run: Run, model):
+    """The fitted model as the executor's tasks get it: no progress bars in workers, one binary each."""
+    if run.executor.workers <= 1:
+        return model
+    task_model = copy.copy(model)
+    params = task_model.get_params()
+    task_model.set_params(**{k: v for k, v in (("progress", False), ("n_jobs", 1)) if k in params})
+    return task_model
+
+
+def simulate_chunk(model, task) -> tuple:
+    """One extraction task: ``(clips, extra names, raster clips)`` -> the chunk's results.
+
+    Returns
+    -------
+    tuple
+        ``(features, spikes per neuron per clip, synaptic events, {name: per-clip array},
+        raster record or None)``.
+    """
+    stims, extra, n_raster = task
+    res = model.simulate(stims)
+    F = res.features[0]
+    spn = float(res.extra["spikes_per_neuron"])
+    syn = float(res.extra.get("synaptic_events", np.nan))
+    more = {name: np.asarray(res.extra[name][0]) for name in extra}
+    record = raster_record(res, stims[:n_raster], model) if n_raster else None
+    return F, spn, syn, more, record
 
 
 def _load_chunk(run: Run, path: Path, expected: Provenance, shape: tuple[int, int], extra=()):
@@ -538,19 +600,20 @@ def _npz_metadata(path: Path) -> dict:
         return {"provenance": str(z["provenance"])}
 
 
-def _write_raster(run: Run, model, clips: list[SpikeStimulus], trained: str, res) -> None:
+def _write_raster(run: Run, model, clips: list[SpikeStimulus], trained: str, record: dict | None) -> None:
     """``raster.npz`` of the first test clips, unless a matching one exists.
 
-    Taken from ``res`` (the first test chunk's simulation) when that was run now; after
-    a resume that reused the chunk, only these clips are simulated again (every clip
-    starts from the reset state, so their spikes are the same).
+    ``record`` comes from the first test chunk's simulation when that was run now;
+    after a resume that reused the chunk, only these clips are simulated again (every
+    clip starts from the reset state, so their spikes are the same).
     """
     path = run.out / "raster.npz"
     expected = replace(run.provenance, inputs=input_identities(clips), parent=trained)
-    if res is None and _reusable(run, path, expected, "the raster", lambda: _npz_metadata(path)):
+    if record is None and _reusable(run, path, expected, "the raster", lambda: _npz_metadata(path)):
         return
-    raster = raster_record(res if res is not None else model.simulate(clips), clips, model)
-    atomic_savez(path, **raster, provenance=np.array(expected.to_json()))
+    if record is None:
+        record = raster_record(model.simulate(clips), clips, model)
+    atomic_savez(path, **record, provenance=np.array(expected.to_json()))
 
 
 def raster_record(res: SimulationResult, stims: list[SpikeStimulus], model) -> dict:

@@ -10,7 +10,8 @@ into its own folder::
     DIR/cache/                             encoded stimuli, shared by all cells
     DIR/build/worker<w>/                   standalone projects, one per worker process
 
-Cells run in parallel worker processes; a cell whose ``metrics.json`` exists is
+Cells run through an executor (:mod:`spikevid.executors`: local worker processes by
+default, a Dask cluster with ``--executor dask``); a cell whose ``metrics.json`` exists is
 not run again, and an interrupted cell resumes through the runner (cached stimuli,
 saved model, finished feature chunks).  Summaries (JSON, Markdown table, figure
 and ``report.md``, from :mod:`analysis.summaries`) are written atomically at the end
@@ -19,14 +20,12 @@ from the cells' ``metrics.json``.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
-import multiprocessing as mp
 import os
-import signal
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,7 +59,8 @@ from stimuli.encoders import ENCODERS, get_encoder
 from stimuli.io import atomic_write_json, atomic_write_text
 from stimuli.types import StimulusError
 
-from .. import __version__
+from .. import __version__, interrupts
+from ..executors import Executor, TaskFailed, make_executor, worker_slot
 from .config import ConfigError, check_train_fraction, dump_config, parse_value, resolve_config, set_dotted
 from .data import encode_all, load_split
 from .provenance import input_identities
@@ -335,51 +335,32 @@ def _stale(base_cfg: dict, cells: list[Cell], configs: dict[str, dict], cache) -
 
 
 # ---------------------------------------------------------------------------- workers
-_WORKER: dict = {"build_dir": None}
+def run_cell(build_root: str, task: tuple[str, dict]) -> tuple[float, float]:
+    """Run one cell on any executor: ``(out, config)`` -> (test accuracy, seconds).
 
-
-def _init_worker(slots, build_root):
-    """Give this worker process its own standalone build folder (kept for its lifetime)."""
-    index = slots.get()
-    _WORKER["build_dir"] = str(Path(build_root) / f"worker{index}")
-    os.environ.setdefault("MPLBACKEND", "Agg")
-
-
-def _run_cell(cfg: dict, out: str) -> tuple[float, float]:
-    """Run one cell (in a worker or in-process); returns (test accuracy, seconds)."""
+    Standalone devices build in ``build_root/worker<slot>``, one folder per worker.
+    """
+    out, cfg = task
     t0 = time.perf_counter()
-    if cfg["model"].get("device") in STANDALONE_DEVICES and _WORKER["build_dir"]:
+    if cfg["model"].get("device") in STANDALONE_DEVICES:
         cfg = copy.deepcopy(cfg)
-        cfg["model"]["build_dir"] = _WORKER["build_dir"]
+        cfg["model"]["build_dir"] = str(Path(build_root) / f"worker{worker_slot()}")
     out = Path(out)
     metrics = run_experiment(cfg, out, log=run_logger(out, console=False))
     return float(metrics["test_accuracy"]), time.perf_counter() - t0
 
 
-def _interrupt_workers(pool: ProcessPoolExecutor) -> None:
-    """Pass an interruption on to the workers (each then kills its compiled simulation) and stop the pool."""
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):  # no public API lists them
-        try:
-            os.kill(proc.pid, signal.SIGINT)
-        except (ProcessLookupError, AttributeError):
-            pass
-    pool.shutdown(wait=True, cancel_futures=True)
-
-
-class _Slots:
-    """Worker numbers handed out in order (the in-process stand-in of a queue)."""
-
-    def __init__(self, n):
-        self.items = list(range(n))
-
-    def get(self):
-        return self.items.pop(0)
-
-
 def run_cells(
-    base_cfg: dict, cells: list[Cell], out, *, jobs: int | None = None, progress: bool = True, desc: str = "cells"
+    base_cfg: dict,
+    cells: list[Cell],
+    out,
+    *,
+    jobs: int | None = None,
+    executor: Executor | None = None,
+    progress: bool = True,
+    desc: str = "cells",
 ) -> dict:
-    """Run every unfinished cell, ``jobs`` at a time; finished cells are skipped.
+    """Run every unfinished cell through an executor; finished cells are skipped.
 
     Parameters
     ----------
@@ -389,7 +370,11 @@ def run_cells(
     out : path
         Study folder (holds the shared ``cache/`` and ``build/``).
     jobs : int, optional
-        Worker processes (default: CPU cores).  ``1`` runs in this process.
+        Without ``executor``: local worker processes (default: CPU cores; ``1`` runs
+        the cells in this process).
+    executor : spikevid.executors.Executor, optional
+        Where the cells run (local processes, a Dask cluster); the caller closes it.
+        Every cell runs with the same result on any executor.
     progress : bool
         Progress bar over cells.
 
@@ -401,7 +386,6 @@ def run_cells(
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    jobs = max(1, int(jobs or os.cpu_count() or 1))
     cache, build_root = out / "cache", Path(base_cfg["model"].get("build_dir") or out / "build")
     configs = {c.name: _cell_config(base_cfg, c, cache) for c in cells}
     claim_study_config(out, base_cfg, cells, configs)
@@ -419,43 +403,33 @@ def run_cells(
         "seconds": {},
         "stale": stale,
     }
-    bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc=desc, unit="cell", disable=not progress)
+    with contextlib.ExitStack() as stack:
+        if executor is None:
+            jobs = max(1, int(jobs or os.cpu_count() or 1))
+            kind = "serial" if jobs == 1 or len(todo) <= 1 else "processes"
+            executor = stack.enter_context(make_executor(kind, workers=min(jobs, len(todo)) or 1))
+        _run_all(executor, todo, configs, build_root, report, progress, desc, len(cells))
+    return report
 
-    def finished(name, fn):
-        try:
-            acc, sec = fn()
-            report["executed"].append(name)
-            report["seconds"][name] = round(sec, 2)
-            bar.set_postfix_str(f"{name}: {acc:.1%}")
-        except Exception as exc:  # one failed cell must not stop the study
-            report["failed"][name] = f"{type(exc).__name__}: {exc}"
-            bar.set_postfix_str(f"{name}: failed")
-        bar.update(1)
 
+def _run_all(executor: Executor, todo: list[Cell], configs, build_root, report, progress, desc, n_cells) -> None:
+    bar = tqdm(total=n_cells, initial=n_cells - len(todo), desc=desc, unit="cell", disable=not progress)
+    tasks = [(str(c.out), configs[c.name]) for c in todo]
     try:
-        if jobs == 1 or len(todo) <= 1:
-            _init_worker(_Slots(1), build_root)
-            for c in todo:
-                finished(c.name, lambda c=c: _run_cell(configs[c.name], str(c.out)))
-        else:
-            ctx = mp.get_context("spawn")  # a clean interpreter: no inherited Brian2 state
-            n = min(jobs, len(todo))
-            slots = ctx.Queue()
-            for k in range(n):
-                slots.put(k)
-            with ProcessPoolExecutor(
-                max_workers=n, mp_context=ctx, initializer=_init_worker, initargs=(slots, build_root)
-            ) as pool:
-                futures = {pool.submit(_run_cell, configs[c.name], str(c.out)): c.name for c in todo}
-                try:
-                    for fut in as_completed(futures):
-                        finished(futures[fut], fut.result)
-                except KeyboardInterrupt:
-                    _interrupt_workers(pool)
-                    raise
+        for k, value in executor.map(run_cell, tasks, shared=str(build_root), errors="yield"):
+            name = todo[k].name
+            if isinstance(value, TaskFailed):  # one failed cell must not stop the study
+                report["failed"][name] = str(value)
+                bar.set_postfix_str(f"{name}: failed")
+            else:
+                acc, sec = value
+                report["executed"].append(name)
+                report["seconds"][name] = round(sec, 2)
+                bar.set_postfix_str(f"{name}: {acc:.1%}")
+            bar.update(1)
+            interrupts.check()
     finally:
         bar.close()
-    return report
 
 
 # ---------------------------------------------------------------------------- studies
@@ -473,7 +447,14 @@ def _write(
 
 
 def heterogeneity_ablation(
-    base_cfg: dict, out, *, seeds=3, jobs: int | None = None, variants=ABLATION_VARIANTS, progress: bool = True
+    base_cfg: dict,
+    out,
+    *,
+    seeds=3,
+    jobs: int | None = None,
+    variants=ABLATION_VARIANTS,
+    progress: bool = True,
+    executor: Executor | None = None,
 ) -> dict:
     """Run the four heterogeneity variants x ``seeds`` and write the summary files.
 
@@ -488,7 +469,7 @@ def heterogeneity_ablation(
     out = Path(out)
     cells = ablation_cells(out, seeds, variants)
     with locked(out, "study"):
-        run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="ablation")
+        run = run_cells(base_cfg, cells, out, jobs=jobs, executor=executor, progress=progress, desc="ablation")
         summary = summarize_ablation(cells)
         _write(out, "ablation", summary, ablation_table(summary), plot_ablation, write_ablation_report, run, base_cfg)
     return {**summary, "run": run}
@@ -503,6 +484,7 @@ def encoder_study(
     settings: list[str] | None = None,
     jobs: int | None = None,
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> dict:
     """Run the configured model with each encoder x ``seeds``; write the summary files.
 
@@ -537,7 +519,7 @@ def encoder_study(
         if not usable:
             raise ConfigError(f"--encoders: none of {encoders} applies to dataset {base_cfg['dataset']['name']}")
         cells = encoder_cells(out, usable, seeds, params)
-        run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="encoders")
+        run = run_cells(base_cfg, cells, out, jobs=jobs, executor=executor, progress=progress, desc="encoders")
         summary = summarize_encoders(cells, skipped)
         _write(
             out, "encoders", summary, encoder_table(summary), plot_encoder_study, write_encoder_report, run, base_cfg
@@ -545,7 +527,15 @@ def encoder_study(
     return {**summary, "run": run}
 
 
-def hybrid_study(base_cfg: dict, out, *, seeds=3, jobs: int | None = None, progress: bool = True) -> dict:
+def hybrid_study(
+    base_cfg: dict,
+    out,
+    *,
+    seeds=3,
+    jobs: int | None = None,
+    progress: bool = True,
+    executor: Executor | None = None,
+) -> dict:
     """The hybrid ablation: ``model.kind: hybrid`` with seeds ``0..seeds-1``, every mode of each run summarised.
 
     Each run fits all four modes of the hybrid classifier on one simulation of its
@@ -558,7 +548,7 @@ def hybrid_study(base_cfg: dict, out, *, seeds=3, jobs: int | None = None, progr
     out = Path(out)
     cells = [Cell(f"seed{k}", out / f"seed{k}", {"model.network.seed": int(k)}) for k in _seed_list(seeds)]
     with locked(out, "study"):
-        run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="hybrid")
+        run = run_cells(base_cfg, cells, out, jobs=jobs, executor=executor, progress=progress, desc="hybrid")
         summary = summarize_readouts(cells, "hybrid")
         labels = (
             {name: result_label(summary["model"], name, g["readout"]) for name, g in summary["readouts"].items()}
@@ -587,6 +577,7 @@ def train_fraction_study(
     variants=FRACTION_VARIANTS,
     jobs: int | None = None,
     progress: bool = True,
+    executor: Executor | None = None,
 ) -> dict:
     """Accuracy against the fraction of training clips (unsupervised phase and readout alike).
 
@@ -597,7 +588,7 @@ def train_fraction_study(
     out = Path(out)
     cells = fraction_cells(out, fractions, seeds, variants)
     with locked(out, "study"):
-        run = run_cells(base_cfg, cells, out, jobs=jobs, progress=progress, desc="train-fraction")
+        run = run_cells(base_cfg, cells, out, jobs=jobs, executor=executor, progress=progress, desc="train-fraction")
         summary = summarize_train_fraction(cells)
         _write(
             out,

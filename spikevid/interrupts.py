@@ -1,0 +1,53 @@
+"""Ctrl-C and SIGTERM that cannot get lost.
+
+Python runs a signal handler between two bytecodes of the main thread, wherever that
+is, including inside a finaliser or a weak-reference callback during garbage
+collection, where the ``KeyboardInterrupt`` it raises is printed as "Exception
+ignored" and dropped: the run would go on as if nothing was pressed.  Within
+:class:`handling` every SIGINT and SIGTERM is also *recorded*, and :func:`check`
+(called by the runner at phase boundaries and after every feature chunk) raises it
+again, so an interruption stops the run at the next safe point at the latest.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+__all__ = ["handling", "check", "requested"]
+
+_REQUESTED = threading.Event()
+
+
+def requested() -> bool:
+    """Whether a SIGINT or SIGTERM arrived within :class:`handling`."""
+    return _REQUESTED.is_set()
+
+
+def check() -> None:
+    """Raise ``KeyboardInterrupt`` if an interruption was recorded (a no-op otherwise)."""
+    if _REQUESTED.is_set():
+        raise KeyboardInterrupt("interrupted (the signal arrived while Python ignored exceptions)")
+
+
+def _record(signum, frame):
+    _REQUESTED.set()
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+class handling:
+    """Within the block, SIGINT and SIGTERM raise ``KeyboardInterrupt`` and are recorded (main thread only)."""
+
+    def __enter__(self):
+        _REQUESTED.clear()
+        self.previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.previous[sig] = signal.signal(sig, _record)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        _REQUESTED.clear()
+        return False
