@@ -4,10 +4,9 @@ import os
 
 import numpy as np
 import pytest
+from test_experiment import TINY
 
 from spikevid.executors import DaskExecutor, ProcessExecutor, SerialExecutor, TaskFailed, make_executor
-
-from test_experiment import TINY
 
 
 def _square(offset, x):
