@@ -11,8 +11,9 @@ they finish, so the caller can save each one (a resume point) and move a progres
 ``serial``     in this process, in order (the reference every other executor equals);
 ``processes``  local worker processes (``concurrent.futures`` with ``spawn``: a clean
                interpreter each, no inherited Brian2 state);
-``dask``       Dask ``distributed``: a cluster at ``scheduler`` (``tcp://host:8786``), or a
-               ``LocalCluster`` of ``workers`` single-threaded processes without one.
+``dask``       Dask ``distributed`` (:class:`spikevid.dask_executor.DaskExecutor`): a cluster
+               at ``scheduler`` (``tcp://host:8786``), or a ``LocalCluster`` of ``workers``
+               single-threaded processes without one.
 
 Results do not depend on the executor: every task is a pure function of its
 arguments (seeds travel inside them).  A worker knows its number through
@@ -23,7 +24,6 @@ Dask: the futures are cancelled and a local cluster is closed).
 
 from __future__ import annotations
 
-import logging
 import multiprocessing as mp
 import os
 import signal
@@ -37,9 +37,9 @@ __all__ = [
     "Executor",
     "SerialExecutor",
     "ProcessExecutor",
-    "DaskExecutor",
     "TaskFailed",
     "make_executor",
+    "worker_count",
     "worker_slot",
 ]
 
@@ -101,6 +101,11 @@ class Executor:
         """
         raise NotImplementedError
 
+    @staticmethod
+    def _check_errors(errors: str) -> None:
+        if errors not in ("raise", "yield"):
+            raise ValueError(f"errors: must be 'raise' or 'yield', got {errors!r}")
+
     def close(self) -> None:
         """Release the workers (waiting for running tasks)."""
 
@@ -133,7 +138,7 @@ class SerialExecutor(Executor):
     kind = "serial"
 
     def map(self, fn, items, *, shared=None, errors="raise"):
-        _check_errors(errors)
+        self._check_errors(errors)
         for index, item in enumerate(items):
             try:
                 value = fn(shared, item)
@@ -162,7 +167,7 @@ class ProcessExecutor(Executor):
     kind = "processes"
 
     def __init__(self, workers: int | None = None):
-        self.workers = _positive(workers or os.cpu_count() or 1, "workers")
+        self.workers = worker_count(workers or os.cpu_count() or 1, "workers")
         self._pool = None
 
     def _get_pool(self) -> ProcessPoolExecutor:
@@ -177,7 +182,7 @@ class ProcessExecutor(Executor):
         return self._pool
 
     def map(self, fn, items, *, shared=None, errors="raise"):
-        _check_errors(errors)
+        self._check_errors(errors)
         pool = self._get_pool()
         futures = {pool.submit(fn, shared, item): index for index, item in enumerate(items)}
         pending = set(futures)
@@ -217,106 +222,8 @@ class ProcessExecutor(Executor):
             self._pool = None
 
 
-class DaskExecutor(Executor):
-    """Tasks on a Dask ``distributed`` cluster.
-
-    Parameters
-    ----------
-    scheduler : str, optional
-        Address of a running scheduler (``tcp://host:8786``; ``dask scheduler`` and
-        ``dask worker ADDRESS`` start one).  Without it a ``LocalCluster`` of
-        ``workers`` single-threaded processes is started here and closed with the executor.
-    workers : int, optional
-        Local cluster size (default: the CPU cores); ignored with ``scheduler``.
-    timeout : float
-        Seconds to wait for ``scheduler`` to answer.
-
-    Notes
-    -----
-    The workers must import spikevid (the same version: tasks are pickled by
-    reference) and, for compiled simulations, have a C++ compiler; each machine
-    compiles a program once into its own ``SPIKEVID_CACHE_DIR``.
-    """
-
-    kind = "dask"
-
-    def __init__(self, scheduler: str | None = None, workers: int | None = None, *, timeout: float = 20.0):
-        try:
-            from distributed import Client, LocalCluster  # noqa: PLC0415 -- optional dependency
-        except ImportError as exc:
-            raise ImportError(
-                "the dask executor needs dask's distributed scheduler: pip install 'dask[distributed]'"
-            ) from exc
-        self.scheduler = scheduler
-        self._cluster = None
-        if scheduler:
-            try:
-                self._client = Client(scheduler, timeout=f"{float(timeout)}s")
-            except OSError as exc:
-                raise OSError(f"--scheduler {scheduler}: no Dask scheduler answers there ({exc})") from exc
-        else:
-            n = _positive(workers or os.cpu_count() or 1, "workers")
-            self._cluster = LocalCluster(
-                n_workers=n,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
-            )
-            self._client = Client(self._cluster)
-        self.workers = max(1, sum(w.get("nthreads", 1) for w in self._client.scheduler_info()["workers"].values()))
-
-    @property
-    def client(self):
-        """The ``distributed.Client``."""
-        return self._client
-
-    def map(self, fn, items, *, shared=None, errors="raise"):
-        from distributed import as_completed  # noqa: PLC0415 -- optional dependency
-
-        _check_errors(errors)
-        shared_future = self._client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
-        futures = {}
-        for index, item in enumerate(items):
-            fut = self._client.submit(fn, shared_future, item, pure=False)
-            futures[fut.key] = (index, fut)
-        finished = set()
-        try:
-            for fut in as_completed([f for _, f in futures.values()]):
-                finished.add(fut.key)
-                index = futures[fut.key][0]
-                if fut.status == "error":
-                    if errors == "raise":
-                        fut.result()  # raises the task's exception
-                    value = TaskFailed(fut.exception())
-                else:
-                    value = fut.result()
-                yield index, value
-        except KeyboardInterrupt:
-            self.interrupt()
-            raise
-        finally:  # the caller stopped early: the rest is cancelled
-            if self._client is not None:
-                self._client.cancel([f for key, (_, f) in futures.items() if key not in finished])
-
-    def interrupt(self) -> None:
-        """Cancel everything; a local cluster's worker processes are stopped with it."""
-        self.close()
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
-
-    def __repr__(self) -> str:
-        where = self.scheduler or "LocalCluster"
-        return f"DaskExecutor({where}, workers={self.workers})"
-
-
-def _positive(value, what: str) -> int:
+def worker_count(value, what: str = "workers") -> int:
+    """``value`` as a number of workers (a positive integer); ``ValueError`` naming ``what`` otherwise."""
     try:
         n = int(value)
     except (TypeError, ValueError):
@@ -339,5 +246,7 @@ def make_executor(kind: str = "serial", *, workers: int | None = None, scheduler
     if kind == "processes":
         return ProcessExecutor(workers)
     if kind == "dask":
+        from .dask_executor import DaskExecutor  # noqa: PLC0415 -- optional dependency, only when asked for
+
         return DaskExecutor(scheduler, workers)
     raise ValueError(f"executor: unknown {kind!r}; choose one of {', '.join(EXECUTORS)}")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from test_experiment import TINY
 
-from spikevid.executors import DaskExecutor, ProcessExecutor, SerialExecutor, TaskFailed, make_executor
+from spikevid.executors import ProcessExecutor, SerialExecutor, TaskFailed, make_executor
 
 
 def _square(offset, x):
@@ -28,8 +28,20 @@ def _slot(_, x):
 @pytest.fixture(scope="module")
 def dask_executor():
     pytest.importorskip("distributed")
-    with DaskExecutor(workers=2) as ex:
-        yield ex
+    from spikevid.dask_executor import DaskExecutor
+
+    # Workers unpickle every task argument in a helper thread (by default only those over
+    # 10 MiB, a fitted reservoir of 1,000 neurons): Brian2 must be imported before that.
+    old = os.environ.get("DASK_DISTRIBUTED__COMM__OFFLOAD")
+    os.environ["DASK_DISTRIBUTED__COMM__OFFLOAD"] = "1"
+    try:
+        with DaskExecutor(workers=2) as ex:
+            yield ex
+    finally:
+        if old is None:
+            os.environ.pop("DASK_DISTRIBUTED__COMM__OFFLOAD")
+        else:
+            os.environ["DASK_DISTRIBUTED__COMM__OFFLOAD"] = old
 
 
 @pytest.fixture(scope="module")
@@ -76,6 +88,8 @@ def test_bad_executor_arguments_are_refused():
 
 def test_an_absent_scheduler_is_named():
     pytest.importorskip("distributed")
+    from spikevid.dask_executor import DaskExecutor
+
     with pytest.raises(OSError, match="tcp://127.0.0.1:9"):
         DaskExecutor("tcp://127.0.0.1:9", timeout=1)
 
