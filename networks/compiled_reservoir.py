@@ -39,7 +39,7 @@ from stimuli.types import SpikeStimulus
 from .reservoir import ReservoirDraws, assemble_result, draw_reservoir, pathway_J
 from .simulation import SimulationResult
 from .timeline import MergedSpikesWarning, Timeline
-from .topology import PATHWAYS
+from .topology import PATHWAYS, fan_out
 
 if TYPE_CHECKING:
     from .hrsnn import HRSNN
@@ -415,7 +415,7 @@ def _n_jobs(n_jobs) -> int:
 
 
 def simulate_compiled(
-    model: HRSNN, *, train: list, extract: list[list], seed: int, n_input: int, weights
+    model: HRSNN, *, train: list, extract: list[list], seed: int, n_input: int, weights, keep_train_spikes=True
 ) -> SimulationResult:
     """:meth:`HRSNN._simulate` on a standalone device, through compiled programs.
 
@@ -423,8 +423,12 @@ def simulate_compiled(
     (:func:`_learn`); each feature phase runs a frozen program in chunks of
     :data:`CLIPS_PER_RUN` clips, ``model.n_jobs`` binaries at once.  Spikes are
     placed on the same axis of steps as the :class:`~networks.timeline.Timeline` of
-    the per-phase path (spikes outside a clip's window are not kept).
+    the per-phase path (spikes outside a clip's window are not kept).  Without
+    ``keep_train_spikes`` (and without feature phases) the training phase's spikes are
+    counted and dropped: the result's activity is the same, its spike arrays empty.
     """
+    if extract and not keep_train_spikes:
+        raise ValueError("keep_train_spikes=False: only for a training phase alone (its activity is then counted)")
     dt, epochs = float(model.dt), int(model.epochs) if train else 0
     phases = [(list(train), True)] * epochs + [(list(s), False) for s in extract]
     with warnings.catch_warnings():
@@ -438,9 +442,10 @@ def simulate_compiled(
     learned = {pw: np.asarray(w) for pw, w in (weights or {}).items()}
     per_phase, last_out, merged = [], {}, 0
     snapshots, snap_t = {}, np.zeros(0)
+    dropped = (0, 0.0)
     if epochs:
-        spikes, learned, snapshots, snap_t, merged, last_out = _learn(
-            model, draws, list(train) * epochs, n_input, window
+        spikes, learned, snapshots, snap_t, merged, last_out, dropped = _learn(
+            model, draws, list(train) * epochs, n_input, window, keep=keep_train_spikes
         )
         per_phase.extend(spikes[k * len(train) : (k + 1) * len(train)] for k in range(epochs))
     if extract:
@@ -475,7 +480,7 @@ def simulate_compiled(
             stacklevel=3,
         )
     spikes, v = _place(per_phase, timeline, record_v)
-    return assemble_result(
+    result = assemble_result(
         model,
         timeline,
         spikes=spikes,
@@ -496,9 +501,13 @@ def simulate_compiled(
         n_input=n_input,
         v=v,
     )
+    if not keep_train_spikes:  # the counted activity of the spikes _learn dropped
+        result.extra["spikes_per_neuron"] = dropped[0] / (model.n * max(len(timeline.feature_windows()), 1))
+        result.extra["synaptic_events"] += dropped[1]
+    return result
 
 
-def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, window: int):
+def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, window: int, *, keep: bool = True):
     """The learning phase as consecutive runs of a plastic program, each continuing the last.
 
     Runs end on clip boundaries and hand their weights and STDP traces to the next, so
@@ -515,7 +524,13 @@ def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, windo
     merged : int
     last_out : dict
         Outputs of the last run.
+    dropped : (int, float)
+        With ``keep=False``: the spikes and their synaptic events (spikes times fan-out),
+        counted instead of kept (``spikes`` then holds empty arrays per clip).
     """
+    fan = fan_out(draws.structure, {"input": n_input, "exc": model.n_exc, "inh": model.n_inh})
+    empty = {pop: (np.zeros(0, np.int64), np.zeros(0, np.int64)) for pop in ("exc", "inh")}
+    n_dropped, events_dropped = 0, 0.0
     dt, plastic = float(model.dt), model.plastic_pathways()
     gap_steps = int(round(model.gap / dt))
     per_run = -(-len(clips) // max(int(model.snapshots), 1))
@@ -530,6 +545,11 @@ def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, windo
     with tqdm(total=len(clips), desc="train (compiled)", unit="clip", disable=not model.progress) as bar:
         for run in runs:
             clip_spikes, out, m = prog.run(run)
+            if not keep:
+                for c in clip_spikes:
+                    n_dropped += sum(len(c[pop][0]) for pop in ("exc", "inh"))
+                    events_dropped += float(sum(fan[pop][c[pop][0]].sum() for pop in ("exc", "inh")))
+                clip_spikes = [empty] * len(clip_spikes)
             spikes.extend(clip_spikes)
             merged += m
             prog.carry(out, plastic)
@@ -539,7 +559,7 @@ def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, windo
     weights = {pw: s[-1] for pw, s in snaps.items()}
     snapshots = {pw: np.stack(s) for pw, s in snaps.items()} if int(model.snapshots) > 0 else {}
     snap_t = np.arange(len(runs) + 1) * layout.total_steps * dt if snapshots else np.zeros(0)
-    return spikes, weights, snapshots, snap_t, merged, out
+    return spikes, weights, snapshots, snap_t, merged, out, (n_dropped, events_dropped)
 
 
 def _unsort(values: np.ndarray, order: np.ndarray) -> np.ndarray:

@@ -301,7 +301,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
     # ------------------------------------------------------------------ API
     def fit(self, X: Sequence[SpikeStimulus], y=None):
         """Unsupervised phase: present ``X`` with STDP on, then freeze the weights."""
-        self.fit_simulate(X)
+        self.fit_simulate(X, keep_spikes=False)
         return self
 
     def transform(self, X: Sequence[SpikeStimulus]) -> np.ndarray:
@@ -332,15 +332,22 @@ class HRSNN(TransformerMixin, BaseEstimator):
         return self.fit_simulate(X_train, extract).features
 
     def fit_simulate(
-        self, X_train: Sequence[SpikeStimulus], extract: Sequence[Sequence[SpikeStimulus]] = ()
+        self, X_train: Sequence[SpikeStimulus], extract: Sequence[Sequence[SpikeStimulus]] = (), *, keep_spikes=True
     ) -> SimulationResult:
-        """:meth:`fit_extract` returning the full :class:`~networks.simulation.SimulationResult`."""
+        """:meth:`fit_extract` returning the full :class:`~networks.simulation.SimulationResult`.
+
+        With ``keep_spikes=False`` and no ``extract`` sets, compiled programs keep only
+        the training phase's spike and event counts, not its spikes (what :meth:`fit`
+        needs: memory then does not grow with the number of training clips).
+        """
         self.validate_params()
         X_train = check_stimuli(X_train)
         n_input = X_train[0].n_channels
         extract = [check_stimuli(s, n_input) for s in extract]
         seed = resolve_seed(self.seed)
-        result = self._simulate(train=X_train, extract=extract, seed=seed, n_input=n_input, weights=None)
+        result = self._simulate(
+            train=X_train, extract=extract, seed=seed, n_input=n_input, weights=None, keep=keep_spikes or bool(extract)
+        )
         self.seed_, self.n_input_ = seed, n_input
         self.weights_, self.weights_init_ = result.weights, result.weights_init
         self.snapshots_, self.snapshot_times_ = result.snapshots, result.snapshot_times
@@ -376,11 +383,15 @@ class HRSNN(TransformerMixin, BaseEstimator):
         return tags
 
     # ------------------------------------------------------------------ simulation
-    def _simulate(self, *, train: list, extract: list[list], seed: int, n_input: int, weights) -> SimulationResult:
+    def _simulate(
+        self, *, train: list, extract: list[list], seed: int, n_input: int, weights, keep: bool = True
+    ) -> SimulationResult:
         if self.device not in COMPILED_DEVICES:
             return self._simulate_timeline(train=train, extract=extract, seed=seed, n_input=n_input, weights=weights)
         t0 = time.perf_counter()
-        result = simulate_compiled(self, train=train, extract=extract, seed=seed, n_input=n_input, weights=weights)
+        result = simulate_compiled(
+            self, train=train, extract=extract, seed=seed, n_input=n_input, weights=weights, keep_train_spikes=keep
+        )
         result.seconds = time.perf_counter() - t0
         return result
 

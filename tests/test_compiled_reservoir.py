@@ -114,3 +114,19 @@ def test_window_lengths_share_a_coarse_grid():
     assert [window_length(n) for n in (1, 7, 8, 9, 100, 101, 400)] == [1, 7, 8, 10, 112, 112, 448]
     for n in range(1, 3000, 37):
         assert n <= window_length(n) <= 1.25 * n
+
+
+def test_fit_counts_the_training_activity_without_keeping_its_spikes(model, clips):
+    """``fit`` drops the training spikes (memory bounded in the clips) but reports the same activity."""
+    kept = clone(model).fit_simulate(clips[:6])
+    assert len(kept.spikes["exc"][0]) > 0
+    assert model.spikes_per_neuron_ == pytest.approx(kept.extra["spikes_per_neuron"], rel=1e-12)
+    assert model.synaptic_events_ == pytest.approx(kept.extra["synaptic_events"], rel=1e-12)
+    for pw, w in model.weights_.items():
+        np.testing.assert_array_equal(w, kept.weights[pw])
+    with pytest.raises(ValueError, match="keep_train_spikes"):
+        from networks.compiled_reservoir import simulate_compiled
+
+        simulate_compiled(
+            model, train=clips[:2], extract=[clips[:2]], seed=0, n_input=24, weights=None, keep_train_spikes=False
+        )
