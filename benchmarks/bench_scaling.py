@@ -161,7 +161,7 @@ def plot(result: dict, path: Path) -> None:
     b.set(xlabel="clips", ylabel="wall time (s)", title=f"time against clips ({count[0]['n']:,} neurons)")
     b.legend(frameon=False)
     c.semilogx(cs, [r["python_peak_MB"] for r in count], "o-", label="Python process")
-    c.semilogx(cs, [r["binary_peak_MB"] for r in count], "s-", label="largest binary")
+    c.semilogx(cs, [r["binary_peak_MB"] for r in count], "s-", label="largest child process*")
     c.semilogx(cs, [r["features_MB"] + r["stimuli_MB"] for r in count], "k:", label="stimuli + features held")
     c.axhline(2048, color="r", lw=0.8, ls="--", label="2 GB target")
     c.set(xlabel="clips", ylabel="peak memory (MB)", title="memory against clips")
