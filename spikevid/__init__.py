@@ -6,6 +6,8 @@ while none of them imports it (``docs/architecture.md``).
 
 ``spikevid.cli``          the ``spikevid`` command (``stimuli``, ``run``, ``plot``, ``ablate``)
 ``spikevid.experiments``  YAML configs, the phased experiment runner, multi-run studies
+``spikevid.executors``    where feature chunks and study cells run (serial, processes, Dask)
+``spikevid.interrupts``   Ctrl-C and SIGTERM that cannot get lost
 """
 
 from importlib.metadata import PackageNotFoundError, version
