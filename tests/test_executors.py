@@ -126,6 +126,7 @@ def test_every_executor_gives_the_serial_features(tmp_path, process_executor, da
             np.testing.assert_array_equal(raster[k], ref_raster[k], err_msg=f"{name}: raster {k}")
 
 
+@pytest.mark.slow  # two tiny runs (~30 s); the default tier keeps the features check above
 def test_a_study_on_dask_equals_one_in_this_process(tmp_path, dask_executor):
     from spikevid.experiments.config import resolve_config
     from spikevid.experiments.studies import heterogeneity_ablation
