@@ -528,8 +528,9 @@ def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, windo
         With ``keep=False``: the spikes and their synaptic events (spikes times fan-out),
         counted instead of kept (``spikes`` then holds empty arrays per clip).
     """
-    fan = fan_out(draws.structure, {"input": n_input, "exc": model.n_exc, "inh": model.n_inh})
-    empty = {pop: (np.zeros(0, np.int64), np.zeros(0, np.int64)) for pop in ("exc", "inh")}
+    if not keep:
+        fan = fan_out(draws.structure, {"input": n_input, "exc": model.n_exc, "inh": model.n_inh})
+        empty = {pop: (np.zeros(0, np.int64), np.zeros(0, np.int64)) for pop in ("exc", "inh")}
     n_dropped, events_dropped = 0, 0.0
     dt, plastic = float(model.dt), model.plastic_pathways()
     gap_steps = int(round(model.gap / dt))

@@ -48,9 +48,8 @@ class DaskExecutor(Executor):
             except OSError as exc:
                 raise OSError(f"--scheduler {scheduler}: no Dask scheduler answers there ({exc})") from exc
         else:
-            n = worker_count(workers or os.cpu_count() or 1, "workers")
             self._cluster = LocalCluster(
-                n_workers=n,
+                n_workers=worker_count(workers),
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
@@ -68,15 +67,12 @@ class DaskExecutor(Executor):
     def map(self, fn, items, *, shared=None, errors="raise"):
         self._check_errors(errors)
         shared_future = self._client.scatter(shared, broadcast=True, hash=False) if shared is not None else None
-        futures = {}
-        for index, item in enumerate(items):
-            fut = self._client.submit(fn, shared_future, item, pure=False)
-            futures[fut.key] = (index, fut)
+        futures = {self._client.submit(fn, shared_future, item, pure=False): i for i, item in enumerate(items)}
         finished = set()
         try:
-            for fut in as_completed([f for _, f in futures.values()]):
-                finished.add(fut.key)
-                index = futures[fut.key][0]
+            for fut in as_completed(list(futures)):
+                finished.add(fut)
+                index = futures[fut]
                 if fut.status == "error":
                     if errors == "raise":
                         fut.result()  # raises the task's exception
@@ -89,13 +85,10 @@ class DaskExecutor(Executor):
             raise
         finally:  # the caller stopped early: the rest is cancelled
             if self._client is not None:
-                self._client.cancel([f for key, (_, f) in futures.items() if key not in finished])
-
-    def interrupt(self) -> None:
-        """Cancel everything; a local cluster's worker processes are stopped with it."""
-        self.close()
+                self._client.cancel([f for f in futures if f not in finished])
 
     def close(self) -> None:
+        """Close the client; a local cluster's worker processes are stopped with it (also on Ctrl-C)."""
         if self._client is not None:
             self._client.close()
             self._client = None

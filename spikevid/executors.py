@@ -127,11 +127,6 @@ class Executor:
         return f"{type(self).__name__}(workers={self.workers})"
 
 
-def _check_errors(errors: str) -> None:
-    if errors not in ("raise", "yield"):
-        raise ValueError(f"errors: must be 'raise' or 'yield', got {errors!r}")
-
-
 class SerialExecutor(Executor):
     """Every task in this process, in order."""
 
@@ -167,7 +162,7 @@ class ProcessExecutor(Executor):
     kind = "processes"
 
     def __init__(self, workers: int | None = None):
-        self.workers = worker_count(workers or os.cpu_count() or 1, "workers")
+        self.workers = worker_count(workers)
         self._pool = None
 
     def _get_pool(self) -> ProcessPoolExecutor:
@@ -222,8 +217,10 @@ class ProcessExecutor(Executor):
             self._pool = None
 
 
-def worker_count(value, what: str = "workers") -> int:
-    """``value`` as a number of workers (a positive integer); ``ValueError`` naming ``what`` otherwise."""
+def worker_count(value=None, what: str = "workers") -> int:
+    """``value`` as a number of workers (None: the CPU cores); ``ValueError`` naming ``what`` unless positive."""
+    if value is None:
+        return os.cpu_count() or 1
     try:
         n = int(value)
     except (TypeError, ValueError):

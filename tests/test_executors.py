@@ -20,8 +20,11 @@ def _fail_on_three(_, x):
 
 
 def _slot(_, x):
+    import time
+
     from spikevid.executors import worker_slot
 
+    time.sleep(0.3)  # long enough that both workers take tasks
     return worker_slot(), os.getpid()
 
 
@@ -70,8 +73,10 @@ def test_failures_raise_or_come_back_in_place(executors):
 
 
 def test_workers_know_their_slot(process_executor, dask_executor):
-    assert {s for s, _ in dict(process_executor.map(_slot, range(8))).values()} <= {0, 1}
-    assert {s for s, _ in dict(dask_executor.map(_slot, range(8))).values()} <= {0, 1}
+    for ex in (process_executor, dask_executor):
+        pairs = set(dict(ex.map(_slot, range(8))).values())
+        assert {s for s, _ in pairs} == {0, 1}, ex  # each worker its own number
+        assert len(pairs) == 2 and len({pid for _, pid in pairs}) == 2, ex  # one number per process
     assert dict(SerialExecutor().map(_slot, [0]))[0] == (0, os.getpid())
 
 

@@ -81,64 +81,43 @@ def _finish(summary: dict, out, stem: str) -> int:
     return 1 if run["failed"] else 0
 
 
+def _study(args, cfg: dict, study, stem: str, **options) -> int:
+    """Run ``study(cfg, out, seeds=, executor=, progress=, **options)`` on the requested executor; report it."""
+    out = Path(args.out)
+    with executor_from_args(args) as executor:
+        summary = study(cfg, out, seeds=args.seeds, executor=executor, progress=not args.no_progress, **options)
+    return _finish(summary, out, stem)
+
+
 def _heterogeneity(args) -> int:
     from spikevid.experiments.studies import ABLATION_VARIANTS, heterogeneity_ablation  # noqa: PLC0415
 
-    out, cfg = Path(args.out), _config(args)
-    with executor_from_args(args) as executor:
-        summary = heterogeneity_ablation(
-            cfg,
-            out,
-            seeds=args.seeds,
-            executor=executor,
-            variants=args.variants or list(ABLATION_VARIANTS),
-            progress=not args.no_progress,
-        )
-    return _finish(summary, out, "ablation")
+    variants = args.variants or list(ABLATION_VARIANTS)
+    return _study(args, _config(args), heterogeneity_ablation, "ablation", variants=variants)
 
 
 def _train_fraction(args) -> int:
     from spikevid.experiments.studies import FRACTION_VARIANTS, train_fraction_study  # noqa: PLC0415
 
-    out, cfg = Path(args.out), _config(args)
-    with executor_from_args(args) as executor:
-        summary = train_fraction_study(
-            cfg,
-            out,
-            fractions=args.fractions,
-            seeds=args.seeds,
-            variants=args.variants or list(FRACTION_VARIANTS),
-            executor=executor,
-            progress=not args.no_progress,
-        )
-    return _finish(summary, out, "train_fraction")
+    variants = args.variants or list(FRACTION_VARIANTS)
+    return _study(
+        args, _config(args), train_fraction_study, "train_fraction", fractions=args.fractions, variants=variants
+    )
 
 
 def _encoders(args) -> int:
     from spikevid.experiments.studies import encoder_study  # noqa: PLC0415 -- heavy (Brian2): only when run
 
-    out, cfg = Path(args.out), _config(args)
-    with executor_from_args(args) as executor:
-        summary = encoder_study(
-            cfg,
-            out,
-            encoders=args.encoders,
-            seeds=args.seeds,
-            settings=args.encoder_settings,
-            executor=executor,
-            progress=not args.no_progress,
-        )
-    return _finish(summary, out, "encoders")
+    return _study(
+        args, _config(args), encoder_study, "encoders", encoders=args.encoders, settings=args.encoder_settings
+    )
 
 
 def _hybrid(args) -> int:
     from spikevid.experiments.config import load_config  # noqa: PLC0415 -- heavy (Brian2): only when run
     from spikevid.experiments.studies import hybrid_study  # noqa: PLC0415
 
-    out, cfg = Path(args.out), load_config(args.config, args.overrides)
-    with executor_from_args(args) as executor:
-        summary = hybrid_study(cfg, out, seeds=args.seeds, executor=executor, progress=not args.no_progress)
-    return _finish(summary, out, "hybrid")
+    return _study(args, load_config(args.config, args.overrides), hybrid_study, "hybrid")
 
 
 def _common(p: argparse.ArgumentParser) -> None:

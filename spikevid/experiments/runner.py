@@ -492,15 +492,16 @@ def _extract(run: Run, model, stims: list, split: str, chunk: int, trained: str,
     if workers > 1:
         chunk = min(chunk, max(1, -(-len(stims) // workers)))
     chunks = [(a, min(a + chunk, len(stims))) for a in range(0, len(stims), chunk)]
+    expected = [replace(run.provenance, inputs=input_identities(stims[a:b]), parent=trained) for a, b in chunks]
+    paths = [run.out / "features" / f"{split}_{k:04d}.npz" for k in range(len(chunks))]
     done, todo = {}, []
     for k, (a, b) in enumerate(chunks):
-        expected = replace(run.provenance, inputs=input_identities(stims[a:b]), parent=trained)
-        loaded = _load_chunk(run, _chunk_path(run, split, k), expected, (b - a, model.n_features_out_), extra)
+        loaded = _load_chunk(run, paths[k], expected[k], (b - a, model.n_features_out_), extra)
         if loaded is None:
             todo.append(k)
         else:
             done[k] = (*loaded, None)
-            run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: reused {_chunk_path(run, split, k).name}")
+            run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: reused {paths[k].name}")
     if todo and workers > 1:
         run.log.info(f"  {split}: {len(todo)} chunk(s) of up to {chunk} clips on {run.executor!r}")
     tasks = [(stims[a:b], tuple(extra), raster if k == 0 else 0) for k in todo for a, b in [chunks[k]]]
@@ -511,14 +512,13 @@ def _extract(run: Run, model, stims: list, split: str, chunk: int, trained: str,
             a, b = chunks[k]
             if F.shape != (b - a, model.n_features_out_):
                 raise RuntimeError(f"{split} chunk {k + 1}: {F.shape[0]} feature rows for {b - a} clips")
-            expected = replace(run.provenance, inputs=input_identities(stims[a:b]), parent=trained)
             atomic_savez(
-                _chunk_path(run, split, k),
+                paths[k],
                 features=F,
                 spikes_per_neuron=spn,
                 synaptic_events=syn,
                 labels=np.array([s.label for s in stims[a:b]]),
-                provenance=np.array(expected.to_json()),
+                provenance=np.array(expected[k].to_json()),
                 **more,
             )
             done[k] = (F, spn, syn, more, record)
@@ -540,10 +540,6 @@ def _extract(run: Run, model, stims: list, split: str, chunk: int, trained: str,
         {name: np.concatenate([p[3][name] for p in parts]) for name in extra},
         parts[0][4] if parts else None,
     )
-
-
-def _chunk_path(run: Run, split: str, k: int) -> Path:
-    return run.out / "features" / f"{split}_{k:04d}.npz"
 
 
 def _task_model(run: Run, model):
