@@ -14,7 +14,7 @@ help:
 	@echo "make test       create .venv, install, run the default (fast) test tier"
 	@echo "make lint       ruff: lint rules and formatting (configured in pyproject.toml)"
 	@echo "make test-slow  real-data and accuracy checks (needs ../shared/data)"
-	@echo "make test-cuda  brian2cuda checks (needs the cuda extra and nvcc)"
+	@echo "make test-cuda  brian2cuda tests (compile only without a GPU) and, with a GPU, bench_gpu"
 	@echo "make bench      run the benchmarks in benchmarks/"
 
 venv: $(STAMP)
@@ -43,6 +43,7 @@ test-slow: $(STAMP)
 test-cuda: $(STAMP)
 	$(PY) -m pip install --quiet -e '.[cuda]'
 	$(PY) -m pytest -q -m cuda
+	$(PY) -m benchmarks.bench_gpu --sizes 1000,16000
 
 bench: $(STAMP)
 	$(PY) -m benchmarks

@@ -45,6 +45,7 @@ __all__ = [
     "cache_dir",
     "current_device",
     "device_scope",
+    "gpu_compute_capability",
     "reset_device",
     "use_device",
 ]
@@ -269,6 +270,23 @@ def _gpu_problem() -> str | None:
     if out.returncode != 0 or not out.stdout.strip().startswith("GPU "):
         return f"nvidia-smi found no GPU ({(out.stderr or out.stdout).strip()[:200]})"
     return None
+
+
+def gpu_compute_capability(gpu: int = 0) -> float | None:
+    """Compute capability of GPU ``gpu`` as ``nvidia-smi`` reports it (e.g. 9.0), or None without one."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        out = subprocess.run(
+            [smi, f"--id={gpu}", "--query-gpu=compute_cap", "--format=csv,noheader"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+        return float(out.stdout.strip().splitlines()[0]) if out.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+        return None
 
 
 def _linkable_curand(lib: Path) -> Path:

@@ -42,7 +42,14 @@ from pathlib import Path
 import brian2
 import numpy as np
 
-from .devices import STANDALONE_DEVICES, _build_root, build, device_scope
+from .devices import (
+    DEFAULT_COMPUTE_CAPABILITY,
+    STANDALONE_DEVICES,
+    _build_root,
+    build,
+    device_scope,
+    gpu_compute_capability,
+)
 
 __all__ = [
     "ArgSpec",
@@ -169,12 +176,13 @@ def _source_digest(modules) -> str:
     return h.hexdigest()
 
 
-def program_key(shape: Mapping, device: str, modules=()) -> str:
-    """Cache key of a program: its shape, the device, Brian2's version and the code-writing sources."""
+def program_key(shape: Mapping, device: str, modules=(), target: Mapping | None = None) -> str:
+    """Cache key of a program: its shape, the device and its target, Brian2's version and the code-writing sources."""
     blob = json.dumps(
         {
             "shape": dict(shape),
             "device": device,
+            "target": dict(target or {}),
             "brian2": brian2.__version__,
             "sources": _source_digest(sorted(set(modules) | {__name__, "cortex.neurons", "cortex.synapses"})),
         },
@@ -203,6 +211,8 @@ def compile_program(
     root: str | os.PathLike | None = None,
     modules=(),
     log: Callable[[str], None] | None = None,
+    compile_only: bool = False,
+    compute_capability: float | None = None,
 ) -> CompiledProgram:
     """The compiled program of ``builder(**shape)``, built now or found in the cache.
 
@@ -224,6 +234,12 @@ def compile_program(
         them is a change of code and builds a new project.
     log : callable, optional
         Receives one line when a project is compiled.
+    compile_only : bool
+        ``cuda_standalone`` on a machine without a GPU: generate and compile (the
+        program cannot be run here, but a GPU machine with the same cache runs it).
+    compute_capability : float, optional
+        ``cuda_standalone``: the GPU architecture compiled for (part of the cache
+        key); default the visible GPU's, else 8.0.
 
     Returns
     -------
@@ -233,7 +249,13 @@ def compile_program(
     if device not in STANDALONE_DEVICES:
         raise ValueError(f"device: compiled programs need a standalone device {STANDALONE_DEVICES}, got {device!r}")
     modules = set(modules) | {builder.__module__}
-    key = program_key(shape, device, modules)
+    target, scope = {}, {}
+    if device == "cuda_standalone":  # the GPU architecture is part of the binary
+        target = {"compute_capability": float(compute_capability or _cuda_capability())}
+        scope = {"compile_only": compile_only, **target}
+    elif compile_only or compute_capability is not None:
+        raise ValueError("compile_only and compute_capability apply to cuda_standalone programs only")
+    key = program_key(shape, device, modules, target)
     base = Path(root) if root is not None else _build_root()
     directory = base / "compiled" / device / key
     with _locked(directory):
@@ -247,7 +269,7 @@ def compile_program(
         # Ctrl-C ends the binary at once; a run it stopped "gracefully" would look finished
         brian2.prefs.core.stop_on_keyboard_interrupt = False
         try:
-            with device_scope(device, directory=directory, build_on_run=False):
+            with device_scope(device, directory=directory, build_on_run=False, **scope):
                 spec = builder(**shape)
                 build(directory, run=False)
                 dev = brian2.get_device()
@@ -261,6 +283,7 @@ def compile_program(
         manifest = {
             "key": key,
             "device": device,
+            "target": target,
             "shape": dict(shape),
             "brian2": brian2.__version__,
             "build_seconds": round(time.perf_counter() - t0, 2),
@@ -276,6 +299,10 @@ def compile_program(
         program = CompiledProgram(directory)
         program.built_now = True
         return program
+
+
+def _cuda_capability() -> float:
+    return gpu_compute_capability() or DEFAULT_COMPUTE_CAPABILITY
 
 
 def _arg_layout(target) -> tuple[str, str, int | None]:

@@ -44,12 +44,18 @@ from .topology import PATHWAYS, fan_out
 if TYPE_CHECKING:
     from .hrsnn import HRSNN
 
-__all__ = ["COMPILED_DEVICES", "auto_copies", "reservoir_program", "simulate_compiled", "window_length"]
+__all__ = [
+    "COMPILED_DEVICES",
+    "auto_copies",
+    "learning_slots",
+    "reservoir_program",
+    "simulate_compiled",
+    "window_length",
+]
 
-#: Devices whose programs take values on the command line.  brian2cuda's ``main`` has no
-#: command-line values (its template lacks Brian2's ``run_args``), so ``cuda_standalone``
-#: keeps the per-simulation timeline path until that is bridged and checked on a GPU.
-COMPILED_DEVICES = ("cpp_standalone",)
+#: Devices whose programs take values on the command line (Brian2's ``run_args``; brian2cuda
+#: 1.0b1 copies each value to the GPU after reading it).
+COMPILED_DEVICES = ("cpp_standalone", "cuda_standalone")
 #: Pathways leaving each group.
 _OUTGOING = {src: [pw for pw, (s, _, _) in PATHWAYS.items() if s == src] for src in ("input", "exc", "inh")}
 #: Smallest table of input spikes (values): keeps small data sets on one shape.
@@ -58,6 +64,8 @@ _MIN_EVENTS = 1 << 16
 _LEARNING_STATE = ("w", "apre", "apost", "lastupdate")
 #: Clips one frozen run simulates (slots x copies, rounded up); several runs go in parallel.
 CLIPS_PER_RUN = 32
+#: Most clip slots of one learning run (a power of two); see :func:`learning_slots`.
+LEARN_SLOTS = 32
 
 
 # --------------------------------------------------------------------------- shape
@@ -73,6 +81,25 @@ def window_length(steps: int) -> int:
     steps = max(int(steps), 1)
     grain = max(1 << max(steps.bit_length() - 3, 0), 1)
     return -(-steps // grain) * grain
+
+
+def learning_slots(n_clips: int, snapshots: int) -> int:
+    """Clip slots of each learning run: a power of two, at most :data:`LEARN_SLOTS`.
+
+    The largest power of two that still gives ``snapshots`` runs (one snapshot after
+    each), so a learning program's shape takes one of six values whatever the number
+    of training clips: training sets of other sizes (a training-fraction study, a
+    larger data set) reuse it.  The last run's unused slots are silent.
+    """
+    want = max(-(-int(n_clips) // max(int(snapshots), 1)), 1)
+    return min(LEARN_SLOTS, 1 << (want.bit_length() - 1))
+
+
+def _spaced(n_runs: int, keep: int) -> np.ndarray:
+    """Indices of ``keep`` runs spread evenly over ``n_runs``, the last one always among them."""
+    if keep >= n_runs:
+        return np.arange(n_runs)
+    return np.unique(np.rint(np.linspace(n_runs / keep - 1, n_runs - 1, keep)).astype(int))
 
 
 def auto_copies(device: str, n_neurons: int, n_synapses: int) -> int:
@@ -335,9 +362,13 @@ class _Program:
         n = {"exc": self.model.n_exc, "inh": self.model.n_inh}
         return _clip_spikes(out, self.layout, n, self.model.dt, lengths), out, merged
 
-    def carry(self, out: dict, plastic) -> None:
-        """Start the next run from the learning state at the end of ``out``."""
-        seconds = self.layout.total_steps * self.model.dt * 1e-3
+    def carry(self, out: dict, plastic, used_slots: int) -> None:
+        """Start the next run from the learning state at the end of ``out``'s first ``used_slots`` slots.
+
+        Slots after those are silent (no input, no spike, so no synaptic event): the next
+        run continues from the end of the last clip.
+        """
+        seconds = used_slots * self.layout.slot_steps * self.model.dt * 1e-3
         for pw in plastic:
             for name in _LEARNING_STATE:
                 value = out[f"{pw}.{name}"]
@@ -510,9 +541,10 @@ def simulate_compiled(
 def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, window: int, *, keep: bool = True):
     """The learning phase as consecutive runs of a plastic program, each continuing the last.
 
-    Runs end on clip boundaries and hand their weights and STDP traces to the next, so
-    the runs together equal one long run; the weights after each run are the
-    snapshots (``model.snapshots`` of them at most, plus the initial weights).
+    Runs of :func:`learning_slots` clips end on clip boundaries and hand their weights
+    and STDP traces to the next, so the runs together equal one long run; the weights
+    after ``model.snapshots`` runs spread evenly (the last included) are the snapshots,
+    after the initial weights.
 
     Returns
     -------
@@ -534,18 +566,22 @@ def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, windo
     n_dropped, events_dropped = 0, 0.0
     dt, plastic = float(model.dt), model.plastic_pathways()
     gap_steps = int(round(model.gap / dt))
-    per_run = -(-len(clips) // max(int(model.snapshots), 1))
+    per_run = learning_slots(len(clips), model.snapshots)
     layout = _Layout(copies=1, slots=per_run, slot_steps=gap_steps + window, gap_steps=gap_steps)
     runs = [clips[k : k + per_run] for k in range(0, len(clips), per_run)]
+    kept = set(_spaced(len(runs), int(model.snapshots)).tolist()) if int(model.snapshots) > 0 else set()
     events = _pow2(max(_MIN_EVENTS, max(sum(c.n_spikes for c in run) for run in runs)))
     prog = _Program(
         model, draws, n_input=n_input, layout=layout, plastic=plastic, weights={}, events=events, record_v=0
     )
-    spikes, merged = [], 0
+    spikes, merged, step, snap_steps, late = [], 0, 0, [0], 0
     snaps = {pw: [np.asarray(draws.weights_init[pw], dtype=float)] for pw in plastic}
+    end_of_clips = (np.arange(per_run) + 1) * layout.slot_steps * dt * 1e-3  # s, per number of clips
     with tqdm(total=len(clips), desc="train (compiled)", unit="clip", disable=not model.progress) as bar:
-        for run in runs:
+        for k, run in enumerate(runs):
             clip_spikes, out, m = prog.run(run)
+            silent_from = end_of_clips[len(run) - 1] - 0.5e-3 * dt  # s: the first silent slot's first step
+            late += sum(int(np.sum(out[f"{pop}_t"] > silent_from)) for pop in ("exc", "inh"))
             if not keep:
                 for c in clip_spikes:
                     n_dropped += sum(len(c[pop][0]) for pop in ("exc", "inh"))
@@ -553,13 +589,24 @@ def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, windo
                 clip_spikes = [empty] * len(clip_spikes)
             spikes.extend(clip_spikes)
             merged += m
-            prog.carry(out, plastic)
-            for pw in plastic:
-                snaps[pw].append(_unsort(out[f"{pw}.w"], prog.order[pw]))
+            prog.carry(out, plastic, len(run))
+            step += len(run) * layout.slot_steps
+            last = {pw: _unsort(out[f"{pw}.w"], prog.order[pw]) for pw in plastic}
+            if k in kept:
+                snap_steps.append(step)
+                for pw in plastic:
+                    snaps[pw].append(last[pw])
             bar.update(len(run))
-    weights = {pw: s[-1] for pw, s in snaps.items()}
-    snapshots = {pw: np.stack(s) for pw, s in snaps.items()} if int(model.snapshots) > 0 else {}
-    snap_t = np.arange(len(runs) + 1) * layout.total_steps * dt if snapshots else np.zeros(0)
+    if late:
+        warnings.warn(
+            f"{late} spikes in the silent slots after the last clip of a learning run (activity without "
+            "input): learning was not the same as one run without those slots",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    weights = last if runs else {pw: s[-1] for pw, s in snaps.items()}
+    snapshots = {pw: np.stack(s) for pw, s in snaps.items()} if kept else {}
+    snap_t = np.asarray(snap_steps, dtype=float) * dt if snapshots else np.zeros(0)
     return spikes, weights, snapshots, snap_t, merged, out, (n_dropped, events_dropped)
 
 

@@ -4,30 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from compiled_helpers import clips_of_three_lengths, fitted_copy, spikes_equal
 from sklearn.base import clone
 
 from cortex.devices import available_devices
-from networks.compiled_reservoir import window_length
+from cortex.standalone import compile_program
+from networks import compiled_reservoir
+from networks.compiled_reservoir import learning_slots, window_length
 from networks.hrsnn import HRSNN
-from stimuli.types import SpikeStimulus
 
 pytestmark = pytest.mark.skipif(not available_devices()["cpp_standalone"][0], reason="no C++ toolchain")
 
 
-def _clips(n=9, n_ch=24, seed=0):
-    """Clips of different lengths (so windows are padded) with Poisson-like input."""
-    rng = np.random.default_rng(seed)
-    clips = []
-    for k in range(n):
-        steps = 40 + 7 * (k % 3)
-        s, c = np.nonzero(rng.random((steps, n_ch)) < 0.03)
-        clips.append(SpikeStimulus(c, s, n_ch, steps, 1.0, label=k % 3))
-    return clips
-
-
 @pytest.fixture(scope="module")
 def clips():
-    return _clips()
+    return clips_of_three_lengths()
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +37,6 @@ def model(clips):
     return est.fit(clips[:6])
 
 
-def _fitted_copy(model, **params):
-    """``model`` with other run-time parameters and the same fitted state."""
-    est = clone(model).set_params(**params)
-    est.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
-    return est
-
-
-def _spikes_equal(a, b):
-    pairs = [(x, y) for pop in ("exc", "inh") for x, y in zip(a.spikes[pop], b.spikes[pop], strict=True)]
-    return all(np.array_equal(x, y) for x, y in pairs)
-
-
 def _in_windows(result):
     """The result's spikes inside its clip windows (the compiled path keeps only those)."""
     windows = np.concatenate(result.windows)
@@ -72,10 +51,10 @@ def _in_windows(result):
 def test_copies_side_by_side_equal_one_copy_spike_for_spike(model, clips, per_clip):
     one = per_clip
     assert one.extra["spikes_per_neuron"] > 0.5  # the comparison means something
-    batched = _fitted_copy(model, batch=3).simulate(clips)  # 9 clips: 3 copies x 3 slots
-    assert _spikes_equal(one, batched)
+    batched = fitted_copy(model, batch=3).simulate(clips)  # 9 clips: 3 copies x 3 slots
+    assert spikes_equal(one, batched)
     np.testing.assert_array_equal(one.features[0], batched.features[0])
-    parallel = _fitted_copy(model, batch=3, n_jobs=2)
+    parallel = fitted_copy(model, batch=3, n_jobs=2)
     np.testing.assert_array_equal(parallel.transform(clips), one.features[0])  # two binaries at once
 
 
@@ -98,7 +77,10 @@ def test_the_compiled_program_equals_the_timeline_path(model, clips, per_clip):
 
 @pytest.mark.slow
 def test_learning_in_several_runs_equals_one_run(model, clips):
-    """Weights and STDP traces carried from run to run: the same learning as a single run."""
+    """Weights and STDP traces carried from run to run: the same learning as a single run.
+
+    With one snapshot the 6 clips run as 4 + 2 in 4-slot runs (the last two slots silent).
+    """
     single = clone(model).set_params(snapshots=1).fit(clips[:6])
     np.testing.assert_allclose(single.weights_["ee"], model.weights_["ee"], rtol=0, atol=1e-12)
     np.testing.assert_allclose(single.weights_["in_exc"], model.weights_["in_exc"], rtol=0, atol=1e-12)
@@ -108,6 +90,24 @@ def test_learning_in_several_runs_equals_one_run(model, clips):
     np.testing.assert_array_equal(model.snapshots_["in_exc"][0], model.weights_init_["in_exc"])
     np.testing.assert_array_equal(model.snapshots_["in_exc"][-1], model.weights_["in_exc"])
     assert np.all(np.diff(model.snapshot_times_) > 0)
+
+
+def test_training_sets_of_other_sizes_reuse_the_learning_program(model, clips, monkeypatch):
+    compiled = []
+
+    def spy(*args, **kwargs):
+        program = compile_program(*args, **kwargs)
+        compiled.append(program.built_now)
+        return program
+
+    monkeypatch.setattr(compiled_reservoir, "compile_program", spy)
+    fitted = clone(model).fit(clips[:5])  # 2 + 2 + 1 clips in 2-slot runs, as the fixture's 2 + 2 + 2
+    assert compiled == [False]
+    assert fitted.snapshots_["in_exc"].shape == (4, len(model.structure_["in_exc"][0]))
+    np.testing.assert_array_equal(np.diff(fitted.snapshot_times_)[-1] * 2, np.diff(fitted.snapshot_times_)[0])
+    slots = [learning_slots(n, 20) for n in (1, 19, 20, 40, 41, 192, 600, 640, 10_000)]
+    assert slots == [1, 1, 1, 2, 2, 8, 16, 32, 32]
+    assert learning_slots(7, 0) == 4  # no snapshots: runs as long as the clips allow
 
 
 def test_window_lengths_share_a_coarse_grid():
