@@ -35,6 +35,7 @@ __all__ = [
     "write_encoder_report",
     "model_name",
     "result_rows",
+    "cv_cells",
     "result_label",
     "write_hybrid_report",
 ]
@@ -79,12 +80,31 @@ def result_rows(metrics: dict) -> list[tuple[str, float, float, object]]:
             b = metrics["baseline"]
             rows.append(("input counts (no SNN)", b["train_accuracy"], b["test_accuracy"], b["n_features"]))
         return rows
-    main = metrics["model"].get("result")
-    order = sorted(readouts, key=lambda k: (k != main, k == "input"))
     return [
         (result_label(metrics["model"], name, readouts[name]["readout"]), *(readouts[name][k] for k in _ROW_KEYS))
-        for name in order
+        for name in _order(metrics)
     ]
+
+
+def _order(metrics: dict) -> list[str]:
+    """Names of ``metrics["readouts"]``: the reported one, the others, network+input, the input baseline."""
+    main = metrics["model"].get("result")
+    return sorted(metrics["readouts"], key=lambda k: (k != main, k.endswith("+input"), k == "input"))
+
+
+def cv_cells(metrics: dict) -> list[str] | None:
+    """Cross-validated training-split accuracy of every row of :func:`result_rows` (``mean ± fold sd``).
+
+    None when the run did no cross-validation.
+    """
+    readouts = metrics.get("readouts")
+    if not readouts or not any("cv" in r for r in readouts.values()):
+        return None
+    cells = []
+    for name in _order(metrics):
+        cv = readouts[name].get("cv")
+        cells.append(f"{cv['mean']:.1%} ± {cv['fold_sd']:.1%}" if cv else "")
+    return cells
 
 
 _ROW_KEYS = ("train_accuracy", "test_accuracy", "n_features")
@@ -99,6 +119,8 @@ def result_label(model: dict, name: str, readout: str) -> str:
         return f"ReSpike hybrid, {HYBRID_MODE_WORDS.get(mode, mode)}"
     if name == "input":
         return f"input counts (no SNN) + {readout}" if model["kind"] != "input" else "input counts"
+    if name.endswith("+input"):
+        return f"{model_name(model)} and input counts + {readout}"
     return f"{model_name(model)} + {readout}"
 
 
@@ -106,7 +128,10 @@ def summary_table(metrics: dict) -> str:
     """A small text table of a run's accuracies (network beside the input baseline)."""
     rows = [("model", "train acc", "test acc", "features")]
     rows += [(what, f"{tr:.1%}", f"{te:.1%}", str(n)) for what, tr, te, n in result_rows(metrics)]
-    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    cv = cv_cells(metrics)
+    if cv is not None:
+        rows = [(*rows[0], "CV on train split"), *((*r, c) for r, c in zip(rows[1:], cv, strict=True))]
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
 
     def line(r):
         return "  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True))
@@ -118,6 +143,8 @@ def summary_table(metrics: dict) -> str:
         line(["-" * w for w in widths]),
     ]
     text += [line(r) for r in rows[1:]]
+    if cv is not None:
+        text.append(f"CV: {metrics.get('cv', 'on the training split')}; the test split is not used for it")
     if "spikes_per_neuron_per_sample" in metrics:
         where = "layer" if metrics["model"]["kind"] == "column" else "reservoir"
         text.append(
@@ -305,10 +332,18 @@ def write_run_report(run_dir, made: dict | None = None) -> Path:
         "",
         "## Accuracy",
         "",
-        "| model | train | test | features |",
-        "|---|---|---|---|",
     ]
-    lines += [f"| {what} | {tr:.1%} | {te:.1%} | {n} |" for what, tr, te, n in result_rows(m)]
+    cv = cv_cells(m)
+    if cv is None:
+        lines += ["| model | train | test | features |", "|---|---|---|---|"]
+        lines += [f"| {what} | {tr:.1%} | {te:.1%} | {n} |" for what, tr, te, n in result_rows(m)]
+    else:
+        lines += [
+            f"| model | train | test | features | CV on train split ({m.get('cv', '')}) |",
+            "|---|---|---|---|---|",
+        ]
+        rows = zip(result_rows(m), cv, strict=True)
+        lines += [f"| {what} | {tr:.1%} | {te:.1%} | {n} | {c} |" for (what, tr, te, n), c in rows]
     lines += [
         "",
         "Per-class test accuracy: " + ", ".join(f"{c} {a:.0%}" for c, a in m["per_class_accuracy"].items()) + ".",

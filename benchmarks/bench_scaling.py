@@ -8,19 +8,22 @@ dt 0.1 ms, ``cpp_standalone`` compiled programs, two binaries at once):
   network's in-degree: 50 input and 100 recurrent synapses, ``p = 0.1 * 1000 / n``),
   64 clips: clips per second frozen and learning (STDP), build time;
 * **clips**: 1,000 neurons, 100, 1,000 and 10,000 clips, as the experiment runner
-  does it: every clip in memory, one unsupervised epoch of STDP over all of them
-  (in runs of 100 clips), then features in chunks of 200 clips: wall time of each
-  phase and peak memory; programs compiled before the sweep.
+  does it: the clips in a stimulus cache (:class:`~stimuli.sequence.StoredStimuli`,
+  the runner's default ``run.memory_mb`` held in memory), one unsupervised epoch of
+  STDP over all of them (in runs of 32 clips), then features in chunks of 200 clips
+  into one preallocated array: wall time of each phase, the training activity, and
+  peak memory; programs compiled before the sweep.
 
-Each point runs in a fresh process, so its peak memory (``ru_maxrss``) is its own:
-``python_peak_MB`` for the Python process, ``child_peak_MB`` for its largest child
-process (an upper bound on a compiled simulation's own: a child forked from Python
-counts the parent's pages until it starts the binary).  Writes ``benchmarks/results/scaling.json`` and the
-figure ``docs/figures/scaling.png``.  Usage::
+Each point runs in a fresh process, so its peak memory is its own:
+``python_peak_MB`` (``ru_maxrss``) for the Python process, ``binary_peak_MB`` for the
+largest compiled simulation (:func:`cortex.standalone.binary_peak_bytes`).  Writes
+``benchmarks/results/scaling.json`` and the figure ``docs/figures/scaling.png``.
+Usage::
 
-    SPIKEVID_CACHE_DIR=.brian_cache python -m benchmarks.bench_scaling [--quick]
+    SPIKEVID_CACHE_DIR=.brian_cache python -m benchmarks.bench_scaling [--quick] [--only size|clips]
 
-``--quick`` (1,000 and 4,000 neurons, 100 and 1,000 clips) is a smoke test.
+``--quick`` (1,000 and 4,000 neurons, 100 and 1,000 clips) is a smoke test; ``--only``
+runs one sweep and keeps the other's last results.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import json
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -38,6 +42,9 @@ from sklearn.base import clone
 
 from benchmarks.bench_reservoir_throughput import CONFIG, reference_model
 from benchmarks.common import write_result
+from cortex.standalone import binary_peak_bytes
+from stimuli.cache import StimulusCache
+from stimuli.sequence import RESIDENT_MB, StoredStimuli, stimulus_headers
 from stimuli.types import SpikeStimulus
 
 RESULTS = Path(__file__).resolve().parent / "results" / "scaling.json"
@@ -48,8 +55,8 @@ CLIP_COUNTS = (100, 1_000, 10_000)
 SIZE_CLIPS = 64
 #: Clips per feature chunk (the runner's default ``run.chunk``).
 CHUNK = 200
-#: Clips per learning run in the clips sweep (``snapshots = clips / RUN_CLIPS``): a learning
-#: program's run length is part of its shape, so a fixed one is compiled once for all points.
+#: Clips per snapshot in the clips sweep (``snapshots = clips / RUN_CLIPS``): learning runs
+#: of 32 clips (:func:`networks.compiled_reservoir.learning_slots`) at every point, one program.
 RUN_CLIPS = 100
 
 
@@ -72,7 +79,6 @@ def scaled_model(n: int):
 def _peaks() -> dict:
     return {
         "python_peak_MB": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "child_peak_MB": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1),
     }
 
 
@@ -102,35 +108,43 @@ def one_size(n: int, clips: int) -> dict:
         "build_s": max(first_learn - learn, 0.0) + max(first_frozen - frozen * 32 / clips, 0.0),
         "n_synapses": int(sum(len(i) for i, _ in fitted.structure_.values())),
         "exc_Hz": len(res.spikes["exc"][0]) / (fitted.n_exc * seconds),
+        "binary_peak_MB": round(binary_peak_bytes() / 2**20, 1),
     } | _peaks()
 
 
-def one_count(n: int, clips: int) -> dict:
-    """The runner's path on ``clips`` clips: all in memory, one STDP epoch, features in chunks."""
+def one_count(n: int, clips: int, resident_mb: float = RESIDENT_MB) -> dict:
+    """The runner's path on ``clips`` clips: stored clips, one STDP epoch, features in chunks."""
     rng = np.random.default_rng(2)
-    t0 = time.perf_counter()
-    stims = [poisson_clip(rng, k % 2) for k in range(clips)]
-    make = time.perf_counter() - t0
-    # learning runs of RUN_CLIPS clips whatever the count: one program for every point
-    model = scaled_model(n).set_params(snapshots=max(clips // RUN_CLIPS, 1))
-    t0 = time.perf_counter()
-    model.fit(stims)
-    train = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    features = [model.simulate(stims[a : a + CHUNK]).features[0] for a in range(0, clips, CHUNK)]
-    X = np.vstack(features)
-    extract = time.perf_counter() - t0
-    return {
-        "n": n,
-        "clips": clips,
-        "make_clips_s": make,
-        "train_s": train,
-        "extract_s": extract,
-        "train_clips_per_s": clips / train,
-        "extract_clips_per_s": clips / extract,
-        "features_MB": X.nbytes / 2**20,
-        "stimuli_MB": sum(s.indices.nbytes + s.steps.nbytes for s in stims) / 2**20,
-    } | _peaks()
+    with tempfile.TemporaryDirectory(prefix="bench-scaling-") as folder:
+        cache = StimulusCache(folder)
+        t0 = time.perf_counter()
+        made = (cache.put(f"{k:016x}", poisson_clip(rng, k % 2)) for k in range(clips))
+        stims = StoredStimuli.collect(folder, made, resident_mb=resident_mb)
+        make = time.perf_counter() - t0
+        model = scaled_model(n).set_params(snapshots=max(clips // RUN_CLIPS, 1))
+        binary_peak_bytes(reset=True)
+        t0 = time.perf_counter()
+        model.fit(stims)
+        train = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        X = np.empty((clips, model.n_features_out_))
+        for a in range(0, clips, CHUNK):
+            X[a : a + CHUNK] = model.simulate(stims[a : a + CHUNK]).features[0]
+        extract = time.perf_counter() - t0
+        return {
+            "n": n,
+            "clips": clips,
+            "make_clips_s": make,
+            "train_s": train,
+            "extract_s": extract,
+            "train_clips_per_s": clips / train,
+            "extract_clips_per_s": clips / extract,
+            "train_spikes_per_neuron": float(model.spikes_per_neuron_),
+            "features_MB": X.nbytes / 2**20,
+            "stimuli_MB": float(stimulus_headers(stims)["n_spikes"].sum()) * 12 / 2**20,
+            "resident_MB": stims.resident_bytes / 2**20,
+            "binary_peak_MB": round(binary_peak_bytes() / 2**20, 1),
+        } | _peaks()
 
 
 def _in_fresh_process(kind: str, n: int, clips: int) -> dict:
@@ -162,8 +176,8 @@ def plot(result: dict, path: Path) -> None:
     b.set(xlabel="clips", ylabel="wall time (s)", title=f"time against clips ({count[0]['n']:,} neurons)")
     b.legend(frameon=False)
     c.semilogx(cs, [r["python_peak_MB"] for r in count], "o-", label="Python process")
-    c.semilogx(cs, [r["child_peak_MB"] for r in count], "s-", label="largest child (upper bound)")
-    c.semilogx(cs, [r["features_MB"] + r["stimuli_MB"] for r in count], "k:", label="stimuli + features held")
+    c.semilogx(cs, [r["binary_peak_MB"] for r in count], "s-", label="largest simulation binary")
+    c.semilogx(cs, [r["features_MB"] for r in count], "k:", label="features held")
     c.axhline(2048, color="r", lw=0.8, ls="--", label="2 GB target")
     c.set(xlabel="clips", ylabel="peak memory (MB)", title="memory against clips")
     c.legend(frameon=False, fontsize=8)
@@ -178,6 +192,7 @@ def plot(result: dict, path: Path) -> None:
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="1k/4k neurons, 100/1,000 clips: a smoke test")
+    parser.add_argument("--only", choices=("size", "clips"), help="run one sweep; keep the other's last results")
     parser.add_argument("--one", help=argparse.SUPPRESS)  # one point, in this process: ["size"|"clips", n, clips]
     args, _ = parser.parse_known_args(argv)
     if args.one:
@@ -187,6 +202,19 @@ def main(argv=None) -> dict:
     sizes = SIZES[:2] if args.quick else SIZES
     counts = CLIP_COUNTS[:2] if args.quick else CLIP_COUNTS
     result = {"size": [], "clips": []}
+    if args.only and RESULTS.exists():
+        kept = json.loads(RESULTS.read_text())
+        result = {k: kept.get(k, []) if k != args.only else [] for k in result}
+    if args.only != "clips":
+        _size_sweep(sizes, result)
+    if args.only != "size":
+        _clips_sweep(counts, result)
+    plot(result, FIGURE)
+    print(f"figure: {FIGURE}")
+    return write_result(RESULTS, {"config": CONFIG, "quick": bool(args.quick), "chunk": CHUNK, **result})
+
+
+def _size_sweep(sizes, result: dict) -> None:
     head = ("neurons", "synapses", "frozen/s", "STDP/s", "build s", "E Hz", "peak MB")
     print(" ".join(f"{h:>{w}s}" for h, w in zip(head, (8, 10, 9, 8, 8, 6, 8), strict=True)))
     for n in sizes:
@@ -194,16 +222,19 @@ def main(argv=None) -> dict:
         result["size"].append(r)
         print(
             f"{n:8d} {r['n_synapses']:10d} {r['frozen_clips_per_s']:9.1f} {r['stdp_clips_per_s']:8.1f} "
-            f"{r['build_s']:8.1f} {r['exc_Hz']:6.1f} {max(r['python_peak_MB'], r['child_peak_MB']):8.0f}",
+            f"{r['build_s']:8.1f} {r['exc_Hz']:6.1f} {max(r['python_peak_MB'], r['binary_peak_MB']):8.0f}",
             flush=True,
         )
     base = result["size"][0]
     for r in result["size"]:
         r["frozen_x_1k"] = r["frozen_clips_per_s"] / base["frozen_clips_per_s"]
         r["stdp_x_1k"] = r["stdp_clips_per_s"] / base["stdp_clips_per_s"]
+
+
+def _clips_sweep(counts, result: dict) -> None:
     print(
-        f"\n{'clips':>7s} {'train s':>8s} {'extract s':>9s} {'clips/s (train, extract)':>25s} {'Python MB':>10s} "
-        f"{'child MB':>10s} {'held MB':>8s}"
+        f"\n{'clips':>7s} {'train s':>8s} {'extract s':>9s} {'clips/s (train, extract)':>25s} {'train spk/n':>11s} "
+        f"{'Python MB':>10s} {'binary MB':>10s} {'features MB':>11s} {'stimuli MB':>10s}"
     )
     _in_fresh_process("clips", 1000, RUN_CLIPS)  # compiles (or finds) the programs: not timed below
     for clips in counts:
@@ -211,8 +242,8 @@ def main(argv=None) -> dict:
         result["clips"].append(r)
         print(
             f"{clips:7d} {r['train_s']:8.1f} {r['extract_s']:9.1f} {r['train_clips_per_s']:12.1f} "
-            f"{r['extract_clips_per_s']:12.1f} {r['python_peak_MB']:10.0f} {r['child_peak_MB']:10.0f} "
-            f"{r['features_MB'] + r['stimuli_MB']:8.0f}",
+            f"{r['extract_clips_per_s']:12.1f} {r['train_spikes_per_neuron']:11.2f} {r['python_peak_MB']:10.0f} "
+            f"{r['binary_peak_MB']:10.0f} {r['features_MB']:11.0f} {r['stimuli_MB']:10.0f}",
             flush=True,
         )
     first = result["clips"][0]
@@ -220,9 +251,6 @@ def main(argv=None) -> dict:
         r["time_per_clip_x_first"] = (
             (r["train_s"] + r["extract_s"]) / r["clips"] / ((first["train_s"] + first["extract_s"]) / first["clips"])
         )
-    plot(result, FIGURE)
-    print(f"figure: {FIGURE}")
-    return write_result(RESULTS, {"config": CONFIG, "quick": bool(args.quick), "chunk": CHUNK, **result})
 
 
 if __name__ == "__main__":

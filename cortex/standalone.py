@@ -55,6 +55,7 @@ __all__ = [
     "ArgSpec",
     "CompiledProgram",
     "CompiledRunError",
+    "binary_peak_bytes",
     "OutputSpec",
     "ProgramSpec",
     "RunArgError",
@@ -66,6 +67,10 @@ __all__ = [
 #: Binaries started by this process and still running.
 _RUNNING: set = set()
 _RUNNING_LOCK = threading.Lock()
+#: Largest resident set (bytes) any binary of this process reached (:func:`binary_peak_bytes`).
+_PEAK = {"bytes": 0}
+#: Seconds between two readings of a running binary's high-water mark.
+_POLL_S = 0.05
 #: Manifest file written (last, atomically) once a project is compiled.
 MANIFEST = "manifest.json"
 _STAGES = ("early", "late")
@@ -428,7 +433,12 @@ class CompiledProgram:
         with _RUNNING_LOCK:
             _RUNNING.add(proc)
         try:
-            stdout, stderr = proc.communicate()  # both pipes drained: a chatty binary cannot block
+            while True:  # both pipes drained (a chatty binary cannot block); its memory read meanwhile
+                try:
+                    stdout, stderr = proc.communicate(timeout=_POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    _note_peak(proc.pid)
             code = proc.returncode
         except BaseException:  # Ctrl-C or any error here: the binary must not outlive us
             proc.kill()
@@ -443,3 +453,31 @@ class CompiledProgram:
         if code != 0 or errors:
             tail = "\n".join(stdout.splitlines()[-5:]) + "\n" + stderr[-2000:]
             raise CompiledRunError(f"{self.directory}/main failed (exit status {code}):\n{tail.strip()}")
+
+
+def _note_peak(pid: int) -> None:
+    """Fold a running binary's high-water mark (``VmHWM``, its own since ``exec``) into :data:`_PEAK`."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    with _RUNNING_LOCK:
+                        _PEAK["bytes"] = max(_PEAK["bytes"], int(line.split()[1]) * 1024)
+                    return
+    except (OSError, ValueError, IndexError):  # exited meanwhile, or no /proc (not Linux)
+        return
+
+
+def binary_peak_bytes(reset: bool = False) -> int:
+    """Largest resident memory (bytes) any compiled binary run by this process reached.
+
+    Read from ``/proc/PID/status`` (``VmHWM``) every 50 ms while a binary runs, so it
+    is the binary's own peak (``ru_maxrss`` of a child forked from Python also counts
+    the Python pages it held before ``exec``); a binary shorter than one reading
+    leaves no figure, and growth in its last 50 ms may be missed.  Linux only (0
+    elsewhere).  ``reset`` starts a new measurement after returning the current one.
+    """
+    peak = _PEAK["bytes"]
+    if reset:
+        _PEAK["bytes"] = 0
+    return peak

@@ -14,7 +14,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from stimuli.types import check_stimuli
 
-from .features import MAX_BINS, REDUCTIONS, reduce_spikes
+from .features import DEFAULT_TAUS, MAX_BINS, REDUCTIONS, check_taus, features_per_neuron, reduce_spikes
 from .validation import Interval, Options, validate_params
 
 __all__ = ["InputCounts"]
@@ -27,7 +27,9 @@ class InputCounts(TransformerMixin, BaseEstimator):
     ----------
     bins : int
         Time bins per clip.
-    reduction : {"binned_counts", "binned_rates"}
+    reduction : {"binned_counts", "binned_rates", "traces"}
+    taus : sequence of float
+        Trace time constants, ms (``traces`` only).
     """
 
     _parameter_constraints = {
@@ -35,20 +37,22 @@ class InputCounts(TransformerMixin, BaseEstimator):
         "reduction": Options(tuple(REDUCTIONS)),
     }
 
-    def __init__(self, bins=4, reduction="binned_counts"):
+    def __init__(self, bins=4, reduction="binned_counts", taus=DEFAULT_TAUS):
         self.bins = bins
         self.reduction = reduction
+        self.taus = taus
 
     def validate_params(self) -> InputCounts:
         """Check every hyperparameter (ValueError naming it); returns self."""
         validate_params(self.get_params(), self._parameter_constraints)
+        check_taus(self.taus)
         return self
 
     def fit(self, X, y=None):
         self.validate_params()
         X = check_stimuli(X)
         self.n_input_ = X[0].n_channels
-        self.n_features_out_ = self.n_input_ * int(self.bins)
+        self.n_features_out_ = self.n_input_ * features_per_neuron(self.reduction, self.bins, self.taus)
         return self
 
     def transform(self, X):
@@ -65,6 +69,7 @@ class InputCounts(TransformerMixin, BaseEstimator):
                     reduction=self.reduction,
                     bins=int(self.bins),
                     dt=s.dt,
+                    taus=self.taus,
                 )
                 for s in X
             ]

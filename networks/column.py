@@ -58,7 +58,7 @@ from stimuli.types import SpikeStimulus, StimulusError, channel_positions, check
 
 from . import persistence
 from .column_network import build_column_network, collect_column, phase_switches
-from .features import NO_SPIKE, REDUCTIONS, as_tokens
+from .features import COUNT_REDUCTIONS, NO_SPIKE, as_tokens
 from .simulation import SimulationResult, device_session, run_phases
 from .timeline import Timeline
 from .topology import column_input_connectivity, tile_receptive_fields
@@ -291,7 +291,7 @@ class ColumnClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         "epochs_reward": Interval(int, 0, None),
         "shuffle": Options((True, False)),
         "bins": Interval(int, 1, None),
-        "reduction": Options(REDUCTIONS),
+        "reduction": Options(COUNT_REDUCTIONS),
         "dt": Interval(float, 0, None, "neither", "a time step", "ms"),
         "gap": Interval(float, 0, None, what=_NONNEG, unit="ms"),
         "snapshots": Interval(int, 0, None),

@@ -34,6 +34,7 @@ from tqdm.auto import tqdm
 from cortex.neurons import lif_group, lif_parameter_names, lif_reset_code, set_decay_factors
 from cortex.standalone import CompiledProgram, ProgramSpec, apply_values_here, compile_program
 from cortex.synapses import ConnectAtRun, STDPParams, static_synapses, stdp_synapses
+from stimuli.sequence import stimulus_headers
 from stimuli.types import SpikeStimulus
 
 from .reservoir import ReservoirDraws, assemble_result, draw_reservoir, pathway_J
@@ -461,10 +462,10 @@ def simulate_compiled(
     if extract and not keep_train_spikes:
         raise ValueError("keep_train_spikes=False: only for a training phase alone (its activity is then counted)")
     dt, epochs = float(model.dt), int(model.epochs) if train else 0
-    phases = [(list(train), True)] * epochs + [(list(s), False) for s in extract]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", MergedSpikesWarning)  # counted and reported below
-        timeline = Timeline(phases, dt=dt, gap=model.gap)
+    # the layout only: clips are read (from a StoredStimuli, a run's worth at a time) as they are simulated
+    timeline = Timeline(
+        [(train, True)] * epochs + [(s, False) for s in extract], dt=dt, gap=model.gap, with_input=False
+    )
     draws = draw_reservoir(model, n_input=n_input, seed=seed)
     window = window_length(max(int(np.diff(w, axis=1).max()) for w, _ in timeline.phase_windows() if len(w)))
     jobs = _n_jobs(model.n_jobs)
@@ -476,7 +477,7 @@ def simulate_compiled(
     dropped = (0, 0.0)
     if epochs:
         spikes, learned, snapshots, snap_t, merged, last_out, dropped = _learn(
-            model, draws, list(train) * epochs, n_input, window, keep=keep_train_spikes
+            model, draws, train, epochs, n_input, window, keep=keep_train_spikes
         )
         per_phase.extend(spikes[k * len(train) : (k + 1) * len(train)] for k in range(epochs))
     if extract:
@@ -485,8 +486,11 @@ def simulate_compiled(
         B = auto_copies(model.device, model.n, n_syn) if batch == "auto" else int(batch)
         slots = -(-CLIPS_PER_RUN // B)  # fixed: a short last chunk runs silent slots, not a new program
         layout = _Layout(copies=B, slots=slots, slot_steps=window, gap_steps=0)
-        chunks = [s[k : k + layout.per_run] for s in extract for k in range(0, len(s), layout.per_run)]
-        events = _pow2(max(_MIN_EVENTS, max(sum(c.n_spikes for c in ch) for ch in chunks)))
+        per_chunk = [
+            np.add.reduceat(n, np.arange(0, len(n), layout.per_run))
+            for n in (stimulus_headers(s)["n_spikes"] for s in extract)
+        ]
+        events = _pow2(max(_MIN_EVENTS, int(max(c.max() for c in per_chunk))))
         prog = _Program(
             model,
             draws,
@@ -499,7 +503,7 @@ def simulate_compiled(
         )
         for k, clips in enumerate(extract):
             spikes, out, m = _run_all(
-                prog, list(clips), n_jobs=jobs, desc=f"extract set {k + 1} (compiled)", show=model.progress
+                prog, clips, n_jobs=jobs, desc=f"extract set {k + 1} (compiled)", show=model.progress
             )
             per_phase.append(spikes)
             last_out, merged = out, merged + m
@@ -538,10 +542,12 @@ def simulate_compiled(
     return result
 
 
-def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, window: int, *, keep: bool = True):
-    """The learning phase as consecutive runs of a plastic program, each continuing the last.
+def _learn(model: HRSNN, draws: ReservoirDraws, train, epochs: int, n_input: int, window: int, *, keep: bool = True):
+    """The learning phase (``epochs`` passes over ``train``) as consecutive runs of a plastic program.
 
-    Runs of :func:`learning_slots` clips end on clip boundaries and hand their weights
+    Each run continues the last.  Clips are read run by run (a
+    :class:`~stimuli.sequence.StoredStimuli` is never read whole).  Runs of
+    :func:`learning_slots` clips end on clip boundaries and hand their weights
     and STDP traces to the next, so the runs together equal one long run; the weights
     after ``model.snapshots`` runs spread evenly (the last included) are the snapshots,
     after the initial weights.
@@ -566,19 +572,22 @@ def _learn(model: HRSNN, draws: ReservoirDraws, clips: list, n_input: int, windo
     n_dropped, events_dropped = 0, 0.0
     dt, plastic = float(model.dt), model.plastic_pathways()
     gap_steps = int(round(model.gap / dt))
-    per_run = learning_slots(len(clips), model.snapshots)
+    n_train, total = len(train), len(train) * int(epochs)
+    per_run = learning_slots(total, model.snapshots)
     layout = _Layout(copies=1, slots=per_run, slot_steps=gap_steps + window, gap_steps=gap_steps)
-    runs = [clips[k : k + per_run] for k in range(0, len(clips), per_run)]
+    runs = [range(k, min(k + per_run, total)) for k in range(0, total, per_run)]
     kept = set(_spaced(len(runs), int(model.snapshots)).tolist()) if int(model.snapshots) > 0 else set()
-    events = _pow2(max(_MIN_EVENTS, max(sum(c.n_spikes for c in run) for run in runs)))
+    n_spikes = np.tile(stimulus_headers(train)["n_spikes"], int(epochs))
+    events = _pow2(max(_MIN_EVENTS, int(np.add.reduceat(n_spikes, np.arange(0, total, per_run)).max())))
     prog = _Program(
         model, draws, n_input=n_input, layout=layout, plastic=plastic, weights={}, events=events, record_v=0
     )
     spikes, merged, step, snap_steps, late = [], 0, 0, [0], 0
     snaps = {pw: [np.asarray(draws.weights_init[pw], dtype=float)] for pw in plastic}
     end_of_clips = (np.arange(per_run) + 1) * layout.slot_steps * dt * 1e-3  # s, per number of clips
-    with tqdm(total=len(clips), desc="train (compiled)", unit="clip", disable=not model.progress) as bar:
-        for k, run in enumerate(runs):
+    with tqdm(total=total, desc="train (compiled)", unit="clip", disable=not model.progress) as bar:
+        for k, positions in enumerate(runs):
+            run = [train[p % n_train] for p in positions]
             clip_spikes, out, m = prog.run(run)
             silent_from = end_of_clips[len(run) - 1] - 0.5e-3 * dt  # s: the first silent slot's first step
             late += sum(int(np.sum(out[f"{pop}_t"] > silent_from)) for pop in ("exc", "inh"))

@@ -29,11 +29,12 @@ from cortex.heterogeneity import DISTRIBUTIONS
 from cortex.neurons import LIFParams
 from cortex.seeds import resolve_seed
 from cortex.synapses import STDPParams
-from stimuli.types import SpikeStimulus, check_stimuli
+from stimuli.sequence import stimulus_headers
+from stimuli.types import SpikeStimulus, StimulusError, channel_positions, check_stimuli
 
 from . import persistence
 from .compiled_reservoir import COMPILED_DEVICES, simulate_compiled
-from .features import MAX_BINS, REDUCTIONS
+from .features import DEFAULT_TAUS, MAX_BINS, REDUCTIONS, check_taus, features_per_neuron
 from .reservoir import build_reservoir, collect
 from .simulation import SimulationResult, device_session, run_phases
 from .timeline import Timeline
@@ -85,6 +86,17 @@ class HRSNN(TransformerMixin, BaseEstimator):
         Length constant of distance-dependent connectivity (grid units).
     p_in, p_ee, p_ei, p_ie, p_ii : float
         Connection probabilities (peak probabilities for ``distance``).
+    input_wiring : {"random", "topographic"}
+        Input synapses drawn from every channel (random projection), or each neuron's
+        from the channels of its receptive field: the frame cut into ``rf_tiles``,
+        neurons dealt to the tiles in turn, as many inputs per neuron as random
+        projection gives (:func:`networks.topology.topographic_input_connectivity`;
+        needs stimuli with a frame geometry, :func:`stimuli.types.channel_positions`).
+        The recurrent wiring is the same for both.
+    rf_tiles : (int, int)
+        Receptive-field tiles across the frame's width and down its height.
+    rf_overlap : int
+        Pixels each receptive field reaches beyond its tile on every side.
     w_in, w_ee, w_ei, w_ie, w_ii : float
         Mean initial weights (uniform on ``[0, 2*w]``, clipped to ``w_max``).
     w_max : float
@@ -95,8 +107,12 @@ class HRSNN(TransformerMixin, BaseEstimator):
         default LIF), conductance relative to the leak for conductance-based ones.
     bins : int
         Time bins per clip of the feature reduction.
-    reduction : {"binned_counts", "binned_rates"}
-        Sequence-to-vector reduction (:mod:`networks.features`).
+    reduction : {"binned_counts", "binned_rates", "traces"}
+        Sequence-to-vector reduction (:mod:`networks.features`): spike counts or rates
+        per bin, or exponential spike traces sampled at bin ends.
+    taus : sequence of float
+        Trace time constants, ms (``reduction="traces"``; features per neuron:
+        ``bins * len(taus)``).
     populations : {"exc", "all"}
         Whose spikes become features.
     dt : float
@@ -133,6 +149,8 @@ class HRSNN(TransformerMixin, BaseEstimator):
         The seed used (drawn once if ``seed`` was None or a Generator).
     n_input_ : int
         Input channels seen in ``fit``.
+    channel_positions_ : ndarray of int, shape (n_input_, 3) or None
+        ``(map, row, col)`` of every input channel (topographic input wiring only).
     weights_, weights_init_ : dict of str -> ndarray
         Weights of each plastic pathway after / before learning.
     snapshots_ : dict of str -> ndarray, shape (n_snapshots, n_synapses)
@@ -166,6 +184,8 @@ class HRSNN(TransformerMixin, BaseEstimator):
         "rule": Options(("multiplicative", "additive")),
         "connect": Options(CONNECTION_SCHEMES),
         "lam": Interval(float, 0, None, "neither"),
+        "input_wiring": Options(("random", "topographic")),
+        "rf_overlap": Interval(int, 0, None, what="pixels"),
         **{f"p_{k}": Interval(float, 0, 1, what=_PROB) for k in ("in", "ee", "ei", "ie", "ii")},
         **{f"w_{k}": Interval(float, 0, None, what=_NONNEG) for k in ("in", "ee", "ei", "ie", "ii")},
         "w_max": Interval(float, 0, None, "neither"),
@@ -210,6 +230,9 @@ class HRSNN(TransformerMixin, BaseEstimator):
         p_ei=0.2,
         p_ie=0.2,
         p_ii=0.1,
+        input_wiring="random",
+        rf_tiles=(4, 4),
+        rf_overlap=1,
         w_in=0.5,
         w_ee=0.2,
         w_ei=0.5,
@@ -221,6 +244,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
         J_i=0.3,
         bins=4,
         reduction="binned_counts",
+        taus=DEFAULT_TAUS,
         populations="all",
         dt=0.5,
         gap=50.0,
@@ -294,6 +318,14 @@ class HRSNN(TransformerMixin, BaseEstimator):
         for name in ("tau_m", "tau_pre", "tau_post"):
             if params[name] < self.dt:
                 raise ValueError(f"{name}: {params[name]} ms is shorter than the time step dt = {self.dt} ms")
+        tiles = self.rf_tiles
+        if (
+            not isinstance(tiles, (tuple, list))
+            or len(tiles) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in tiles)
+        ):
+            raise ValueError(f"rf_tiles: expected two integers >= 1 (gx, gy), got {tiles!r}")
+        check_taus(self.taus)
         if self.record_v > self.n_exc:
             raise ValueError(f"record_v: must lie in [0, {self.n_exc}] (the excitatory neurons), got {self.record_v}")
         return self
@@ -342,8 +374,9 @@ class HRSNN(TransformerMixin, BaseEstimator):
         """
         self.validate_params()
         X_train = check_stimuli(X_train)
-        n_input = X_train[0].n_channels
+        n_input = int(stimulus_headers(X_train[:1])["n_channels"][0])  # a StoredStimuli is not read
         extract = [check_stimuli(s, n_input) for s in extract]
+        self.channel_positions_ = self._positions(X_train) if self.input_wiring == "topographic" else None
         seed = resolve_seed(self.seed)
         result = self._simulate(
             train=X_train, extract=extract, seed=seed, n_input=n_input, weights=None, keep=keep_spikes or bool(extract)
@@ -355,8 +388,18 @@ class HRSNN(TransformerMixin, BaseEstimator):
         self.fit_seconds_ = result.seconds
         self.spikes_per_neuron_ = result.extra.get("spikes_per_neuron", np.nan)
         self.synaptic_events_ = result.extra.get("synaptic_events", np.nan)
-        self.n_features_out_ = self.n_population * int(self.bins)
+        self.n_features_out_ = self.n_population * features_per_neuron(self.reduction, self.bins, self.taus)
         return result
+
+    def _positions(self, X) -> np.ndarray:
+        """``(map, row, col)`` of every input channel, for topographic input wiring."""
+        try:
+            return channel_positions(X[0])
+        except StimulusError as exc:
+            raise ValueError(
+                f"input_wiring: 'topographic' needs the frame geometry of the stimuli, but {exc} "
+                "(use input_wiring='random', or a frame or event encoder)"
+            ) from None
 
     def save_state(self, path, *, metadata: dict | None = None) -> None:
         """Write the learned state to ``path`` (.npz), atomically (:func:`networks.persistence.save_state`)."""

@@ -13,6 +13,7 @@ Times are in ms, potentials in mV.  Files are written atomically.
 
 from __future__ import annotations
 
+import inspect
 import json
 import warnings
 import zipfile
@@ -21,10 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from sklearn.base import clone
 from sklearn.utils.validation import check_is_fitted
 
 from stimuli.io import atomic_savez
 
+from .features import features_per_neuron
 from .topology import PATHWAYS
 
 if TYPE_CHECKING:
@@ -106,6 +109,8 @@ def save_state(model: HRSNN, path, *, metadata: dict | None = None) -> None:
     for pop, params in model.neuron_params_.items():
         for pname, values in params.items():
             arrays[f"neuron_params_/{pop}/{pname}"] = values
+    if getattr(model, "channel_positions_", None) is not None:  # topographic input wiring
+        arrays["channel_positions_"] = model.channel_positions_
     atomic_savez(path, **arrays)
 
 
@@ -144,7 +149,7 @@ def load_state(model: HRSNN, path, *, strict: bool = True) -> HRSNN:
     _check_shapes(model, state, path)
     for name, value in state.items():
         setattr(model, name, value)
-    model.n_features_out_ = model.n_population * int(model.bins)
+    model.n_features_out_ = model.n_population * features_per_neuron(model.reduction, model.bins, model.taus)
     return model
 
 
@@ -176,6 +181,7 @@ def _read(data, path) -> dict:
             "snapshot_times_": data["snapshot_times_"],
             "fit_seconds_": float(data["fit_seconds_"]),
             "spikes_per_neuron_": float(data["spikes_per_neuron_"]),
+            "channel_positions_": data["channel_positions_"] if "channel_positions_" in keys else None,
         }
         state.update(_nested_arrays(data, keys, _STATE_DICTS))
     except StateFileError:
@@ -202,6 +208,15 @@ def _nested_arrays(data, keys, dict_attrs) -> dict:
 _SCALARS = (bool, int, float, str, type(None))
 
 
+def _init_params(model) -> dict:
+    """The ``__init__`` parameters of ``model``'s class that have a default."""
+    return {
+        k: v
+        for k, v in inspect.signature(type(model).__init__).parameters.items()
+        if k != "self" and v.default is not inspect.Parameter.empty
+    }
+
+
 def _jsonable_params(model) -> dict:
     """Hyperparameters that JSON keeps exactly: scalars, and tuples/lists of scalars (as lists)."""
     out = {}
@@ -222,6 +237,9 @@ def _check_estimator(data, expected: str, path, *, required: bool) -> None:
 
 def _check_hyperparameters(model, saved: dict, path, strict: bool, presentation=PRESENTATION_PARAMS) -> None:
     current = _jsonable_params(model)
+    # a hyperparameter added since the file was saved: the file's model had its default
+    defaults = _jsonable_params(clone(model).set_params(**{k: v.default for k, v in _init_params(model).items()}))
+    saved = {**{k: defaults[k] for k in current if k not in saved and k in defaults}, **saved}
     diff = [
         f"{k}={saved.get(k)!r} (this estimator: {current.get(k)!r})"
         for k in sorted(set(saved) | set(current))

@@ -31,7 +31,13 @@ from stimuli.timebase import from_brian, to_brian
 from .features import reduce_spikes
 from .simulation import SimulationResult, check_finite, spike_arrays
 from .timeline import Timeline, clip_reset_synapses, count_in_windows
-from .topology import PATHWAYS, fan_out, reservoir_connectivity
+from .topology import (
+    PATHWAYS,
+    fan_out,
+    reservoir_connectivity,
+    tile_receptive_fields,
+    topographic_input_connectivity,
+)
 
 if TYPE_CHECKING:
     from .hrsnn import HRSNN
@@ -120,7 +126,7 @@ def draw_reservoir(model: HRSNN, *, n_input: int, seed: int) -> ReservoirDraws:
     (:mod:`networks.compiled_reservoir`) build the same network from these draws.
     """
     dt = to_brian(model.dt)
-    neuron_rng_e, neuron_rng_i, wiring_rng, weight_rng, stdp_rng = make_rng(seed).spawn(5)
+    neuron_rng_e, neuron_rng_i, wiring_rng, weight_rng, stdp_rng, field_rng = make_rng(seed).spawn(6)
     params = model.neuron_params()
     neurons = {
         pop: draw_lif_values(n, params, synapse=model.synapse, seed=rng, dt=dt)
@@ -135,6 +141,8 @@ def draw_reservoir(model: HRSNN, *, n_input: int, seed: int) -> ReservoirDraws:
         lam=model.lam,
         seed=wiring_rng,
     )
+    if model.input_wiring == "topographic":  # the random input draws above keep the recurrent ones identical
+        structure.update(_topographic_input(model, n_input, field_rng))
     w_means = _probabilities(model, "w")
     weights_init = {
         pw: np.minimum(weight_rng.uniform(0, 2 * w_means[pw], size=len(structure[pw][0])), model.w_max)
@@ -148,6 +156,22 @@ def draw_reservoir(model: HRSNN, *, n_input: int, seed: int) -> ReservoirDraws:
         if pw in model.plastic_pathways()
     }
     return ReservoirDraws(neurons, structure, weights_init, synapse_values)
+
+
+def _topographic_input(model: HRSNN, n_input: int, rng) -> dict:
+    """``in_exc`` and ``in_inh`` through receptive fields (``model.rf_tiles``, ``model.rf_overlap``)."""
+    positions = getattr(model, "channel_positions_", None)
+    if positions is None or len(positions) != n_input:
+        raise ValueError(
+            f"input_wiring: 'topographic' needs the positions of the {n_input} input channels "
+            "(set by fit from the stimuli's frame geometry)"
+        )
+    fields = tile_receptive_fields(positions, tuple(model.rf_tiles), int(model.rf_overlap))
+    i, j, _ = topographic_input_connectivity(fields, n_input, model.n_exc, model.p_in, seed=rng)
+    out = {"in_exc": (i, j)}
+    i, j, _ = topographic_input_connectivity(fields, n_input, model.n_inh, model.p_in, first_tile=model.n_exc, seed=rng)
+    out["in_inh"] = (i, j)
+    return out
 
 
 def pathway_J(model: HRSNN, pathway: str):
@@ -319,7 +343,11 @@ def assemble_result(
     for w, plastic in timeline.phase_windows():
         windows.append(w)
         if not plastic:
-            features.append(reduce_spikes(idx, stp, w, n_pop, reduction=model.reduction, bins=int(model.bins), dt=dt))
+            features.append(
+                reduce_spikes(
+                    idx, stp, w, n_pop, reduction=model.reduction, bins=int(model.bins), dt=dt, taus=model.taus
+                )
+            )
     counted = timeline.feature_windows()
     total = sum(count_in_windows(s[1], counted) for s in spikes.values())
     # synaptic events: each spike times its fan-out (input spikes included)

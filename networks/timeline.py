@@ -29,6 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 from brian2 import SpikeGeneratorGroup, Synapses
 
+from stimuli.sequence import stimulus_headers
 from stimuli.timebase import to_brian
 from stimuli.types import SpikeStimulus
 
@@ -54,6 +55,12 @@ class Timeline:
         Network time step, ms.
     gap : float
         Silent time before each clip, ms (rounded to whole steps).
+    with_input : bool
+        Merge every clip's input spikes into :attr:`indices` and :attr:`steps` (default).
+        Without, only the layout is computed, from the clips' lengths
+        (:func:`stimuli.sequence.stimulus_headers`: a
+        :class:`~stimuli.sequence.StoredStimuli` is not read), for a simulation that
+        feeds the clips itself; :attr:`indices` and :attr:`steps` are then empty.
 
     Attributes
     ----------
@@ -68,21 +75,26 @@ class Timeline:
         Steps of the plastic phases.
     """
 
-    def __init__(self, phases: Sequence[tuple[Sequence[SpikeStimulus], bool]], dt: float, gap: float):
+    def __init__(
+        self, phases: Sequence[tuple[Sequence[SpikeStimulus], bool]], dt: float, gap: float, *, with_input=True
+    ):
         self.dt, self.gap = float(dt), float(gap)
         gap_steps = int(round(self.gap / self.dt))
         idx_parts, step_parts, starts, self._phases = [], [], [], []
         cursor = 0
         for stims, plastic in phases:
-            windows = np.zeros((len(stims), 2), dtype=np.int64)
-            for c, s in enumerate(stims):
-                indices, local, length = self.clip_steps(s, self.dt)
-                start = cursor + gap_steps
-                step_parts.append(local + start)
-                idx_parts.append(indices)
-                windows[c] = (start, start + length)
-                starts.append(start)
-                cursor = start + length
+            head = stimulus_headers(stims)
+            lengths = np.maximum(np.ceil(head["n_steps"] * head["dt"] / self.dt - 1e-9).astype(np.int64), 1)
+            windows = np.zeros((len(lengths), 2), dtype=np.int64)
+            windows[:, 0] = cursor + gap_steps * np.arange(1, len(lengths) + 1) + np.cumsum(lengths) - lengths
+            windows[:, 1] = windows[:, 0] + lengths
+            if with_input:
+                for s, (start, _) in zip(stims, windows, strict=True):
+                    indices, local, _ = self.clip_steps(s, self.dt)
+                    step_parts.append(local + start)
+                    idx_parts.append(indices)
+            starts.extend(windows[:, 0].tolist())
+            cursor = int(windows[-1, 1]) if len(windows) else cursor
             self._phases.append((windows, bool(plastic), cursor))
         self.total_steps = cursor + 1
         indices = np.concatenate(idx_parts) if idx_parts else np.zeros(0, np.int64)

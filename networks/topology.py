@@ -18,6 +18,12 @@ frame into ``gx x gy`` rectangles (``numpy.array_split`` of the columns and rows
 widened by ``overlap`` pixels on every side) and gives each tile the input channels
 on it, of every map (polarity); :func:`column_input_connectivity` connects each
 column's layer neurons to the channels of its own field only.
+
+Topographic reservoir input: :func:`topographic_input_connectivity` places the
+reservoir's neurons on the same tiles (dealt in turn, so excitatory and inhibitory
+neurons cover the frame alike) and draws each neuron's input synapses from its tile's
+field only, as many as random projection would give it, so the two schemes differ
+in *where* a neuron looks, not in how much it sees.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ __all__ = [
     "fan_out",
     "tile_receptive_fields",
     "column_input_connectivity",
+    "topographic_input_connectivity",
 ]
 
 #: The reservoir's pathways: name -> (source, target, excitatory?).
@@ -278,3 +285,49 @@ def column_input_connectivity(
     j = np.concatenate(jj) if jj else np.zeros(0, np.int64)
     columns = np.repeat(np.arange(len(fields)), n_per_column)
     return i.astype(np.int32), j.astype(np.int32), columns.astype(np.int32)
+
+
+def topographic_input_connectivity(
+    fields: list[np.ndarray], n_input: int, n_post: int, p: float, *, first_tile: int = 0, seed: SeedLike = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Input -> reservoir synapses through local receptive fields.
+
+    Parameters
+    ----------
+    fields : list of ndarray of int
+        Input channels of each tile (:func:`tile_receptive_fields`).
+    n_input : int
+        All input channels.
+    n_post : int
+        Neurons of the target population; neuron ``j`` sits on tile
+        ``(first_tile + j) % len(fields)``.
+    p : float
+        Connection probability of random projection: each neuron draws
+        ``Binomial(n_input, p)`` inputs, uniformly without replacement from its field
+        (all of the field when it holds fewer channels).
+    first_tile : int
+        Tile of neuron 0 (a second population continues where the first stopped).
+    seed : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    i, j : ndarray of int32
+        Input channel and target neuron of each synapse, sorted by ``(i, j)``.
+    tiles : ndarray of int32, shape (n_post,)
+        Tile of each neuron.
+    """
+    if not fields or any(len(f) == 0 for f in fields):
+        raise ValueError("topographic input: every receptive field needs at least one input channel")
+    rng = make_rng(seed)
+    tiles = (int(first_tile) + np.arange(int(n_post))) % len(fields)
+    counts = rng.binomial(int(n_input), float(p), size=int(n_post))
+    ii, jj = [], []
+    for j, (tile, k) in enumerate(zip(tiles, counts, strict=True)):
+        field = np.asarray(fields[tile], dtype=np.int64)
+        pick = field if k >= len(field) else rng.choice(field, size=int(k), replace=False)
+        ii.append(pick)
+        jj.append(np.full(len(pick), j, dtype=np.int64))
+    i = np.concatenate(ii) if ii else np.zeros(0, np.int64)
+    j = np.concatenate(jj) if jj else np.zeros(0, np.int64)
+    order = np.lexsort((j, i))
+    return i[order].astype(np.int32), j[order].astype(np.int32), tiles.astype(np.int32)

@@ -58,6 +58,8 @@ class DaskExecutor(Executor):
             self._client = Client(self._cluster)
         self._client.register_plugin(_ImportFirst(), name="spikevid-import-first")
         self.workers = max(1, sum(w.get("nthreads", 1) for w in self._client.scheduler_info()["workers"].values()))
+        #: Workers of a scheduler may run on other machines: they get clips, not paths to them.
+        self.local = not scheduler
 
     @property
     def client(self):

@@ -79,10 +79,13 @@ class Executor:
         One of :data:`EXECUTORS`.
     workers : int
         Tasks that run at once.
+    local : bool
+        Every worker runs on this machine and reads its files (a stimulus cache, say).
     """
 
     kind = "serial"
     workers = 1
+    local = True
 
     def map(self, fn: Callable, items: Iterable, *, shared=None, errors: str = "raise") -> Iterator[tuple[int, object]]:
         """Yield ``(index, fn(shared, items[index]))`` as tasks finish (serial: in order).

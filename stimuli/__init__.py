@@ -10,6 +10,7 @@
 ``stimuli.datasets``     KTH, UCF11, UCF101, DVS Gesture, N-MNIST, Weizmann, folders,
                          synthetic actions, each with its official split
 ``stimuli.cache``        on-disk cache of encoded stimuli
+``stimuli.sequence``     stored stimuli: a sequence read from the cache as it is used
 ``stimuli.io``           atomic file writes
 ``stimuli.brian_input``  :class:`SpikeStimulus` -> Brian2 ``SpikeGeneratorGroup``
                          (imported on its own: it loads Brian2)
@@ -19,6 +20,7 @@ from .cache import StimulusCache
 from .datasets import DATASETS, get_dataset
 from .encoders import ENCODERS, get_encoder
 from .io import atomic_savez, atomic_write_json, atomic_write_text
+from .sequence import StoredStimuli, stimulus_headers
 from .types import EVENT_DTYPE, Sample, SpikeStimulus, StimulusError, check_stimuli, make_events
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "DATASETS",
     "get_dataset",
     "StimulusCache",
+    "StoredStimuli",
+    "stimulus_headers",
     "atomic_savez",
     "atomic_write_json",
     "atomic_write_text",

@@ -147,7 +147,7 @@ class StimulusCache:
         path = self.path_for(key)
         if path.exists():
             try:
-                stim = self._load(path, key, sample.label)
+                stim = self.load(path, key, sample.label)
                 self.hits += 1
                 return stim
             except Exception as exc:  # noqa: BLE001 - any unreadable entry is re-encoded
@@ -163,6 +163,19 @@ class StimulusCache:
         stim = encoder(sample.data, label=sample.label, meta=sample.meta)
         stim.meta["cache_key"] = key
         self._store(path, key, stim)
+        return stim
+
+    def put(self, key: str, stim: SpikeStimulus) -> SpikeStimulus:
+        """Store ``stim`` (spikes made elsewhere: a simulation, a benchmark) under ``key``.
+
+        ``key`` is any hex string naming the clip's content; returns ``stim`` with
+        ``meta["cache_key"] = key``, ready for :meth:`stimuli.sequence.StoredStimuli.collect`.
+        """
+        key = str(key)
+        if len(key) < 3 or any(c not in "0123456789abcdef" for c in key):
+            raise ValueError(f"cache key {key!r}: expected a lower-case hex string of 3 or more digits")
+        stim.meta["cache_key"] = key
+        self._store(self.path_for(key), key, stim)
         return stim
 
     # -- storage ----------------------------------------------------------------------
@@ -181,7 +194,8 @@ class StimulusCache:
         atomic_savez(path, compressed=False, **payload)
 
     @staticmethod
-    def _load(path: Path, key: str, label) -> SpikeStimulus:
+    def load(path: Path, key: str, label) -> SpikeStimulus:
+        """The stimulus stored in ``path`` under ``key``, with ``label``; ``ValueError`` if it holds another key."""
         with np.load(path, allow_pickle=False) as z:
             stored_key = str(z["key"])
             if stored_key != key:

@@ -189,13 +189,17 @@ def check_stimuli(X, n_channels: int | None = None) -> list[SpikeStimulus]:
 
     Returns
     -------
-    list of SpikeStimulus
+    list of SpikeStimulus, or the :class:`~stimuli.sequence.StoredStimuli` given
+        A ``StoredStimuli`` is checked from its headers and returned as it is (no clip
+        is read).
 
     Raises
     ------
     ValueError, TypeError, StimulusError
         Naming the offending items.
     """
+    if callable(getattr(X, "checked", None)):  # stimuli.sequence.StoredStimuli: from its headers
+        return X.checked(n_channels)
     X = list(X)
     if not X:
         raise ValueError("X: no stimuli given")

@@ -47,7 +47,7 @@ def test_column_run_reports_the_vote_beside_the_layer_readout_and_the_baseline(c
         assert (out / name).is_file(), name
     assert m["model"]["kind"] == "column" and m["model"]["result"] == "populations"
     assert m["model"]["tiles"] == [2, 2]
-    assert set(m["readouts"]) == {"populations", "column", "input"}
+    assert set(m["readouts"]) == {"populations", "column", "input", "column+input"}
     assert m["test_accuracy"] == m["readouts"]["populations"]["test_accuracy"]
     assert m["readouts"]["column"]["readout"] == "logistic"
     assert m["baseline"]["test_accuracy"] == m["readouts"]["input"]["test_accuracy"]

@@ -130,3 +130,25 @@ def test_fit_counts_the_training_activity_without_keeping_its_spikes(model, clip
         simulate_compiled(
             model, train=clips[:2], extract=[clips[:2]], seed=0, n_input=24, weights=None, keep_train_spikes=False
         )
+
+
+def test_stored_clips_are_read_run_by_run_with_the_same_results(model, clips, per_clip, tmp_path, monkeypatch):
+    """Clips read from a stimulus cache as each run needs them: the same weights and features, each read once."""
+    from stimuli.cache import StimulusCache
+    from stimuli.sequence import StoredStimuli, stimulus_headers
+
+    cache = StimulusCache(tmp_path)
+    keys = [f"{k:064x}" for k in range(len(clips))]
+    for key, clip in zip(keys, clips, strict=True):
+        cache.put(key, clip)
+    stored = StoredStimuli(tmp_path, keys, stimulus_headers(clips), [f"clip{k}" for k in range(len(clips))])
+    reads = []
+    read = StoredStimuli._read
+    monkeypatch.setattr(StoredStimuli, "_read", lambda self, k: reads.append(self.ids[k]) or read(self, k))
+    fitted = clone(model).fit(stored[:6])
+    assert reads == [f"clip{k}" for k in range(6)] * model.epochs  # run by run, never all at once
+    for pw, w in model.weights_.items():
+        np.testing.assert_array_equal(fitted.weights_[pw], w)
+    reads.clear()
+    np.testing.assert_array_equal(fitted.transform(stored), per_clip.features[0])
+    assert sorted(reads) == sorted(stored.ids)

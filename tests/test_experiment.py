@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import yaml
 
+from analysis.report import summary_table
 from networks.hrsnn import HRSNN
 from spikevid.cli import main as cli_main
 from spikevid.experiments.config import ConfigError, load_config, resolve_config
@@ -62,6 +63,14 @@ def test_end_to_end_outputs(reference):
     assert json.loads((out / "metrics.json").read_text()) == json.loads(json.dumps(m))
     z = np.load(out / "features.npz")
     assert z["X_train_reservoir"].shape == (12, 30 * 4) and z["X_test_input"].shape[0] == 6
+    n_in = z["X_train_input"].shape[1] // 4
+    joined = z["X_train_reservoir+input"].reshape(12, 4, 30 + n_in)  # joined bin by bin
+    np.testing.assert_array_equal(joined[:, :, :30], z["X_train_reservoir"].reshape(12, 4, 30))
+    np.testing.assert_array_equal(joined[:, :, 30:], z["X_train_input"].reshape(12, 4, n_in))
+    assert list(m["readouts"]) == ["reservoir", "input", "reservoir+input"]
+    assert m["readouts"]["reservoir+input"]["n_features"] == 4 * (30 + n_in)
+    table = summary_table(m).splitlines()
+    assert "input counts (no SNN)" in table[-3] and "and input counts + logistic" in table[-2]
     assert yaml.safe_load((out / "config.yaml").read_text())["model"]["n"] == 30
     model = HRSNN(**{k: v for k, v in TINY["model"].items() if k != "kind"}).load_state(out / "model.npz")
     assert set(model.weights_) == {"in_exc", "ee"} and model.snapshots_["ee"].shape[0] >= 2
@@ -99,6 +108,51 @@ def test_resume_after_interruption_gives_the_same_metrics(reference, tmp_path, m
     assert {p: (tmp_path / "features" / p).stat().st_mtime_ns for p in done} == mtimes
     assert "reused the trained model" in (tmp_path / "log.txt").read_text()
     assert _stable(m) == _stable(ref)
+
+
+def test_clips_read_from_the_cache_give_the_same_results(reference, tmp_path):
+    """``run.memory_mb: 0``: every clip is read from the stimulus cache when used, nothing held."""
+    _, ref = reference
+    m = run_experiment(resolve_config(TINY, ["run.memory_mb=0"]), tmp_path)
+    assert _stable(m) == _stable(ref)
+    log = (tmp_path / "log.txt").read_text()
+    assert f"0 of 18 clips held in memory (run.memory_mb 0); the others are read from {tmp_path / 'cache'}" in log
+
+
+def test_readouts_are_cross_validated_on_the_training_split_only(reference, tmp_path):
+    """``readout.cv``: the same features, the readout refitted per fold; the numbers a hand loop gives."""
+    import shutil
+
+    from sklearn.model_selection import StratifiedKFold
+
+    from networks.readouts import make_readout
+    from spikevid.experiments.crossval import cv_folds
+
+    out, ref = reference
+    shutil.copytree(out, tmp_path / "run")
+    m = run_experiment(resolve_config(TINY, ["readout.cv=2"]), tmp_path / "run")  # features reused
+    assert ref["cv"].startswith("none (no subjects") and m["cv"] == "stratified 2-fold"
+    assert _stable(m) == _stable(ref)
+    z = np.load(tmp_path / "run" / "features.npz")
+    y = z["y_train"]
+    for name in ("reservoir", "input", "reservoir+input"):
+        X, hits = z[f"X_train_{name}"], 0
+        for tr, te in StratifiedKFold(2, shuffle=True, random_state=1).split(X, y):
+            clf = make_readout("logistic", scale="log", seed=1, n_tokens=4).fit(X[tr], y[tr])
+            hits += int((clf.predict(X[te]) == y[te]).sum())
+        assert m["readouts"][name]["cv"]["mean"] == pytest.approx(hits / len(y))
+        assert len(m["readouts"][name]["cv"]["folds"]) == 2
+    assert "CV on train split" in summary_table(m) and "stratified 2-fold" in summary_table(m)
+    y6 = np.repeat(np.arange(3), 2)
+    assert cv_folds("auto", y6, None)[0] == [] and "smallest class has 2" in cv_folds("auto", y6, None)[1]
+    folds, how = cv_folds("auto", y6, ["a", "a", "b", "b", "c", "c"])
+    assert how == "leave-one-subject-out (3 subjects)" and [sorted(te) for _, te in folds] == [[0, 1], [2, 3], [4, 5]]
+    assert cv_folds("auto", np.repeat(np.arange(2), 5), None)[1] == "stratified 5-fold"
+    assert cv_folds("auto", np.repeat(np.arange(2), 5), None, readout="attention")[0] == []
+    with pytest.raises(ValueError, match="readout.cv: 'subject' needs the subject"):
+        cv_folds("subject", y6, [None] * 6)
+    with pytest.raises(ValueError, match="readout.cv: 3 folds need 3 training clips of every class"):
+        cv_folds(3, y6, None)
 
 
 def test_a_different_config_is_refused_on_the_same_dir(reference):

@@ -48,7 +48,7 @@ def test_hybrid_run_reports_every_mode_beside_the_branch_and_the_baseline(hybrid
     out, m = hybrid_run
     assert m["model"]["kind"] == "hybrid" and m["model"]["branch"] == "hrsnn"
     assert m["model"]["result"] == "hybrid_concat" and m["model"]["scales"] == [2, 1]
-    assert set(m["readouts"]) == {"reservoir", "input"} | {f"hybrid_{mode}" for mode in MODES}
+    assert set(m["readouts"]) == {"reservoir", "input", "reservoir+input"} | {f"hybrid_{mode}" for mode in MODES}
     assert m["test_accuracy"] == m["readouts"]["hybrid_concat"]["test_accuracy"]
     assert m["baseline"]["test_accuracy"] == m["readouts"]["input"]["test_accuracy"]
     with np.load(out / "hybrid_tokens.npz") as z:
@@ -119,7 +119,7 @@ def test_readout_hybrid_is_refused_for_other_models():
 def test_hybrid_study_summarises_every_mode_over_seeds(tmp_path):
     summary = hybrid_study(resolve_config(HYBRID), tmp_path, seeds=2, jobs=1, progress=False)
     assert summary["n_finished"] == 2 and sorted(summary["seeds"]) == [0, 1]
-    assert set(summary["readouts"]) == {"reservoir", "input"} | {f"hybrid_{mode}" for mode in MODES}
+    assert set(summary["readouts"]) == {"reservoir", "input", "reservoir+input"} | {f"hybrid_{mode}" for mode in MODES}
     for k in (0, 1):
         m = json.loads((tmp_path / f"seed{k}" / "metrics.json").read_text())
         assert m["model"]["seed"] == k

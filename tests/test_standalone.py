@@ -145,3 +145,24 @@ def test_a_killed_or_failing_binary_raises(compiled, tmp_path):
     main.write_text("#!/bin/sh\nexit 0\n")  # ends without writing its results
     with pytest.raises(CompiledRunError, match="did not finish"):
         CompiledProgram(fake).run(_values(), sizes={"w": 3})
+
+
+def test_a_binarys_own_peak_memory_is_measured(compiled, tmp_path):
+    """The binary's high-water mark, not the Python pages a child forked from a large process holds."""
+    from cortex.standalone import binary_peak_bytes
+
+    program, _, _ = compiled
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    for item in ("manifest.json", "static_arrays"):
+        os.symlink(program.directory / item, fake / item)
+    main = fake / "main"
+    main.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import time; x = b\"x\" * (150 << 20); time.sleep(0.4)'\n")
+    main.chmod(0o755)
+    ballast = np.ones(400 << 17)  # 400 MB in this process, which a forked child's ru_maxrss would count
+    binary_peak_bytes(reset=True)
+    with pytest.raises(CompiledRunError, match="did not finish"):
+        CompiledProgram(fake).run(_values(), sizes={"w": 3})
+    peak = binary_peak_bytes(reset=True) / 2**20
+    assert ballast.sum() > 0 and 150 <= peak < 150 + 60, peak
+    assert binary_peak_bytes() == 0

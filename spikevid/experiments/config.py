@@ -15,14 +15,17 @@ A config has six sections; any key not listed here is an error that names it
                hyperparameters), scales (grid sizes of both branches), frames {..}
                (KeyFrameFeatures hyperparameters)
     readout:   kind (logistic | ridge | svm | attention | populations), scale, C,
-               alpha, attention {..} (AttentionReadout hyperparameters: width,
+               alpha, cv (auto | subject | none | k: cross-validation of every
+               readout on the training split, spikevid.experiments.crossval),
+               attention {..} (AttentionReadout hyperparameters: width,
                n_layers, ...); populations (model.kind column only): the vote of
                the R-STDP class populations; hybrid {..} (HybridClassifier
                hyperparameters of model.kind hybrid: mode frames | spikes | concat
                | cross, width, ...)
     baseline:  enabled, bins
     run:       chunk, cache (true: DIR/cache, false: none, or a folder to share),
-               progress
+               memory_mb (MB of encoded spikes held in memory; the rest is read
+               from the cache as used), progress
 
 ``--set key.sub=value`` overrides use the same dotted paths; values are parsed
 as YAML (``--set model.n=200``, ``--set dataset.options.size=[45,36]``).  Times are
@@ -50,6 +53,8 @@ from networks.validation import Interval, Options, validate_params
 from stimuli.datasets import DATASETS, dataset_class, dataset_options
 from stimuli.encoders import ENCODERS, get_encoder
 from stimuli.options import annotations_of, mismatch
+
+from .crossval import CV_CHOICES
 
 __all__ = [
     "DEFAULTS",
@@ -150,9 +155,17 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "encoder": {"name": "delta", "params": {}},
     "model": {"kind": "hrsnn"},
-    "readout": {"kind": "logistic", "scale": "standard", "C": 1.0, "alpha": 1.0, "attention": {}, "hybrid": {}},
+    "readout": {
+        "kind": "logistic",
+        "scale": "standard",
+        "C": 1.0,
+        "alpha": 1.0,
+        "cv": "auto",
+        "attention": {},
+        "hybrid": {},
+    },
     "baseline": {"enabled": True, "bins": None},
-    "run": {"chunk": 200, "cache": True, "progress": True},
+    "run": {"chunk": 200, "cache": True, "memory_mb": 256, "progress": True},
 }
 #: Sections whose values are free-form mappings checked by their consumer.
 _OPEN = {
@@ -320,9 +333,15 @@ SCHEMA = {
         "scale": Options(SCALES),
         "C": Interval(float, 0, None, "neither", "an inverse regularisation strength"),
         "alpha": Interval(float, 0, None, what="a regularisation strength"),
+        "cv": (Options(CV_CHOICES), Interval(int, 2, None, what="a number of folds")),
     },
     "baseline": {"enabled": Options((True, False)), "bins": (None, Interval(int, 1, MAX_BINS))},
-    "run": {"chunk": Interval(int, 1, None), "cache": (bool, str), "progress": Options((True, False))},
+    "run": {
+        "chunk": Interval(int, 1, None),
+        "cache": (bool, str),
+        "memory_mb": Interval(float, 0, None, what="MB of encoded spikes held in memory"),
+        "progress": Options((True, False)),
+    },
 }
 
 

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from stimuli.cache import stimulus_key
 from stimuli.datasets import BadFileWarning, get_dataset
+from stimuli.sequence import RESIDENT_MB, StoredStimuli
 from stimuli.types import StimulusError
 
 from .config import ConfigError
@@ -108,8 +109,12 @@ def first_per_class(ds, n: int):
     return ds.subset(np.sort(keep))
 
 
-def encode_all(dataset, encoder, cache, *, desc="encode", progress=True):
-    """Encode every sample (through the cache when given); list of SpikeStimulus.
+def encode_all(dataset, encoder, cache, *, desc="encode", progress=True, resident_mb=RESIDENT_MB):
+    """Encode every sample (through the cache when given).
+
+    With a cache, a :class:`~stimuli.sequence.StoredStimuli` that keeps up to
+    ``resident_mb`` MB of spikes in memory and reads the rest from the cache as they
+    are used (memory does not grow with the data); without, a list of SpikeStimulus.
 
     With the dataset's ``skip_bad``, a sample the encoder rejects (``StimulusError``:
     events outside the sensor, a clip of the wrong shape) is skipped and listed in the
@@ -118,19 +123,23 @@ def encode_all(dataset, encoder, cache, *, desc="encode", progress=True):
     Every stimulus carries ``meta["cache_key"]`` (:func:`stimuli.cache.stimulus_key`): the
     identity of its input file, data and encoding, which runs record as their fingerprint.
     """
-    out, bad = [], []
-    for sample in tqdm(dataset, total=len(dataset), desc=desc, disable=not progress, unit="clip"):
-        try:
-            if cache is not None:
-                out.append(cache.get_or_encode(sample, encoder))
-            else:
-                stim = encoder(sample.data, label=sample.label, meta=sample.meta)
-                stim.meta["cache_key"] = stimulus_key(sample, encoder)
-                out.append(stim)
-        except StimulusError as exc:
-            if not getattr(dataset, "skip_bad", False):
-                raise
-            bad.append((str(sample.meta.get("path", sample.meta.get("id"))), f"cannot encode: {exc}"))
+    bad = []
+
+    def encoded():
+        for sample in tqdm(dataset, total=len(dataset), desc=desc, disable=not progress, unit="clip"):
+            try:
+                if cache is not None:
+                    yield cache.get_or_encode(sample, encoder)
+                else:
+                    stim = encoder(sample.data, label=sample.label, meta=sample.meta)
+                    stim.meta["cache_key"] = stimulus_key(sample, encoder)
+                    yield stim
+            except StimulusError as exc:
+                if not getattr(dataset, "skip_bad", False):
+                    raise
+                bad.append((str(sample.meta.get("path", sample.meta.get("id"))), f"cannot encode: {exc}"))
+
+    out = list(encoded()) if cache is None else StoredStimuli.collect(cache.root, encoded(), resident_mb=resident_mb)
     if bad:
         dataset.bad_files.extend(bad)
         warnings.warn(

@@ -15,6 +15,8 @@ import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 
+from stimuli.sequence import StoredStimuli
+
 __all__ = ["Provenance", "digest", "input_identities"]
 
 
@@ -26,12 +28,15 @@ def digest(obj) -> str:
 
 def input_identities(stimuli) -> dict[str, str]:
     """``{sample id: stimulus key}`` of encoded stimuli (ids must be unique)."""
+    if isinstance(stimuli, StoredStimuli):  # known without reading a clip
+        pairs = zip(stimuli.ids, stimuli.keys, strict=True)
+    else:
+        pairs = ((str(s.meta.get("id", k)), str(s.meta.get("cache_key", ""))) for k, s in enumerate(stimuli))
     out = {}
-    for k, s in enumerate(stimuli):
-        sid = str(s.meta.get("id", k))
+    for sid, key in pairs:
         if sid in out:
             raise ValueError(f"input id {sid!r} occurs twice: a dataset index lists a sample twice")
-        out[sid] = str(s.meta.get("cache_key", ""))
+        out[sid] = key
     return out
 
 

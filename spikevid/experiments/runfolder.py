@@ -42,7 +42,14 @@ __all__ = [
 #: Files and folders that hold results (their presence makes a folder a run's).
 RESULT_FILES = ("model.npz", "features", "features.npz", "raster.npz", "metrics.json")
 #: Config entries that may change between a run and its resumption.
-VOLATILE = (("run", "progress"), ("run", "cache"), ("run", "chunk"), ("model", "build_dir"))
+VOLATILE = (
+    ("run", "progress"),
+    ("run", "cache"),
+    ("run", "chunk"),
+    ("run", "memory_mb"),
+    ("readout", "cv"),
+    ("model", "build_dir"),
+)
 
 
 class RunFolderBusy(RuntimeError):

@@ -59,6 +59,7 @@ from analysis.report import summary_table
 from networks.attention import AttentionReadout
 from networks.baseline import InputCounts
 from networks.column import ColumnClassifier, population_vote
+from networks.features import DEFAULT_TAUS, as_tokens
 from networks.hybrid import MODES, HybridClassifier
 from networks.hybrid_tokens import HybridInputs, time_bin_tokens
 from networks.keyframes import KeyFrameFeatures
@@ -70,12 +71,14 @@ from networks.training import split_problem
 from stimuli.cache import StimulusCache
 from stimuli.encoders import get_encoder
 from stimuli.io import atomic_savez, atomic_write_json
+from stimuli.sequence import StoredStimuli, stimulus_headers
 from stimuli.timebase import ms_to_seconds
 from stimuli.types import SpikeStimulus, StimulusError
 
 from .. import __version__, interrupts
 from ..executors import Executor, SerialExecutor
 from .config import HYBRID_KEYS, POPULATIONS, ConfigError, model_estimator, model_params, spiking_kind
+from .crossval import cv_accuracy, cv_folds
 from .data import check_split_contents, encode_all, load_split
 from .provenance import Provenance, digest, input_identities
 from .runfolder import claim_config, locked, stripped
@@ -113,6 +116,8 @@ class Run:
     provenance: Provenance | None = None
     #: Where feature chunks are simulated (:mod:`spikevid.executors`; results do not depend on it).
     executor: Executor = field(default_factory=SerialExecutor)
+    #: The readouts' cross-validation folds in words (set by :func:`readouts`).
+    cv: str = ""
 
     @property
     def progress(self) -> bool:
@@ -144,18 +149,20 @@ class EncodedData:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     #: ``dataset.train_fraction`` requested and in effect (one clip per class at least), if below 1.
     fraction: dict | None = None
+    #: Subject of every training clip (None where the dataset names none): cross-validation folds.
+    subjects: list | None = None
 
     @property
     def y_train(self) -> np.ndarray:
-        return np.array([s.label for s in self.train])
+        return stimulus_headers(self.train)["label"]
 
     @property
     def y_test(self) -> np.ndarray:
-        return np.array([s.label for s in self.test])
+        return stimulus_headers(self.test)["label"]
 
     @property
     def n_input(self) -> int:
-        return self.train[0].n_channels
+        return int(stimulus_headers(self.train[:1])["n_channels"][0])
 
 
 def run_experiment(cfg: dict, out_dir, *, log=None, executor: Executor | None = None) -> dict:
@@ -194,6 +201,7 @@ def run_experiment(cfg: dict, out_dir, *, log=None, executor: Executor | None = 
             elif run.network == "column":
                 features, activity, votes = column(run, data)
             features.update(baseline(run, data))
+            features.update(combined(run, features))
             results = readouts(run, data, features, votes)
             if run.kind == "hybrid":
                 results.update(hybrid(run, data, features[FEATURE_NAMES[run.network]]))
@@ -245,16 +253,19 @@ def encode(run: Run) -> EncodedData:
         encoder = get_encoder(run.cfg["encoder"]["name"], **(run.cfg["encoder"]["params"] or {}))
         where = run.cfg["run"]["cache"]
         cache = StimulusCache(run.out / "cache") if where is True else StimulusCache(Path(where)) if where else None
-        train = encode_all(train_ds, encoder, cache, desc="encode train", progress=run.progress)
-        test = encode_all(test_ds, encoder, cache, desc="encode test", progress=run.progress)
+        memory = float(run.cfg["run"]["memory_mb"])
+        train = encode_all(train_ds, encoder, cache, desc="encode train", progress=run.progress, resident_mb=memory)
+        test = encode_all(
+            test_ds, encoder, cache, desc="encode test", progress=run.progress, resident_mb=memory - _held_mb(train)
+        )
         skipped = sorted({path: reason for path, reason in train_ds.bad_files + test_ds.bad_files}.items())
         if not train or not test:
             raise StimulusError(
                 f"dataset '{ds.name}': no readable clip left in the train or test split ({len(skipped)} skipped)"
             )
-        data = EncodedData(list(ds.classes), train, test, skipped, fraction)
+        data = EncodedData(list(ds.classes), train, test, skipped, fraction, _subjects(train_ds, train))
         for split, stims in (("train", train), ("test", test)):
-            empty = [str(s.meta.get("id", k)) for k, s in enumerate(stims) if s.n_spikes == 0]
+            empty = [name for name, n in zip(_ids(stims), stimulus_headers(stims)["n_spikes"], strict=True) if n == 0]
             if len(empty) == len(stims):
                 raise StimulusError(
                     f"every {split} clip encodes to zero spikes (encoder {run.cfg['encoder']['name']} with "
@@ -264,15 +275,44 @@ def encode(run: Run) -> EncodedData:
             if empty:
                 shown = ", ".join(empty[:5]) + (f" and {len(empty) - 5} more" if len(empty) > 5 else "")
                 run.log.warning(f"  {len(empty)} of {len(stims)} {split} clips have no input spike ({shown})")
-        rate = np.mean([s.n_spikes / (s.n_channels * ms_to_seconds(s.duration)) for s in train])
+        head = stimulus_headers(train)
+        rate = np.mean(head["n_spikes"] / (head["n_channels"] * ms_to_seconds(head["n_steps"] * head["dt"])))
         run.log.info(
             f"  {len(train)} train / {len(test)} test clips, {data.n_input} input channels, "
             f"mean input rate {rate:.2f} Hz" + (f"; cache hits {cache.hits}, misses {cache.misses}" if cache else "")
         )
+        if isinstance(train, StoredStimuli):
+            held = train.n_resident + test.n_resident
+            if held < len(train) + len(test):
+                run.log.info(
+                    f"  {held} of {len(train) + len(test)} clips held in memory (run.memory_mb "
+                    f"{memory:g}); the others are read from {cache.root} as they are used"
+                )
         for path, reason in skipped:
             run.log.warning(f"  skipped {path}: {reason}")
         run.provenance = _record_fingerprint(run, data)
     return data
+
+
+def _subjects(dataset, stims) -> list | None:
+    """``meta["subject"]`` of every encoded clip (by id), or None if the dataset gives none."""
+    if not hasattr(dataset, "meta_values"):
+        return None
+    by_id = dict(zip(dataset.ids, dataset.meta_values("subject"), strict=True))
+    subjects = [by_id.get(i) for i in _ids(stims)]
+    return subjects if any(s is not None for s in subjects) else None
+
+
+def _held_mb(stims) -> float:
+    """MB of spikes a :class:`~stimuli.sequence.StoredStimuli` holds in memory (0 for a list)."""
+    return stims.resident_bytes / 2**20 if isinstance(stims, StoredStimuli) else 0.0
+
+
+def _ids(stims) -> list[str]:
+    """Sample id of every clip (read from the headers of a :class:`~stimuli.sequence.StoredStimuli`)."""
+    if isinstance(stims, StoredStimuli):
+        return list(stims.ids)
+    return [str(s.meta.get("id", k)) for k, s in enumerate(stims)]
 
 
 def check_validation_split(cfg: dict, y_train) -> None:
@@ -494,17 +534,21 @@ def _extract(run: Run, model, stims: list, split: str, chunk: int, trained: str,
     chunks = [(a, min(a + chunk, len(stims))) for a in range(0, len(stims), chunk)]
     expected = [replace(run.provenance, inputs=input_identities(stims[a:b]), parent=trained) for a, b in chunks]
     paths = [run.out / "features" / f"{split}_{k:04d}.npz" for k in range(len(chunks))]
+    X = np.empty((len(stims), model.n_features_out_))  # filled chunk by chunk: held once
     done, todo = {}, []
     for k, (a, b) in enumerate(chunks):
         loaded = _load_chunk(run, paths[k], expected[k], (b - a, model.n_features_out_), extra)
         if loaded is None:
             todo.append(k)
         else:
-            done[k] = (*loaded, None)
+            X[a:b] = loaded[0]
+            done[k] = (None, *loaded[1:], None)
             run.log.info(f"  {split} chunk {k + 1}/{len(chunks)}: reused {paths[k].name}")
     if todo and workers > 1:
         run.log.info(f"  {split}: {len(todo)} chunk(s) of up to {chunk} clips on {run.executor!r}")
-    tasks = [(stims[a:b], tuple(extra), raster if k == 0 else 0) for k in todo for a, b in [chunks[k]]]
+    # a StoredStimuli chunk is read where it is simulated; a worker on another machine gets the clips
+    part = (lambda a, b: stims[a:b]) if run.executor.local else (lambda a, b: list(stims[a:b]))
+    tasks = [(part(a, b), tuple(extra), raster if k == 0 else 0) for k in todo for a, b in [chunks[k]]]
     bar = tqdm(total=len(chunks), initial=len(done), desc=f"extract {split}", unit="chunk", disable=not run.progress)
     try:
         for j, (F, spn, syn, more, record) in run.executor.map(simulate_chunk, tasks, shared=_task_model(run, model)):
@@ -517,11 +561,12 @@ def _extract(run: Run, model, stims: list, split: str, chunk: int, trained: str,
                 features=F,
                 spikes_per_neuron=spn,
                 synaptic_events=syn,
-                labels=np.array([s.label for s in stims[a:b]]),
+                labels=stimulus_headers(stims[a:b])["label"],
                 provenance=np.array(expected[k].to_json()),
                 **more,
             )
-            done[k] = (F, spn, syn, more, record)
+            X[a:b] = F
+            done[k] = (None, spn, syn, more, record)
             bar.update(1)
             interrupts.check()
             run.log.info(
@@ -534,7 +579,7 @@ def _extract(run: Run, model, stims: list, split: str, chunk: int, trained: str,
     n = max(len(stims), 1)
     sizes = [b - a for a, b in chunks]
     return Extracted(
-        np.vstack([p[0] for p in parts]),
+        X,
         sum(p[1] * m for p, m in zip(parts, sizes, strict=True)) / n,
         sum(p[2] for p in parts) / n,
         {name: np.concatenate([p[3][name] for p in parts]) for name in extra},
@@ -652,9 +697,34 @@ def baseline(run: Run, data: EncodedData) -> dict:
     """``{"input": (X_train, X_test)}``: binned input counts, when enabled (always for ``kind: input``)."""
     if run.kind != "input" and not run.cfg["baseline"]["enabled"]:
         return {}
-    reduction = model_estimator(run.cfg["model"]).reduction
-    base = InputCounts(bins=feature_bins(run.cfg, "input"), reduction=reduction).fit(data.train)
+    est = model_estimator(run.cfg["model"])
+    taus = getattr(est, "taus", DEFAULT_TAUS)
+    base = InputCounts(bins=feature_bins(run.cfg, "input"), reduction=est.reduction, taus=taus).fit(data.train)
     return {"input": (base.transform(data.train), base.transform(data.test))}
+
+
+def combined(run: Run, features: dict) -> dict:
+    """``{"<network>+input": (X_train, X_test)}``: the network's features beside the input baseline's.
+
+    With equal time bins the two are joined bin by bin (each bin's token holds both);
+    otherwise side by side, which the attention readout (tokens per bin) cannot take:
+    then nothing is returned.
+    """
+    name = FEATURE_NAMES.get(run.network or "")
+    if name not in features or "input" not in features:
+        return {}
+    bins, bins_in = feature_bins(run.cfg, name), feature_bins(run.cfg, "input")
+    if bins != bins_in and run.cfg["readout"]["kind"] == "attention":
+        run.log.info(f"  no {name}+input set for the attention readout: {bins} network bins, {bins_in} input bins")
+        return {}
+
+    def join(a, b):
+        if bins != bins_in:
+            return np.hstack([a, b])
+        return np.concatenate([as_tokens(a, bins), as_tokens(b, bins)], axis=2).reshape(len(a), -1)
+
+    (a_tr, a_te), (b_tr, b_te) = features[name], features["input"]
+    return {f"{name}+input": (join(a_tr, b_tr), join(a_te, b_te))}
 
 
 # ---------------------------------------------------------------------------- 5. readouts
@@ -666,18 +736,23 @@ def readouts(run: Run, data: EncodedData, features: dict, votes: dict | None = N
     """
     r = run.cfg["readout"]
     kind = "logistic" if r["kind"] == POPULATIONS else r["kind"]
+    folds, how = cv_folds(r["cv"], data.y_train, data.subjects, seed=run.seed, readout=kind)
     with timed(run.seconds, "readout", run.log):
         out, maps = {}, {}
         for name, (X_tr, X_te) in features.items():
-            clf = make_readout(
-                kind,
-                scale=r["scale"],
-                C=float(r["C"]),
-                alpha=float(r["alpha"]),
-                seed=run.seed,
-                n_tokens=feature_bins(run.cfg, name),
-                attention=r["attention"],
-            )
+
+            def make(name=name):
+                return make_readout(
+                    kind,
+                    scale=r["scale"],
+                    C=float(r["C"]),
+                    alpha=float(r["alpha"]),
+                    seed=run.seed,
+                    n_tokens=feature_bins(run.cfg, name),
+                    attention=r["attention"],
+                )
+
+            clf = make()
             clf.fit(X_tr, data.y_train)
             train = evaluate(clf, X_tr, data.y_train, data.classes)
             test = evaluate(clf, X_te, data.y_test, data.classes)
@@ -686,11 +761,16 @@ def readouts(run: Run, data: EncodedData, features: dict, votes: dict | None = N
                 maps[f"{name}_per_clip"] = per_clip
                 maps[f"{name}_per_class"] = class_means(per_clip, data.y_test, len(data.classes))
             out[name] = _result(train, test, int(X_tr.shape[1]), kind)
+            if folds:
+                out[name]["cv"] = cv_accuracy(make, X_tr, data.y_train, folds)
         if votes is not None:
             train = score_predictions(data.y_train, votes["train"], data.classes)
             test = score_predictions(data.y_test, votes["test"], data.classes)
             n_class_neurons = len(data.classes) * int(model_estimator(run.cfg["model"]).n_per_class)
             out[POPULATIONS] = _result(train, test, n_class_neurons, POPULATIONS)
+        if folds:
+            run.log.info(f"  cross-validation on the training split: {how}")
+        run.cv = how
         if maps:  # which time bins the attention readout looks at (spikevid plot attention)
             atomic_savez(
                 run.out / "attention.npz", **maps, labels=data.y_test, bin_ms=_bin_ms(data, feature_bins(run.cfg, name))
@@ -838,9 +918,11 @@ def write_results(run: Run, data: EncodedData, features: dict, results: dict, ac
     if data.fraction:
         metrics["train_fraction"] = data.fraction
     metrics["readouts"] = {
-        name: {k: r[k] for k in ("readout", "train_accuracy", "test_accuracy", "n_features")}
+        name: {k: r[k] for k in ("readout", "train_accuracy", "test_accuracy", "n_features", "cv") if k in r}
         for name, r in results.items()
     }
+    if run.cv:
+        metrics["cv"] = run.cv
     if run.network and "input" in results:
         b = results["input"]
         metrics["baseline"] = {
