@@ -1,4 +1,4 @@
-"""The ``spikevid`` command line: ``stimuli``, ``run``, ``plot`` and ``ablate``.
+"""The ``spikevid`` command line: ``stimuli``, ``run``, ``plot``, ``ablate`` and ``tune``.
 
 Each command group lives in its own module with ``register(subparsers)``; this module
 assembles them.  Handlers import the library lazily, so ``spikevid --help`` answers
@@ -16,13 +16,13 @@ import os
 import sys
 
 from .. import interrupts
-from . import ablate, plot, run, stimuli
+from . import ablate, plot, run, stimuli, tune
 
 __all__ = ["build_parser", "main"]
 
 
 #: Modules that contribute sub-commands (each has ``register(subparsers)``).
-COMMAND_MODULES = (stimuli, run, plot, ablate)
+COMMAND_MODULES = (stimuli, run, plot, ablate, tune)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,7 +15,14 @@ from stimuli.types import StimulusError
 
 from .config import ConfigError
 
-__all__ = ["load_split", "check_split_contents", "stratified_fraction", "first_per_class", "encode_all"]
+__all__ = [
+    "load_split",
+    "load_train_split",
+    "check_split_contents",
+    "stratified_fraction",
+    "first_per_class",
+    "encode_all",
+]
 
 
 def load_split(cfg: dict):
@@ -28,19 +35,33 @@ def load_split(cfg: dict):
     -------
     dataset, train, test
     """
+    ds, train = load_train_split(cfg)
+    d = cfg["dataset"]
+    test = ds.split(d["split"]["test"], **(d["split_options"] or {}))
+    if d["max_per_class"]:
+        test = first_per_class(test, int(d["max_per_class"]))
+    if len(test) == 0:
+        raise ConfigError(f"dataset '{d['name']}': empty split (train {len(train)}, test {len(test)})")
+    return ds, train, test
+
+
+def load_train_split(cfg: dict):
+    """The dataset and its training split alone (the test split is not even listed): ``(dataset, train)``.
+
+    What a search over hyperparameters may see (``spikevid tune``).
+    """
     d = cfg["dataset"]
     ds = get_dataset(d["name"], d["root"], **(d["options"] or {}))
-    opts = d["split_options"] or {}
-    train, test = ds.split(d["split"]["train"], **opts), ds.split(d["split"]["test"], **opts)
+    train = ds.split(d["split"]["train"], **(d["split_options"] or {}))
     if d["max_per_class"]:
-        train, test = (first_per_class(s, int(d["max_per_class"])) for s in (train, test))
+        train = first_per_class(train, int(d["max_per_class"]))
     if float(d["train_fraction"]) < 1.0:
         n_full = len(train)
         train = stratified_fraction(train, float(d["train_fraction"]), d["fraction_seed"])
         train.fraction = {"requested": float(d["train_fraction"]), "effective": len(train) / max(n_full, 1)}
-    if len(train) == 0 or len(test) == 0:
-        raise ConfigError(f"dataset '{d['name']}': empty split (train {len(train)}, test {len(test)})")
-    return ds, train, test
+    if len(train) == 0:
+        raise ConfigError(f"dataset '{d['name']}': empty split (train {len(train)})")
+    return ds, train
 
 
 def check_split_contents(ds, train, test) -> list[str]:

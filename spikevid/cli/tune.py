@@ -1,0 +1,42 @@
+"""``spikevid tune CONFIG --trials N --out DIR [--sampler auto|gp|tpe] [--jobs J] [--set key=value ...]``."""
+
+from __future__ import annotations
+
+from .arguments import folder_path, positive_int
+
+
+def register(subparsers) -> None:
+    """Add the ``tune`` command to the ``spikevid`` parser."""
+    p = subparsers.add_parser(
+        "tune",
+        help="Bayesian optimisation of a config by cross-validation on its training split (resumable)",
+        description=(
+            "Search the reservoir's heterogeneity, input gain, connection probabilities, input wiring and "
+            "readout bins by the cross-validated accuracy on the training split (the test split is never read). "
+            "The study lives in DIR/study.db: run the command again to continue it. Writes DIR/best.yaml."
+        ),
+    )
+    p.add_argument("config", help="YAML config file (see configs/)")
+    p.add_argument("--out", type=folder_path, required=True, help="study folder (continued if it holds this study)")
+    p.add_argument("--trials", type=positive_int, required=True, help="trials to add to the study")
+    p.add_argument("--sampler", choices=("auto", "gp", "tpe"), default="auto", help="auto: GP with PyTorch, else TPE")
+    p.add_argument("--jobs", type=positive_int, default=1, help="worker processes sharing the study")
+    p.add_argument("--seed", type=int, default=0, help="seeds the sampler")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config entry before tuning (repeatable)",
+    )
+    p.set_defaults(func=_tune)
+
+
+def _tune(args) -> int:
+    from spikevid.experiments.config import load_config  # noqa: PLC0415 -- heavy (Brian2): only when run
+    from spikevid.experiments.tuning import tune  # noqa: PLC0415
+
+    cfg = load_config(args.config, list(args.overrides) + ["run.progress=false"])
+    tune(cfg, args.out, trials=args.trials, sampler=args.sampler, jobs=args.jobs, seed=args.seed)
+    return 0

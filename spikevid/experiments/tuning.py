@@ -1,0 +1,289 @@
+"""Bayesian optimisation of a config on its training split (``spikevid tune``).
+
+Each trial draws hyperparameters from :data:`SEARCH_SPACE` (Optuna: its
+Gaussian-process sampler where PyTorch is installed, TPE otherwise or on request),
+fits the network without labels on the training clips, and scores it by the
+cross-validated accuracy of the configured readout on the network's features
+(:mod:`spikevid.experiments.crossval`: leave-one-subject-out where the dataset names
+subjects, else stratified 5-fold).  The test split is never listed, let alone read
+(:func:`~spikevid.experiments.data.load_train_split`).  A trial reports its running
+accuracy after every fold and is pruned when it falls below the median of earlier
+trials at that fold.
+
+The study lives in ``DIR/study.db`` (SQLite): a second invocation continues it, and
+several worker processes (``--jobs``) share it.  After every trial ``DIR/best.yaml``
+holds the config with the best parameters so far, ready for ``spikevid run``;
+``DIR/tune.json`` the trials; at the end ``DIR/history.png`` and
+``DIR/importances.png`` show the search.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import multiprocessing
+import warnings
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from stimuli.cache import StimulusCache
+from stimuli.encoders import get_encoder
+from stimuli.io import atomic_write_json, atomic_write_text
+from stimuli.sequence import stimulus_headers
+
+from .config import ConfigError, model_estimator, resolve_config, spiking_kind
+from .crossval import cv_folds
+from .data import encode_all, load_train_split
+from .provenance import digest
+from .runfolder import stripped
+
+__all__ = ["SEARCH_SPACE", "SAMPLERS", "tune", "suggest", "apply_params"]
+
+#: What a trial may change, per config key: ``(kind, choices or (low, high), log scale)``.
+SEARCH_SPACE = {
+    "model.tau_m": ("float", (5.0, 60.0), True),
+    "model.cv_neuron": ("float", (0.0, 1.5), False),
+    "model.neuron_dist": ("categorical", ("gamma", "lognormal", "uniform"), False),
+    "model.cv_synapse": ("float", (0.0, 1.5), False),
+    "model.J_in": ("float", (0.5, 8.0), True),
+    "model.p_in": ("float", (0.02, 0.5), True),
+    "model.p_ee": ("float", (0.02, 0.3), True),
+    "model.input_wiring": ("categorical", ("random", "topographic"), False),
+    "model.rf_tiles": ("int", (1, 6), False),  # a square grid of k x k tiles
+    "model.bins": ("int", (1, 8), False),
+}
+#: Samplers of ``--sampler``.
+SAMPLERS = ("auto", "gp", "tpe")
+_STUDY = "spikevid"
+
+
+def suggest(trial) -> dict:
+    """One draw of :data:`SEARCH_SPACE` from an Optuna trial: ``{config key: value}``."""
+    out = {}
+    for key, (kind, space, log) in SEARCH_SPACE.items():
+        if kind == "float":
+            out[key] = trial.suggest_float(key, *space, log=log)
+        elif kind == "int":
+            out[key] = trial.suggest_int(key, *space)
+        else:
+            out[key] = trial.suggest_categorical(key, list(space))
+    return out
+
+
+def apply_params(cfg: dict, params: dict) -> dict:
+    """``cfg`` with the drawn ``params`` set (``model.rf_tiles: k`` becomes ``[k, k]``), resolved."""
+    out = copy.deepcopy(cfg)
+    for key, value in params.items():
+        section, name = key.split(".", 1)
+        if name == "rf_tiles":
+            value = [int(value), int(value)]
+        out.setdefault(section, {})[name] = value
+    return resolve_config(out)
+
+
+def _sampler(kind: str, seed: int):
+    import optuna  # noqa: PLC0415 -- optional dependency (pip install 'spikevid[tune]')
+
+    torch = importlib.util.find_spec("torch") is not None
+    if kind == "gp" and not torch:
+        raise ConfigError("--sampler gp: Optuna's Gaussian-process sampler needs PyTorch (pip install torch)")
+    if kind == "gp" or (kind == "auto" and torch):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            return optuna.samplers.GPSampler(seed=seed), "gp"
+    return optuna.samplers.TPESampler(seed=seed, multivariate=True), "tpe"
+
+
+class _Objective:
+    """A trial: fit the network on the training clips, cross-validate the readout on its features."""
+
+    def __init__(self, cfg: dict, out: Path):
+        self.cfg, self.out = cfg, out
+        ds, train_ds = load_train_split(cfg)
+        encoder = get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
+        cache = StimulusCache(out / "cache")
+        self.train = encode_all(train_ds, encoder, cache, desc="encode train", progress=False)
+        self.y = stimulus_headers(self.train)["label"]
+        subjects = None
+        if hasattr(train_ds, "meta_values"):
+            by_id = dict(zip(train_ds.ids, train_ds.meta_values("subject"), strict=True))
+            subjects = [by_id.get(i) for i in self.train.ids]
+        seed = int(model_estimator(cfg["model"]).seed or 0)
+        kind = cfg["readout"]["kind"]
+        self.folds, self.how = cv_folds(cfg["readout"]["cv"], self.y, subjects, seed=seed, readout=kind)
+        if not self.folds:
+            raise ConfigError(f"readout.cv: tuning needs cross-validation folds, got {self.how}")
+
+    def __call__(self, trial) -> float:
+        import optuna  # noqa: PLC0415 -- optional dependency
+
+        from networks.readouts import make_readout  # noqa: PLC0415 -- heavy (Brian2)
+
+        cfg = apply_params(self.cfg, suggest(trial))
+        model = model_estimator(cfg["model"]).set_params(progress=False)
+        X = model.fit(self.train).transform(self.train)
+        trial.set_user_attr("spikes_per_neuron", float(model.spikes_per_neuron_))
+        r = cfg["readout"]
+        correct, seen = 0, 0
+        for k, (tr, te) in enumerate(self.folds):
+            clf = make_readout(r["kind"], scale=r["scale"], C=float(r["C"]), alpha=float(r["alpha"]), seed=model.seed)
+            clf.fit(X[tr], self.y[tr])
+            correct += int(np.sum(clf.predict(X[te]) == self.y[te]))
+            seen += len(te)
+            trial.report(correct / seen, k)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return correct / seen
+
+
+def tune(cfg: dict, out, *, trials: int, sampler: str = "auto", jobs: int = 1, seed: int = 0, log=print) -> dict:
+    """Run ``trials`` more trials of the study in ``out`` (created or continued); write ``best.yaml``.
+
+    Parameters
+    ----------
+    cfg : dict
+        A resolved config (``model.kind`` hrsnn or column: a network to tune).
+    out : path
+        The study folder.
+    trials : int
+        Trials to add (split over ``jobs`` worker processes).
+    sampler : {"auto", "gp", "tpe"}
+        ``auto``: GP where PyTorch is installed, else TPE.
+    jobs : int
+        Worker processes sharing the SQLite study.
+    seed : int
+        Seeds the sampler (each worker offsets it).
+
+    Returns
+    -------
+    dict
+        The content of ``tune.json``.
+    """
+    import optuna  # noqa: PLC0415 -- optional dependency
+
+    if spiking_kind(cfg["model"]) != "hrsnn" or cfg["model"].get("kind", "hrsnn") != "hrsnn":
+        raise ConfigError("model.kind: spikevid tune searches the reservoir's hyperparameters (model.kind hrsnn)")
+    if sampler not in SAMPLERS:
+        raise ConfigError(f"--sampler: choose one of {SAMPLERS}, got {sampler!r}")
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    storage = f"sqlite:///{(out / 'study.db').resolve()}"
+    config_digest = digest(stripped(cfg))
+    study = optuna.create_study(
+        study_name=_STUDY,
+        storage=storage,
+        direction="maximize",
+        load_if_exists=True,
+        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
+    )
+    known = study.user_attrs.get("config_digest")
+    if known is None:
+        study.set_user_attr("config_digest", config_digest)
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    elif known != config_digest:
+        raise ConfigError(
+            f"{out}: holds a study of another config (see {out / 'config.yaml'}); tune into another folder"
+        )
+    _, used = _sampler(sampler, seed)
+    log(f"spikevid tune -> {out} ({used} sampler, {len(study.trials)} trials so far, {trials} more)")
+    per_job = [trials // jobs + (1 if k < trials % jobs else 0) for k in range(jobs)]
+    if jobs == 1:
+        _optimize(cfg, out, storage, per_job[0], sampler, seed)
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(jobs) as pool:
+            pool.starmap(_optimize, [(cfg, out, storage, n, sampler, seed + 1000 * k) for k, n in enumerate(per_job)])
+    study = optuna.load_study(study_name=_STUDY, storage=storage)
+    summary = _summarise(study, cfg, out, used)
+    _figures(study, out)
+    best = summary.get("best")
+    if best:
+        log(f"best CV accuracy {best['value']:.1%} (trial {best['number']}); config: {out / 'best.yaml'}")
+    return summary
+
+
+def _optimize(cfg: dict, out: Path, storage: str, n_trials: int, sampler: str, seed: int) -> None:
+    import optuna  # noqa: PLC0415 -- optional dependency
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=_STUDY, storage=storage, sampler=_sampler(sampler, seed)[0])
+    objective = _Objective(cfg, Path(out))
+
+    def report(study, trial) -> None:
+        summary = _summarise(study, cfg, Path(out), sampler)
+        best = summary.get("best", {}).get("value")
+        what = f"CV {trial.value:.1%}" if trial.value is not None else trial.state.name.lower()
+        seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
+        print(
+            f"  trial {trial.number}: {what} in {seconds:.0f} s" + (f" (best {best:.1%})" if best is not None else ""),
+            flush=True,
+        )
+
+    # a draw the network refuses (a ValueError naming the key) fails its trial, not the study
+    study.optimize(objective, n_trials=n_trials, callbacks=[report], catch=(ValueError,), show_progress_bar=False)
+
+
+def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
+    """Write ``tune.json`` and (once a trial finished) ``best.yaml``; return the summary."""
+    import optuna  # noqa: PLC0415 -- optional dependency
+
+    rows = [
+        {
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "value": t.value,
+            "params": t.params,
+            "spikes_per_neuron": t.user_attrs.get("spikes_per_neuron"),
+        }
+        for t in study.trials
+    ]
+    summary = {"sampler": sampler, "n_trials": len(rows), "trials": rows}
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if complete:
+        best = max(complete, key=lambda t: t.value)
+        summary["best"] = {"number": best.number, "value": best.value, "params": best.params}
+        tuned = apply_params(cfg, best.params)
+        head = f"# tuned by spikevid tune: CV accuracy {best.value:.4f} on the training split (trial {best.number})\n"
+        atomic_write_text(out / "best.yaml", head + yaml.safe_dump(tuned, sort_keys=False))
+    atomic_write_json(out / "tune.json", json.loads(json.dumps(summary, default=str)))
+    return summary
+
+
+def _figures(study, out: Path) -> None:
+    """``history.png`` (accuracy per trial, best so far) and ``importances.png`` (fANOVA), when they can be drawn."""
+    import matplotlib  # noqa: PLC0415 -- only for the figures
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    import optuna  # noqa: PLC0415 -- optional dependency
+
+    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    if not done:
+        return
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    x = [t.number for t in done]
+    y = [t.value for t in done]
+    ax.plot(x, y, "o", label="trial")
+    ax.plot(x, np.maximum.accumulate(y), "-", label="best so far")
+    ax.set(xlabel="trial", ylabel="CV accuracy (training split)", title="optimisation history")
+    ax.legend(frameon=False)
+    fig.tight_layout()
+    fig.savefig(out / "history.png", dpi=120)
+    plt.close(fig)
+    if len(done) < 2:
+        return
+    try:
+        importances = optuna.importance.get_param_importances(study)
+    except (RuntimeError, ValueError):  # too few distinct values to tell
+        return
+    fig, ax = plt.subplots(figsize=(6, 0.35 * len(importances) + 1.2))
+    names = list(importances)[::-1]
+    ax.barh(names, [importances[n] for n in names])
+    ax.set(xlabel="importance (fANOVA)", title="what mattered")
+    fig.tight_layout()
+    fig.savefig(out / "importances.png", dpi=120)
+    plt.close(fig)

@@ -1,0 +1,79 @@
+"""``spikevid tune``: an SQLite study on the training split only, continued by a second call, best.yaml reproduces."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+from test_experiment import TINY
+
+from spikevid.cli import main
+from spikevid.experiments import data
+from spikevid.experiments.config import load_config, resolve_config
+from spikevid.experiments.runner import run_experiment
+
+pytest.importorskip("optuna")
+
+
+@pytest.fixture
+def no_test_split(monkeypatch):
+    """A dataset loader whose test split cannot be listed: tuning must never ask for it."""
+    real = data.get_dataset
+
+    def guarded(*args, **kwargs):
+        ds = real(*args, **kwargs)
+        split = ds.split
+
+        def train_only(name, **options):
+            if name == TINY_CFG["dataset"]["split"]["test"]:
+                raise AssertionError("the test split was listed while tuning")
+            return split(name, **options)
+
+        ds.split = train_only
+        return ds
+
+    monkeypatch.setattr(data, "get_dataset", guarded)
+
+
+TINY_CFG = resolve_config(TINY, ["readout.cv=2"])
+
+
+def test_tune_writes_a_study_continues_it_and_best_yaml_reproduces_its_score(tmp_path, no_test_split):
+    config = tmp_path / "tiny.yaml"
+    config.write_text(yaml.safe_dump(TINY_CFG))
+    out = tmp_path / "study"
+    args = ["tune", str(config), "--out", str(out), "--trials", "3", "--sampler", "tpe"]
+    assert main(args) == 0
+    assert (out / "study.db").is_file() and (out / "history.png").is_file()
+    first = json.loads((out / "tune.json").read_text())
+    assert first["n_trials"] == 3 and first["sampler"] == "tpe"
+    assert main([*args[:-3], "2", "--sampler", "tpe"]) == 0  # the same study, two more trials
+    summary = json.loads((out / "tune.json").read_text())
+    assert summary["n_trials"] == 5
+    assert [t["params"] for t in summary["trials"][:3]] == [t["params"] for t in first["trials"]]
+    best = summary["best"]
+    tuned = load_config(out / "best.yaml")
+    for key, value in best["params"].items():
+        section, name = key.split(".")
+        assert tuned[section][name] == ([value, value] if name == "rf_tiles" else value)
+    assert (out / "best.yaml").read_text().startswith("# tuned by spikevid tune: CV accuracy")
+
+
+def test_best_yaml_gives_the_tuned_cv_accuracy_in_a_run(tmp_path):
+    from spikevid.experiments.tuning import tune
+
+    summary = tune(TINY_CFG, tmp_path / "study", trials=2, sampler="tpe", log=lambda *_: None)
+    m = run_experiment(load_config(tmp_path / "study" / "best.yaml"), tmp_path / "run")
+    assert m["readouts"]["reservoir"]["cv"]["mean"] == pytest.approx(summary["best"]["value"])
+
+
+def test_a_study_of_another_config_is_refused(tmp_path):
+    from spikevid.experiments.config import ConfigError
+    from spikevid.experiments.tuning import tune
+
+    tune(TINY_CFG, tmp_path, trials=1, sampler="tpe", log=lambda *_: None)
+    with pytest.raises(ConfigError, match="holds a study of another config"):
+        tune(resolve_config(TINY_CFG, ["model.n=31"]), tmp_path, trials=1, sampler="tpe", log=lambda *_: None)
+    with pytest.raises(ConfigError, match="needs cross-validation folds"):
+        tune(resolve_config(TINY, ["readout.cv=none"]), tmp_path / "other", trials=1, log=lambda *_: None)
