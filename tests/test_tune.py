@@ -45,7 +45,7 @@ def test_tune_writes_a_study_continues_it_and_best_yaml_reproduces_its_score(tmp
     out = tmp_path / "study"
     args = ["tune", str(config), "--out", str(out), "--trials", "3", "--sampler", "tpe"]
     assert main(args) == 0
-    assert (out / "study.db").is_file() and (out / "history.png").is_file()
+    assert all((out / f).is_file() for f in ("study.db", "history.png", "tau_m.png", "importances.png"))
     first = json.loads((out / "tune.json").read_text())
     assert first["n_trials"] == 3 and first["sampler"] == "tpe"
     assert main([*args[:-3], "2", "--sampler", "tpe"]) == 0  # the same study, two more trials

@@ -13,8 +13,9 @@ trials at that fold.
 The study lives in ``DIR/study.db`` (SQLite): a second invocation continues it, and
 several worker processes (``--jobs``) share it.  After every trial ``DIR/best.yaml``
 holds the config with the best parameters so far, ready for ``spikevid run``;
-``DIR/tune.json`` the trials; at the end ``DIR/history.png`` and
-``DIR/importances.png`` show the search.
+``DIR/tune.json`` the trials; at the end ``DIR/history.png``, ``DIR/importances.png``
+and ``DIR/tau_m.png`` (the tuned membrane time constants against the config's) show
+the search.
 """
 
 from __future__ import annotations
@@ -199,7 +200,7 @@ def tune(cfg: dict, out, *, trials: int, sampler: str = "auto", jobs: int = 1, s
             pool.starmap(_optimize, [(cfg, out, storage, n, sampler, seed + 1000 * k) for k, n in enumerate(per_job)])
     study = optuna.load_study(study_name=_STUDY, storage=storage)
     summary = _summarise(study, cfg, out, used)
-    _figures(study, out)
+    _figures(study, out, cfg)
     best = summary.get("best")
     if best:
         log(f"best CV accuracy {best['value']:.1%} (trial {best['number']}); config: {out / 'best.yaml'}")
@@ -253,8 +254,8 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
     return summary
 
 
-def _figures(study, out: Path) -> None:
-    """``history.png`` (accuracy per trial, best so far) and ``importances.png`` (fANOVA), when they can be drawn."""
+def _figures(study, out: Path, cfg: dict) -> None:
+    """``history.png`` (accuracy per trial, best so far), ``tau_m.png`` and ``importances.png`` (fANOVA)."""
     import matplotlib  # noqa: PLC0415 -- only for the figures
 
     matplotlib.use("Agg")
@@ -274,6 +275,7 @@ def _figures(study, out: Path) -> None:
     fig.tight_layout()
     fig.savefig(out / "history.png", dpi=120)
     plt.close(fig)
+    _tau_m_figure(cfg, max(done, key=lambda t: t.value).params, out / "tau_m.png", plt)
     if len(done) < 2:
         return
     try:
@@ -286,4 +288,20 @@ def _figures(study, out: Path) -> None:
     ax.set(xlabel="importance (fANOVA)", title="what mattered")
     fig.tight_layout()
     fig.savefig(out / "importances.png", dpi=120)
+    plt.close(fig)
+
+
+def _tau_m_figure(cfg: dict, params: dict, path: Path, plt) -> None:
+    """The membrane time constants of the tuned config against the config's own (4,000 draws each)."""
+    from brian2 import ms  # noqa: PLC0415 -- heavy (Brian2)
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, model_cfg in (("as configured", cfg["model"]), ("tuned", apply_params(cfg, params)["model"])):
+        spec = model_estimator(model_cfg).neuron_params().tau_m
+        values = np.asarray(spec.sample(4000, seed=0) / ms)
+        ax.hist(values, bins=60, histtype="step", density=True, lw=1.5, label=f"{label}: {spec.describe()}")
+    ax.set(xlabel="tau_m (ms)", ylabel="density", title="membrane time constants")
+    ax.legend(frameon=False, fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
     plt.close(fig)
