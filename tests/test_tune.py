@@ -77,3 +77,12 @@ def test_a_study_of_another_config_is_refused(tmp_path):
         tune(resolve_config(TINY_CFG, ["model.n=31"]), tmp_path, trials=1, sampler="tpe", log=lambda *_: None)
     with pytest.raises(ConfigError, match="needs cross-validation folds"):
         tune(resolve_config(TINY, ["readout.cv=none"]), tmp_path / "other", trials=1, log=lambda *_: None)
+
+
+def test_drawn_parameters_become_a_valid_config():
+    from spikevid.experiments.tuning import SEARCH_SPACE, UNIFORM_MAX_CV, apply_params
+
+    cfg = apply_params(TINY_CFG, {"model.neuron_dist": "uniform", "model.cv_neuron": 1.2, "model.rf_tiles": 3})
+    assert cfg["model"]["cv_neuron"] == UNIFORM_MAX_CV and cfg["model"]["rf_tiles"] == [3, 3]
+    assert apply_params(TINY_CFG, {"model.neuron_dist": "gamma", "model.cv_neuron": 1.2})["model"]["cv_neuron"] == 1.2
+    assert all(key.startswith("model.") for key in SEARCH_SPACE)

@@ -7,8 +7,8 @@ cross-validated accuracy of the configured readout on the network's features
 (:mod:`spikevid.experiments.crossval`: leave-one-subject-out where the dataset names
 subjects, else stratified 5-fold).  The test split is never listed, let alone read
 (:func:`~spikevid.experiments.data.load_train_split`).  A trial reports its running
-accuracy after every fold and is pruned when it falls below the median of earlier
-trials at that fold.
+accuracy after every fold and, from the third fold on and once five trials are done,
+is pruned when it falls below the median of earlier trials at that fold.
 
 The study lives in ``DIR/study.db`` (SQLite): a second invocation continues it, and
 several worker processes (``--jobs``) share it.  After every trial ``DIR/best.yaml``
@@ -56,6 +56,8 @@ SEARCH_SPACE = {
     "model.rf_tiles": ("int", (1, 6), False),  # a square grid of k x k tiles
     "model.bins": ("int", (1, 8), False),
 }
+#: Largest CV of a uniform distribution of positive values is 1/sqrt(3); a little below it.
+UNIFORM_MAX_CV = 0.57
 #: Samplers of ``--sampler``.
 SAMPLERS = ("auto", "gp", "tpe")
 _STUDY = "spikevid"
@@ -75,13 +77,20 @@ def suggest(trial) -> dict:
 
 
 def apply_params(cfg: dict, params: dict) -> dict:
-    """``cfg`` with the drawn ``params`` set (``model.rf_tiles: k`` becomes ``[k, k]``), resolved."""
+    """``cfg`` with the drawn ``params`` set, resolved.
+
+    ``model.rf_tiles: k`` becomes ``[k, k]``; a uniform ``tau_m`` takes a CV of at
+    most :data:`UNIFORM_MAX_CV` (a wider uniform would reach negative values).
+    """
     out = copy.deepcopy(cfg)
     for key, value in params.items():
         section, name = key.split(".", 1)
         if name == "rf_tiles":
             value = [int(value), int(value)]
         out.setdefault(section, {})[name] = value
+    model = out.get("model", {})
+    if model.get("neuron_dist") == "uniform" and "cv_neuron" in model:
+        model["cv_neuron"] = min(float(model["cv_neuron"]), UNIFORM_MAX_CV)
     return resolve_config(out)
 
 
@@ -124,6 +133,7 @@ class _Objective:
         from networks.readouts import make_readout  # noqa: PLC0415 -- heavy (Brian2)
 
         cfg = apply_params(self.cfg, suggest(trial))
+        trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as simulated (uniform: capped)
         model = model_estimator(cfg["model"]).set_params(progress=False)
         X = model.fit(self.train).transform(self.train)
         trial.set_user_attr("spikes_per_neuron", float(model.spikes_per_neuron_))
@@ -174,13 +184,7 @@ def tune(cfg: dict, out, *, trials: int, sampler: str = "auto", jobs: int = 1, s
     out.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{(out / 'study.db').resolve()}"
     config_digest = digest(stripped(cfg))
-    study = optuna.create_study(
-        study_name=_STUDY,
-        storage=storage,
-        direction="maximize",
-        load_if_exists=True,
-        pruner=optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=1),
-    )
+    study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
     known = study.user_attrs.get("config_digest")
     if known is None:
         study.set_user_attr("config_digest", config_digest)
@@ -211,7 +215,9 @@ def _optimize(cfg: dict, out: Path, storage: str, n_trials: int, sampler: str, s
     import optuna  # noqa: PLC0415 -- optional dependency
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.load_study(study_name=_STUDY, storage=storage, sampler=_sampler(sampler, seed)[0])
+    # pruning: below the median of earlier trials at the same fold, once 5 trials and 3 folds are done
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+    study = optuna.load_study(study_name=_STUDY, storage=storage, sampler=_sampler(sampler, seed)[0], pruner=pruner)
     objective = _Objective(cfg, Path(out))
 
     def report(study, trial) -> None:
