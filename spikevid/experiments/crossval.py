@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from joblib import Parallel, delayed
 from sklearn.model_selection import LeaveOneGroupOut, StratifiedKFold
 
 __all__ = ["CV_CHOICES", "cv_folds", "cv_accuracy"]
@@ -88,8 +89,11 @@ def cv_folds(spec, y, subjects, *, seed: int = 0, readout: str = "logistic") -> 
     return folds, f"stratified {k}-fold"
 
 
-def cv_accuracy(make: Callable[[], object], X: np.ndarray, y: np.ndarray, folds: list) -> dict:
+def cv_accuracy(make: Callable[[], object], X: np.ndarray, y: np.ndarray, folds: list, *, n_jobs: int = -1) -> dict:
     """Accuracy of a fresh ``make()`` estimator fitted on each fold's rest and scored on it.
+
+    Folds run in ``n_jobs`` threads (-1: one per core; the same result in any order:
+    each fold is fitted from scratch).
 
     Returns
     -------
@@ -99,13 +103,13 @@ def cv_accuracy(make: Callable[[], object], X: np.ndarray, y: np.ndarray, folds:
         accuracy).
     """
     y = np.asarray(y)
-    correct, per_fold = 0, []
-    for train, test in folds:
-        est = make().fit(X[train], y[train])
-        hits = int(np.sum(est.predict(X[test]) == y[test]))
-        correct += hits
-        per_fold.append(hits / len(test))
-    n = sum(len(test) for _, test in folds)
+
+    def hits(train, test) -> int:
+        return int(np.sum(make().fit(X[train], y[train]).predict(X[test]) == y[test]))
+
+    counts = Parallel(n_jobs=n_jobs, prefer="threads")(delayed(hits)(tr, te) for tr, te in folds)
+    per_fold = [h / len(te) for h, (_, te) in zip(counts, folds, strict=True)]
+    correct, n = sum(counts), sum(len(te) for _, te in folds)
     return {
         "mean": correct / n if n else float("nan"),
         "fold_sd": float(np.std(per_fold)) if per_fold else float("nan"),
