@@ -261,7 +261,8 @@ class _Layout:
 def _input_values(clips: Sequence[SpikeStimulus], layout: _Layout, n_input: int, dt: float, capacity: int):
     """Spike table and per-channel pointers for up to ``layout.per_run`` clips.
 
-    Returns the values, the number of merged input spikes and each clip's window (steps).
+    Returns the values, the number of merged input spikes, each clip's window (steps) and
+    the input spikes per channel after merging (what reaches the synapses).
     """
     B, total = layout.copies, layout.total_steps
     chans, steps, lengths = [], [], []
@@ -284,7 +285,8 @@ def _input_values(clips: Sequence[SpikeStimulus], layout: _Layout, n_input: int,
     ptr = np.searchsorted(chan, np.arange(n_ch)).astype(np.int32)
     stop = np.searchsorted(chan, np.arange(n_ch), side="right").astype(np.int32)
     nxt = np.where(ptr < stop, table[np.minimum(ptr, capacity - 1)], -1).astype(np.int32)
-    return {"events": table, "input.ptr": ptr, "input.stop": stop, "input.next_step": nxt}, merged, lengths
+    values = {"events": table, "input.ptr": ptr, "input.stop": stop, "input.next_step": nxt}
+    return values, merged, lengths, np.bincount(chan % n_input, minlength=n_input)
 
 
 class _Program:
@@ -292,6 +294,9 @@ class _Program:
 
     def __init__(self, model: HRSNN, draws: ReservoirDraws, *, n_input, layout, plastic, weights, events, record_v):
         self.model, self.layout, self.n_input = model, layout, n_input
+        #: Input spikes per channel this program has been fed (synaptic events of the input pathways).
+        self.input_counts = np.zeros(int(n_input), dtype=np.int64)
+        self._lock = threading.Lock()
         B = layout.copies
         group_sizes = {"input": n_input, "exc": model.n_exc, "inh": model.n_inh}
         self.order, self.sizes, values = {}, {}, {}
@@ -358,7 +363,9 @@ class _Program:
         Returns each clip's spikes (:func:`_clip_spikes`), the program's outputs and the
         number of merged input spikes.
         """
-        inputs, merged, lengths = _input_values(clips, self.layout, self.n_input, self.model.dt, self.events)
+        inputs, merged, lengths, counts = _input_values(clips, self.layout, self.n_input, self.model.dt, self.events)
+        with self._lock:
+            self.input_counts += counts
         out = self.program.run({**self.values, **inputs}, sizes=self.sizes)
         n = {"exc": self.model.n_exc, "inh": self.model.n_inh}
         return _clip_spikes(out, self.layout, n, self.model.dt, lengths), out, merged
@@ -475,11 +482,13 @@ def simulate_compiled(
     per_phase, last_out, merged = [], {}, 0
     snapshots, snap_t = {}, np.zeros(0)
     dropped = (0, 0.0)
+    input_counts = np.zeros(int(n_input), dtype=np.int64)  # input spikes fed, per channel
     if epochs:
-        spikes, learned, snapshots, snap_t, merged, last_out, dropped = _learn(
+        spikes, learned, snapshots, snap_t, merged, last_out, dropped, fed = _learn(
             model, draws, train, epochs, n_input, window, keep=keep_train_spikes
         )
         per_phase.extend(spikes[k * len(train) : (k + 1) * len(train)] for k in range(epochs))
+        input_counts += fed
     if extract:
         n_syn = sum(len(draws.structure[pw][0]) for pw in PATHWAYS)
         batch = model.batch
@@ -507,6 +516,7 @@ def simulate_compiled(
             )
             per_phase.append(spikes)
             last_out, merged = out, merged + m
+        input_counts += prog.input_counts
     if merged:
         warnings.warn(
             f"{merged} input spikes fall into a network step of {dt:g} ms together with another spike of their "
@@ -539,6 +549,9 @@ def simulate_compiled(
     if not keep_train_spikes:  # the counted activity of the spikes _learn dropped
         result.extra["spikes_per_neuron"] = dropped[0] / (model.n * max(len(timeline.feature_windows()), 1))
         result.extra["synaptic_events"] += dropped[1]
+    # the input spikes' events (the layout-only timeline holds no input): each merged spike times its fan-out
+    fan_in = fan_out(draws.structure, {"input": n_input, "exc": model.n_exc, "inh": model.n_inh})["input"]
+    result.extra["synaptic_events"] += float(fan_in @ input_counts)
     return result
 
 
@@ -616,7 +629,7 @@ def _learn(model: HRSNN, draws: ReservoirDraws, train, epochs: int, n_input: int
     weights = last if runs else {pw: s[-1] for pw, s in snaps.items()}
     snapshots = {pw: np.stack(s) for pw, s in snaps.items()} if kept else {}
     snap_t = np.asarray(snap_steps, dtype=float) * dt if snapshots else np.zeros(0)
-    return spikes, weights, snapshots, snap_t, merged, out, (n_dropped, events_dropped)
+    return spikes, weights, snapshots, snap_t, merged, out, (n_dropped, events_dropped), prog.input_counts
 
 
 def _unsort(values: np.ndarray, order: np.ndarray) -> np.ndarray:

@@ -415,9 +415,13 @@ class HRSNN(TransformerMixin, BaseEstimator):
 
     def get_feature_names_out(self, input_features=None):
         check_is_fitted(self, "n_features_out_")
-        return np.asarray(
-            [f"bin{b}_n{k}" for b in range(int(self.bins)) for k in range(self.n_population)], dtype=object
-        )
+        n, bins = self.n_population, range(int(self.bins))
+        if self.reduction == "traces":  # bin-major, then tau, then neuron (networks.features.binned_traces)
+            taus = check_taus(self.taus)
+            names = [f"bin{b}_tau{t:g}_n{k}" for b in bins for t in taus for k in range(n)]
+        else:
+            names = [f"bin{b}_n{k}" for b in bins for k in range(n)]
+        return np.asarray(names, dtype=object)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -73,7 +73,7 @@ class StoredStimuli(Sequence):
     """
 
     def __init__(self, root, keys, headers: np.ndarray, ids, resident: dict | None = None):
-        self.root = Path(root)
+        self.root = Path(root).resolve()  # absolute: a worker elsewhere in the tree reads the same files
         self.keys = [str(k) for k in keys]
         self.headers = np.asarray(headers, dtype=HEADER_DTYPE)
         self.ids = [str(i) for i in ids]

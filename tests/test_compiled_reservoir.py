@@ -152,3 +152,13 @@ def test_stored_clips_are_read_run_by_run_with_the_same_results(model, clips, pe
     reads.clear()
     np.testing.assert_array_equal(fitted.transform(stored), per_clip.features[0])
     assert sorted(reads) == sorted(stored.ids)
+
+
+def test_synaptic_events_count_the_input_spikes_too(model, clips, per_clip):
+    """Every spike times its fan-out, input spikes included (the energy estimates rest on it)."""
+    from networks.topology import fan_out
+
+    fan = fan_out(model.structure_, {"input": model.n_input_, "exc": model.n_exc, "inh": model.n_inh})
+    recurrent = sum(float(fan[pop][per_clip.spikes[pop][0]].sum()) for pop in ("exc", "inh"))
+    inputs = sum(float(fan["input"][c.indices].sum()) for c in clips)
+    assert inputs > 0 and per_clip.extra["synaptic_events"] == pytest.approx(recurrent + inputs, rel=1e-12)

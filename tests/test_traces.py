@@ -56,3 +56,11 @@ def test_the_reservoir_and_the_baseline_give_traces_per_bin_and_tau():
     assert F.shape == (2, 20 * 3 * 2) == (2, model.n_features_out_)
     with pytest.raises(ValueError, match="taus"):
         HRSNN(20, taus=[-1.0], device="numpy").fit(clips)
+
+
+def test_feature_names_follow_the_traces_layout():
+    clips = [_clip(), _clip()]
+    model = HRSNN(4, reduction="traces", taus=(5.0, 50.0), bins=2, device="numpy", seed=0, progress=False)
+    names = model.set_params(snapshots=0, record_v=0).fit(clips).get_feature_names_out()
+    assert len(names) == model.n_features_out_ == 4 * 2 * 2
+    assert list(names[:5]) == ["bin0_tau5_n0", "bin0_tau5_n1", "bin0_tau5_n2", "bin0_tau5_n3", "bin0_tau50_n0"]

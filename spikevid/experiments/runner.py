@@ -195,6 +195,9 @@ def run_experiment(cfg: dict, out_dir, *, log=None, executor: Executor | None = 
         try:
             data = encode(run)
             check_validation_split(run.cfg, data.y_train)
+            readout_kind = "logistic" if run.cfg["readout"]["kind"] == POPULATIONS else run.cfg["readout"]["kind"]
+            # a readout.cv the training split cannot give fails here, before any simulation
+            cv_folds(run.cfg["readout"]["cv"], data.y_train, data.subjects, seed=run.seed, readout=readout_kind)
             features, activity, votes = {}, {}, None
             if run.network == "hrsnn":
                 features, activity = reservoir(run, data)
@@ -792,7 +795,8 @@ def _result(train: dict, test: dict, n_features, readout: str) -> dict:
 
 def _bin_ms(data: EncodedData, bins: int) -> float:
     """Mean width (ms) of a time bin over the test clips."""
-    return float(np.mean([s.duration for s in data.test]) / bins)
+    head = stimulus_headers(data.test)
+    return float(np.mean(head["n_steps"] * head["dt"]) / bins)
 
 
 #: Hyperparameters of each network that ``metrics.json`` states under ``model``.

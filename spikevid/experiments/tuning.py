@@ -183,7 +183,8 @@ def tune(cfg: dict, out, *, trials: int, sampler: str = "auto", jobs: int = 1, s
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{(out / 'study.db').resolve()}"
-    config_digest = digest(stripped(cfg))
+    # the folds are the objective: a study is of one config and one readout.cv
+    config_digest = digest({**stripped(cfg), "cv": cfg["readout"]["cv"]})
     study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
     known = study.user_attrs.get("config_digest")
     if known is None:
