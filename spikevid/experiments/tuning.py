@@ -140,7 +140,15 @@ class _Objective:
         r = cfg["readout"]
         correct, seen = 0, 0
         for k, (tr, te) in enumerate(self.folds):
-            clf = make_readout(r["kind"], scale=r["scale"], C=float(r["C"]), alpha=float(r["alpha"]), seed=model.seed)
+            clf = make_readout(
+                r["kind"],
+                scale=r["scale"],
+                C=float(r["C"]),
+                alpha=float(r["alpha"]),
+                seed=int(model.seed or 0),  # as the runner seeds its readouts
+                n_tokens=int(model.bins),
+                attention=r["attention"],
+            )
             clf.fit(X[tr], self.y[tr])
             correct += int(np.sum(clf.predict(X[te]) == self.y[te]))
             seen += len(te)
