@@ -62,7 +62,7 @@ from .features import COUNT_REDUCTIONS, NO_SPIKE, as_tokens
 from .simulation import SimulationResult, device_session, run_phases
 from .timeline import Timeline
 from .topology import column_input_connectivity, tile_receptive_fields
-from .validation import Interval, Options, validate_params
+from .validation import Interval, Options, check_grid, validate_params
 from .variants import VARIANTS, variant_lif_params, variant_rstdp_params, variant_stdp_params
 
 __all__ = ["ColumnClassifier", "population_vote", "vote_proba"]
@@ -403,13 +403,7 @@ class ColumnClassifier(ClassifierMixin, TransformerMixin, BaseEstimator):
         """Check every hyperparameter (names the first bad one in a ``ValueError``); returns self."""
         params = self.get_params()
         validate_params(params, self._parameter_constraints)
-        tiles = self.tiles
-        if (
-            not isinstance(tiles, (tuple, list))
-            or len(tiles) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in tiles)
-        ):
-            raise ValueError(f"tiles: expected two integers >= 1 (gx, gy), got {tiles!r}")
+        check_grid(self.tiles, "tiles")
         for name in ("tau_m", "tau_e", "tau_i", "tau_pre", "tau_post", "tau_theta", "tau_c"):
             if params[name] < self.dt:
                 raise ValueError(f"{name}: {params[name]} ms is shorter than the time step dt = {self.dt} ms")

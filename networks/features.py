@@ -51,6 +51,26 @@ MAX_BINS = 10_000
 DEFAULT_TAUS = (10.0, 50.0)
 
 
+def _by_window(indices, steps, windows, bins: int):
+    """Checked inputs of a binned reduction: spikes sorted by step, windows, and each window's spike range.
+
+    Returns ``(indices, steps, windows, lo, hi)``; the spikes of window ``c`` are
+    ``[lo[c], hi[c])`` of the sorted arrays.
+    """
+    if bins < 1:
+        raise ValueError(f"bins: must be >= 1, got {bins}")
+    windows = np.asarray(windows, dtype=np.int64).reshape(-1, 2)
+    if np.any(windows[:, 1] <= windows[:, 0]):
+        raise ValueError("windows: every window needs end > start")
+    indices = np.asarray(indices, dtype=np.int64)
+    steps = np.asarray(steps, dtype=np.int64)
+    order = np.argsort(steps, kind="stable")
+    steps, indices = steps[order], indices[order]
+    lo = np.searchsorted(steps, windows[:, 0], side="left")
+    hi = np.searchsorted(steps, windows[:, 1], side="left")
+    return indices, steps, windows, lo, hi
+
+
 def binned_counts(
     indices: np.ndarray, steps: np.ndarray, windows: np.ndarray, n_neurons: int, bins: int = 1
 ) -> np.ndarray:
@@ -73,18 +93,8 @@ def binned_counts(
     -------
     ndarray, shape (n_clips, bins * n_neurons), float64
     """
-    if bins < 1:
-        raise ValueError(f"bins: must be >= 1, got {bins}")
-    windows = np.asarray(windows, dtype=np.int64).reshape(-1, 2)
-    if np.any(windows[:, 1] <= windows[:, 0]):
-        raise ValueError("windows: every window needs end > start")
-    indices = np.asarray(indices, dtype=np.int64)
-    steps = np.asarray(steps, dtype=np.int64)
-    order = np.argsort(steps, kind="stable")
-    steps, indices = steps[order], indices[order]
+    indices, steps, windows, lo, hi = _by_window(indices, steps, windows, bins)
     out = np.zeros((len(windows), bins * n_neurons))
-    lo = np.searchsorted(steps, windows[:, 0], side="left")
-    hi = np.searchsorted(steps, windows[:, 1], side="left")
     for c, (a, b) in enumerate(zip(lo, hi, strict=True)):
         if b <= a:
             continue
@@ -122,19 +132,9 @@ def binned_traces(
         steps after ``start``.
     """
     taus = np.asarray(check_taus(taus))
-    if bins < 1:
-        raise ValueError(f"bins: must be >= 1, got {bins}")
-    windows = np.asarray(windows, dtype=np.int64).reshape(-1, 2)
-    if np.any(windows[:, 1] <= windows[:, 0]):
-        raise ValueError("windows: every window needs end > start")
-    indices = np.asarray(indices, dtype=np.int64)
-    steps = np.asarray(steps, dtype=np.int64)
-    order = np.argsort(steps, kind="stable")
-    steps, indices = steps[order], indices[order]
+    indices, steps, windows, lo, hi = _by_window(indices, steps, windows, bins)
     n_t = taus.size
     out = np.zeros((len(windows), bins, n_t, n_neurons))
-    lo = np.searchsorted(steps, windows[:, 0], side="left")
-    hi = np.searchsorted(steps, windows[:, 1], side="left")
     for c, (a, b) in enumerate(zip(lo, hi, strict=True)):
         if b <= a:
             continue

@@ -39,7 +39,7 @@ from .reservoir import build_reservoir, collect
 from .simulation import SimulationResult, device_session, run_phases
 from .timeline import Timeline
 from .topology import CONNECTION_SCHEMES, PLASTIC_PATHWAYS
-from .validation import InstanceOf, Interval, Options, validate_params
+from .validation import InstanceOf, Interval, Options, check_grid, validate_params
 from .variants import VARIANTS, variant_lif_params, variant_stdp_params
 
 __all__ = ["HRSNN", "VARIANTS"]
@@ -318,13 +318,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
         for name in ("tau_m", "tau_pre", "tau_post"):
             if params[name] < self.dt:
                 raise ValueError(f"{name}: {params[name]} ms is shorter than the time step dt = {self.dt} ms")
-        tiles = self.rf_tiles
-        if (
-            not isinstance(tiles, (tuple, list))
-            or len(tiles) != 2
-            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in tiles)
-        ):
-            raise ValueError(f"rf_tiles: expected two integers >= 1 (gx, gy), got {tiles!r}")
+        check_grid(self.rf_tiles, "rf_tiles")
         check_taus(self.taus)
         if self.record_v > self.n_exc:
             raise ValueError(f"record_v: must lie in [0, {self.n_exc}] (the excitatory neurons), got {self.record_v}")

@@ -13,7 +13,9 @@ import math
 import numbers
 from dataclasses import dataclass
 
-__all__ = ["Interval", "Options", "InstanceOf", "TupleOf", "validate_params"]
+import numpy as np
+
+__all__ = ["Interval", "Options", "InstanceOf", "TupleOf", "validate_params", "check_grid"]
 
 
 @dataclass(frozen=True)
@@ -162,3 +164,14 @@ def validate_params(params: dict, constraints: dict) -> None:
             f"{name}: {what + ' ' if what else ''}must be {rules}, got {value!r}"
             + (f" {unit}" if unit and isinstance(value, numbers.Real) else "")
         )
+
+
+def check_grid(value, name: str) -> tuple[int, int]:
+    """``value`` as a grid ``(gx, gy)`` of two integers >= 1; ``ValueError`` naming ``name`` otherwise."""
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in value)
+    ):
+        raise ValueError(f"{name}: expected two integers >= 1 (gx, gy), got {value!r}")
+    return int(value[0]), int(value[1])

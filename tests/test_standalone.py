@@ -128,15 +128,21 @@ def test_a_synapse_count_that_differs_from_the_stated_one_is_an_error(compiled):
         program.run(_values(fan=(1, 0, 0), w=(1.0, 2.0, 3.0)), sizes={"w": 3})  # 1 synapse, 3 weights
 
 
-def test_a_killed_or_failing_binary_raises(compiled, tmp_path):
-    program, _, _ = compiled
+def _fake_program(program, tmp_path, script: str):
+    """A program folder whose ``main`` is ``script`` (its manifest and arrays are ``program``'s)."""
     fake = tmp_path / "fake"
     fake.mkdir()
     for item in ("manifest.json", "static_arrays"):
         os.symlink(program.directory / item, fake / item)
     main = fake / "main"
-    main.write_text("#!/bin/sh\nkill -9 $$\n")
+    main.write_text(script)
     main.chmod(0o755)
+    return fake, main
+
+
+def test_a_killed_or_failing_binary_raises(compiled, tmp_path):
+    program, _, _ = compiled
+    fake, main = _fake_program(program, tmp_path, "#!/bin/sh\nkill -9 $$\n")
     with pytest.raises(CompiledRunError, match="killed"):
         CompiledProgram(fake).run(_values(), sizes={"w": 3})
     main.write_text("#!/bin/sh\necho 'Error: no GPU' >&2\nexit 3\n")
@@ -152,13 +158,8 @@ def test_a_binarys_own_peak_memory_is_measured(compiled, tmp_path):
     from cortex.standalone import binary_peak_bytes
 
     program, _, _ = compiled
-    fake = tmp_path / "fake"
-    fake.mkdir()
-    for item in ("manifest.json", "static_arrays"):
-        os.symlink(program.directory / item, fake / item)
-    main = fake / "main"
-    main.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'import time; x = b\"x\" * (150 << 20); time.sleep(0.4)'\n")
-    main.chmod(0o755)
+    script = f"#!/bin/sh\nexec {sys.executable} -c 'import time; x = b\"x\" * (150 << 20); time.sleep(0.4)'\n"
+    fake, _ = _fake_program(program, tmp_path, script)
     ballast = np.ones(400 << 17)  # 400 MB in this process, which a forked child's ru_maxrss would count
     binary_peak_bytes(reset=True)
     with pytest.raises(CompiledRunError, match="did not finish"):

@@ -37,7 +37,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from .arguments import add_executor_arguments, executor_from_args, folder_path, positive_int
+from .arguments import add_executor_arguments, add_set_argument, executor_from_args, folder_path, positive_int
 
 
 def _csv(text: str, cast=str) -> list:
@@ -125,14 +125,7 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", type=folder_path, required=True, help="study folder (resumed if it exists)")
     p.add_argument("--seeds", type=positive_int, default=3, help="seeds 0..N-1 per cell (default 3)")
     add_executor_arguments(p, default="processes", what="the study's cells")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config entry for every cell (repeatable)",
-    )
+    add_set_argument(p, scope=" for every cell")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 

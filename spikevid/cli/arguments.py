@@ -29,6 +29,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_set_argument(p: argparse.ArgumentParser, *, scope: str = "") -> None:
+    """``--set KEY=VALUE`` (repeatable) into ``args.overrides``; ``scope`` ends the help (" for every cell")."""
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"override a config entry{scope}, e.g. --set model.n=500 (repeatable)",
+    )
+
+
 def add_executor_arguments(p: argparse.ArgumentParser, *, default: str, what: str) -> None:
     """``--executor``, ``--jobs`` and ``--scheduler``: where ``what`` runs (results do not depend on it)."""
     p.add_argument(

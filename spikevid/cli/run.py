@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .arguments import add_executor_arguments, executor_from_args, folder_path
+from .arguments import add_executor_arguments, add_set_argument, executor_from_args, folder_path
 
 
 def register(subparsers) -> None:
@@ -14,14 +14,7 @@ def register(subparsers) -> None:
     )
     p.add_argument("config", help="YAML config file (see configs/)")
     p.add_argument("--out", type=folder_path, required=True, help="result directory (resumed if it holds the same run)")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config entry, e.g. --set model.n=500 (repeatable)",
-    )
+    add_set_argument(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     add_executor_arguments(p, default="serial", what="feature-extraction chunks")
     p.set_defaults(func=_run)

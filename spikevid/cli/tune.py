@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .arguments import folder_path, positive_int
+from .arguments import add_set_argument, folder_path, positive_int
 
 
 def register(subparsers) -> None:
@@ -22,14 +22,7 @@ def register(subparsers) -> None:
     p.add_argument("--sampler", choices=("auto", "gp", "tpe"), default="auto", help="auto: GP with PyTorch, else TPE")
     p.add_argument("--jobs", type=positive_int, default=1, help="worker processes sharing the study")
     p.add_argument("--seed", type=int, default=0, help="seeds the sampler")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a config entry before tuning (repeatable)",
-    )
+    add_set_argument(p, scope=" before tuning")
     p.set_defaults(func=_tune)
 
 

@@ -203,6 +203,20 @@ def model_params(model: dict) -> dict:
     return {k: v for k, v in model.items() if k != "kind"}
 
 
+def readout_estimator(readout: dict, *, seed: int, n_tokens: int):
+    """The unfitted readout of a ``readout`` section (``populations``: logistic regression on the features)."""
+    kind = "logistic" if readout["kind"] == POPULATIONS else readout["kind"]
+    return make_readout(
+        kind,
+        scale=readout["scale"],
+        C=float(readout["C"]),
+        alpha=float(readout["alpha"]),
+        seed=seed,
+        n_tokens=n_tokens,
+        attention=readout["attention"],
+    )
+
+
 def model_estimator(model: dict):
     """The unfitted spiking model of a ``model`` section.
 

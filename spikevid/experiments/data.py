@@ -170,3 +170,16 @@ def encode_all(dataset, encoder, cache, *, desc="encode", progress=True, residen
             stacklevel=2,
         )
     return out
+
+
+def clip_subjects(dataset, stims) -> list | None:
+    """``meta["subject"]`` of every encoded clip (matched by id), or None if the dataset names none."""
+    if not hasattr(dataset, "meta_values"):
+        return None
+    by_id = dict(zip(dataset.ids, dataset.meta_values("subject"), strict=True))
+    if isinstance(stims, StoredStimuli):
+        ids = stims.ids
+    else:
+        ids = [str(s.meta.get("id", k)) for k, s in enumerate(stims)]
+    subjects = [by_id.get(i) for i in ids]
+    return subjects if any(v is not None for v in subjects) else None

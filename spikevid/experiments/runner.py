@@ -64,7 +64,7 @@ from networks.hybrid import MODES, HybridClassifier
 from networks.hybrid_tokens import HybridInputs, time_bin_tokens
 from networks.keyframes import KeyFrameFeatures
 from networks.persistence import read_metadata
-from networks.readouts import evaluate, make_readout, score_predictions
+from networks.readouts import evaluate, score_predictions
 from networks.simulation import SimulationResult
 from networks.timeline import Timeline
 from networks.training import split_problem
@@ -77,9 +77,17 @@ from stimuli.types import SpikeStimulus, StimulusError
 
 from .. import __version__, interrupts
 from ..executors import Executor, SerialExecutor
-from .config import HYBRID_KEYS, POPULATIONS, ConfigError, model_estimator, model_params, spiking_kind
+from .config import (
+    HYBRID_KEYS,
+    POPULATIONS,
+    ConfigError,
+    model_estimator,
+    model_params,
+    readout_estimator,
+    spiking_kind,
+)
 from .crossval import cv_accuracy, cv_folds
-from .data import check_split_contents, encode_all, load_split
+from .data import check_split_contents, clip_subjects, encode_all, load_split
 from .provenance import Provenance, digest, input_identities
 from .runfolder import claim_config, locked, stripped
 from .runlog import FILE_ONLY, close_logger, run_logger, timed
@@ -116,7 +124,9 @@ class Run:
     provenance: Provenance | None = None
     #: Where feature chunks are simulated (:mod:`spikevid.executors`; results do not depend on it).
     executor: Executor = field(default_factory=SerialExecutor)
-    #: The readouts' cross-validation folds in words (set by :func:`readouts`).
+    #: The readouts' cross-validation folds on the training clips and their description (set
+    #: by :func:`run_experiment` once the training split is known).
+    folds: list = field(default_factory=list)
     cv: str = ""
 
     @property
@@ -195,9 +205,10 @@ def run_experiment(cfg: dict, out_dir, *, log=None, executor: Executor | None = 
         try:
             data = encode(run)
             check_validation_split(run.cfg, data.y_train)
-            readout_kind = "logistic" if run.cfg["readout"]["kind"] == POPULATIONS else run.cfg["readout"]["kind"]
             # a readout.cv the training split cannot give fails here, before any simulation
-            cv_folds(run.cfg["readout"]["cv"], data.y_train, data.subjects, seed=run.seed, readout=readout_kind)
+            run.folds, run.cv = cv_folds(
+                run.cfg["readout"]["cv"], data.y_train, data.subjects, seed=run.seed, readout=_readout_kind(run.cfg)
+            )
             features, activity, votes = {}, {}, None
             if run.network == "hrsnn":
                 features, activity = reservoir(run, data)
@@ -266,7 +277,7 @@ def encode(run: Run) -> EncodedData:
             raise StimulusError(
                 f"dataset '{ds.name}': no readable clip left in the train or test split ({len(skipped)} skipped)"
             )
-        data = EncodedData(list(ds.classes), train, test, skipped, fraction, _subjects(train_ds, train))
+        data = EncodedData(list(ds.classes), train, test, skipped, fraction, clip_subjects(train_ds, train))
         for split, stims in (("train", train), ("test", test)):
             empty = [name for name, n in zip(_ids(stims), stimulus_headers(stims)["n_spikes"], strict=True) if n == 0]
             if len(empty) == len(stims):
@@ -297,13 +308,9 @@ def encode(run: Run) -> EncodedData:
     return data
 
 
-def _subjects(dataset, stims) -> list | None:
-    """``meta["subject"]`` of every encoded clip (by id), or None if the dataset gives none."""
-    if not hasattr(dataset, "meta_values"):
-        return None
-    by_id = dict(zip(dataset.ids, dataset.meta_values("subject"), strict=True))
-    subjects = [by_id.get(i) for i in _ids(stims)]
-    return subjects if any(s is not None for s in subjects) else None
+def _readout_kind(cfg: dict) -> str:
+    """The readout fitted on the feature sets (``populations`` runs read them by logistic regression)."""
+    return "logistic" if cfg["readout"]["kind"] == POPULATIONS else cfg["readout"]["kind"]
 
 
 def _held_mb(stims) -> float:
@@ -738,22 +745,14 @@ def readouts(run: Run, data: EncodedData, features: dict, votes: dict | None = N
     with ``readout.kind: populations`` the feature sets are read out by logistic regression.
     """
     r = run.cfg["readout"]
-    kind = "logistic" if r["kind"] == POPULATIONS else r["kind"]
-    folds, how = cv_folds(r["cv"], data.y_train, data.subjects, seed=run.seed, readout=kind)
+    kind = _readout_kind(run.cfg)
+    folds = run.folds
     with timed(run.seconds, "readout", run.log):
         out, maps = {}, {}
         for name, (X_tr, X_te) in features.items():
 
             def make(name=name):
-                return make_readout(
-                    kind,
-                    scale=r["scale"],
-                    C=float(r["C"]),
-                    alpha=float(r["alpha"]),
-                    seed=run.seed,
-                    n_tokens=feature_bins(run.cfg, name),
-                    attention=r["attention"],
-                )
+                return readout_estimator(r, seed=run.seed, n_tokens=feature_bins(run.cfg, name))
 
             clf = make()
             clf.fit(X_tr, data.y_train)
@@ -772,8 +771,7 @@ def readouts(run: Run, data: EncodedData, features: dict, votes: dict | None = N
             n_class_neurons = len(data.classes) * int(model_estimator(run.cfg["model"]).n_per_class)
             out[POPULATIONS] = _result(train, test, n_class_neurons, POPULATIONS)
         if folds:
-            run.log.info(f"  cross-validation on the training split: {how}")
-        run.cv = how
+            run.log.info(f"  cross-validation on the training split: {run.cv}")
         if maps:  # which time bins the attention readout looks at (spikevid plot attention)
             atomic_savez(
                 run.out / "attention.npz", **maps, labels=data.y_test, bin_ms=_bin_ms(data, feature_bins(run.cfg, name))

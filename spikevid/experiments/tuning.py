@@ -35,9 +35,9 @@ from stimuli.encoders import get_encoder
 from stimuli.io import atomic_write_json, atomic_write_text
 from stimuli.sequence import stimulus_headers
 
-from .config import ConfigError, model_estimator, resolve_config, spiking_kind
+from .config import ConfigError, model_estimator, readout_estimator, resolve_config, spiking_kind
 from .crossval import cv_folds
-from .data import encode_all, load_train_split
+from .data import clip_subjects, encode_all, load_train_split
 from .provenance import digest
 from .runfolder import stripped
 
@@ -117,10 +117,7 @@ class _Objective:
         cache = StimulusCache(out / "cache")
         self.train = encode_all(train_ds, encoder, cache, desc="encode train", progress=False)
         self.y = stimulus_headers(self.train)["label"]
-        subjects = None
-        if hasattr(train_ds, "meta_values"):
-            by_id = dict(zip(train_ds.ids, train_ds.meta_values("subject"), strict=True))
-            subjects = [by_id.get(i) for i in self.train.ids]
+        subjects = clip_subjects(train_ds, self.train)
         seed = int(model_estimator(cfg["model"]).seed or 0)
         kind = cfg["readout"]["kind"]
         self.folds, self.how = cv_folds(cfg["readout"]["cv"], self.y, subjects, seed=seed, readout=kind)
@@ -130,8 +127,6 @@ class _Objective:
     def __call__(self, trial) -> float:
         import optuna  # noqa: PLC0415 -- optional dependency
 
-        from networks.readouts import make_readout  # noqa: PLC0415 -- heavy (Brian2)
-
         cfg = apply_params(self.cfg, suggest(trial))
         trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as simulated (uniform: capped)
         model = model_estimator(cfg["model"]).set_params(progress=False)
@@ -140,15 +135,7 @@ class _Objective:
         r = cfg["readout"]
         correct, seen = 0, 0
         for k, (tr, te) in enumerate(self.folds):
-            clf = make_readout(
-                r["kind"],
-                scale=r["scale"],
-                C=float(r["C"]),
-                alpha=float(r["alpha"]),
-                seed=int(model.seed or 0),  # as the runner seeds its readouts
-                n_tokens=int(model.bins),
-                attention=r["attention"],
-            )
+            clf = readout_estimator(r, seed=int(model.seed or 0), n_tokens=int(model.bins))  # as the runner does
             clf.fit(X[tr], self.y[tr])
             correct += int(np.sum(clf.predict(X[te]) == self.y[te]))
             seen += len(te)
