@@ -1,7 +1,5 @@
 """``python -m spikevid``: the same as the ``spikevid`` command."""
 
-import sys
+from .cli import exit_process, main
 
-from .cli import main
-
-sys.exit(main())
+exit_process(main())

@@ -18,7 +18,7 @@ import sys
 from .. import interrupts
 from . import ablate, plot, run, stimuli, tune
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "exit_process", "main"]
 
 
 #: Modules that contribute sub-commands (each has ``register(subparsers)``).
@@ -62,6 +62,18 @@ def main(argv: list[str] | None = None) -> int:
                 raise
             print(f"spikevid: error: {message}", file=sys.stderr)
             return 2
+
+
+def exit_process(code: int) -> None:
+    """Leave the interpreter with ``code`` (what ``python -m spikevid`` ends with).
+
+    CPython 3.12 marks the interpreter as "killed by Ctrl-C" whenever a KeyboardInterrupt
+    ends a *string* ``exec``/``eval`` (Brian2 and SymPy evaluate strings while a network is
+    built), even when the exception is caught later; under ``python -m`` it then exits by
+    SIGINT (status -2) instead of ``code``.  A string evaluation clears the mark.
+    """
+    exec("")  # noqa: S102 -- clears the mark; evaluates nothing
+    sys.exit(code)
 
 
 def user_error(exc: BaseException) -> str | None:
