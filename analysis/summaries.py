@@ -79,6 +79,21 @@ def _energy(cells: list, sops: float, n_synapses: float) -> dict | None:
     return None
 
 
+def _cv(metrics: dict, feature_set: str) -> float | None:
+    """A run's cross-validated accuracy on its training split for one feature set (None if not run)."""
+    cv = (metrics.get("readouts", {}).get(feature_set) or {}).get("cv") or {}
+    return cv.get("mean")
+
+
+def _cv_stats(values: list) -> dict:
+    """``cv_mean``, ``cv_ci95`` over seeds of the runs that cross-validated (empty if none did)."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return {}
+    stat = mean_ci(values, bounds=(0.0, 1.0))
+    return {"cv_per_seed": values, "cv_mean": stat["mean"], "cv_ci95": stat["ci"]}
+
+
 def _group(cells_metrics: list[tuple]) -> dict:
     accs = [m["test_accuracy"] for _, m in cells_metrics]
     stat = mean_ci(accs, bounds=(0.0, 1.0))
@@ -96,6 +111,7 @@ def _group(cells_metrics: list[tuple]) -> dict:
         "n_train": [m["n_train"] for _, m in cells_metrics],
         "spikes_per_neuron_per_sample": mean_ci(spn)["mean"],
         "synaptic_events_per_sample": mean_ci(syn)["mean"],
+        **_cv_stats([_cv(m, "reservoir") for _, m in cells_metrics]),
     }
     if cells_metrics and out["synaptic_events_per_sample"] is not None:
         out["energy"] = _energy([c for c, _ in cells_metrics], out["synaptic_events_per_sample"], float(np.mean(n_syn)))
@@ -105,9 +121,12 @@ def _group(cells_metrics: list[tuple]) -> dict:
 def _baseline(cells_metrics: list[tuple]) -> dict:
     """Baseline (input counts) accuracy: one value per seed (the same for every variant)."""
     per_seed: dict[int, list[float]] = {}
+    cv_per_seed: dict[int, list[float]] = {}
     for c, m in cells_metrics:
         if "baseline" in m:
             per_seed.setdefault(c.overrides["model.seed"], []).append(m["baseline"]["test_accuracy"])
+        if _cv(m, "input") is not None:
+            cv_per_seed.setdefault(c.overrides["model.seed"], []).append(_cv(m, "input"))
     accs = [float(np.mean(v)) for _, v in sorted(per_seed.items())]
     stat = mean_ci(accs, bounds=(0.0, 1.0))
     return {
@@ -117,6 +136,7 @@ def _baseline(cells_metrics: list[tuple]) -> dict:
         "accuracy_mean": stat["mean"],
         "accuracy_std": stat["std"],
         "accuracy_ci95": stat["ci"],
+        **_cv_stats([float(np.mean(v)) for _, v in sorted(cv_per_seed.items())]),
     }
 
 
@@ -241,17 +261,26 @@ def _ci(ci) -> str:
 
 def ablation_table(summary: dict) -> str:
     """Markdown table of :func:`summarize_ablation`."""
+    groups = list(summary["variants"].values()) + [summary["baseline"]]
+    with_cv = any("cv_mean" in g for g in groups)
+    cv_head, cv_rule = (" CV on the training split (%) [95 % CI] |", "---|") if with_cv else ("", "")
     lines = [
-        "| variant | seeds | test accuracy (%) mean \u00b1 std | 95 % CI (%) | per seed (%) | "
-        "spikes/neuron/clip | synaptic ops/clip | SNN energy/clip (nJ, est.) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| variant | seeds | test accuracy (%) mean \u00b1 std | 95 % CI (%) | per seed (%) |"
+        + cv_head
+        + " spikes/neuron/clip | synaptic ops/clip | SNN energy/clip (nJ, est.) |",
+        "|---|---|---|---|---|" + cv_rule + "---|---|---|",
     ]
+
+    def cv_cell(g):
+        return (f" {_pct(g['cv_mean'])} {_ci(g['cv_ci95'])} |" if "cv_mean" in g else " n/a |") if with_cv else ""
+
     for v, s in summary["variants"].items():
         e = (s.get("energy") or {}).get("snn_nJ")
         lines.append(
             f"| {v} | {s['n_seeds']} | {_pct(s['accuracy_mean'])} \u00b1 {_pct(s['accuracy_std'])} | "
-            f"{_ci(s['accuracy_ci95'])} | {', '.join(_pct(a) for a in s['accuracy_per_seed'])} | "
-            f"{_num(s['spikes_per_neuron_per_sample'], '.2f')} | "
+            f"{_ci(s['accuracy_ci95'])} | {', '.join(_pct(a) for a in s['accuracy_per_seed'])} |"
+            + cv_cell(s)
+            + f" {_num(s['spikes_per_neuron_per_sample'], '.2f')} | "
             f"{_num(s['synaptic_events_per_sample'], ',.0f')} | {format_nj(e)} |"
         )
     b = summary["baseline"]
@@ -259,7 +288,7 @@ def ablation_table(summary: dict) -> str:
         lines.append(
             f"| input counts (no SNN) | {b['n_seeds']} | {_pct(b['accuracy_mean'])} \u00b1 "
             f"{_pct(b['accuracy_std'])} | {_ci(b['accuracy_ci95'])} | "
-            f"{', '.join(_pct(a) for a in b['accuracy_per_seed'])} | | | |"
+            f"{', '.join(_pct(a) for a in b['accuracy_per_seed'])} |" + cv_cell(b) + " | | |"
         )
     return "\n".join(lines) + "\n"
 

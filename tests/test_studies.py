@@ -37,9 +37,17 @@ def base_cfg():
 
 
 @pytest.fixture(scope="module")
-def ablation(base_cfg, tmp_path_factory):
+def ablation_cfg(base_cfg):
+    """The tiny config, its readouts also 2-fold cross-validated on the training split."""
+    from spikevid.experiments.config import resolve_config
+
+    return resolve_config(base_cfg, ["readout.cv=2"])
+
+
+@pytest.fixture(scope="module")
+def ablation(ablation_cfg, tmp_path_factory):
     out = tmp_path_factory.mktemp("ablation")
-    summary = heterogeneity_ablation(base_cfg, out, seeds=1, jobs=2, progress=False)
+    summary = heterogeneity_ablation(ablation_cfg, out, seeds=1, jobs=2, progress=False)
     return out, summary
 
 
@@ -85,16 +93,21 @@ def test_ablation_table_matches_run_metrics(ablation):
         assert f"{100 * m['test_accuracy']:.1f} \u00b1 0.0" in row
         assert f"{m['spikes_per_neuron_per_sample']:.2f}" in row
         assert summary["baseline"]["accuracy_per_seed"] == [m["baseline"]["test_accuracy"]]
+        # cross-validation on the training split, beside the test figures
+        cv, cv_input = m["readouts"]["reservoir"]["cv"]["mean"], m["readouts"]["input"]["cv"]["mean"]
+        assert s["cv_per_seed"] == [cv] and summary["baseline"]["cv_per_seed"] == [cv_input]
+        assert f"| {100 * cv:.1f} n/a |" in row  # one seed: no interval
+    assert "CV on the training split" in table.splitlines()[0]
 
 
-def test_ablation_resumes_without_rerunning_finished_cells(ablation, base_cfg):
+def test_ablation_resumes_without_rerunning_finished_cells(ablation, ablation_cfg):
     out, _ = ablation
     cells = ablation_cells(out, 1)
     victim = cells[1]
     model_mtime = (victim.out / "model.npz").stat().st_mtime_ns
     (victim.out / "metrics.json").unlink()  # as if the cell was interrupted before its end
     before = {c.name: (c.out / "metrics.json").stat().st_mtime_ns for c in cells if c is not victim}
-    summary = heterogeneity_ablation(base_cfg, out, seeds=1, jobs=2, progress=False)
+    summary = heterogeneity_ablation(ablation_cfg, out, seeds=1, jobs=2, progress=False)
     assert summary["run"]["executed"] == [victim.name]
     assert sorted(summary["run"]["skipped"]) == sorted(before)
     after = {c.name: (c.out / "metrics.json").stat().st_mtime_ns for c in cells if c is not victim}
@@ -129,12 +142,12 @@ def test_cli_rejects_bad_arguments(tmp_path, capsys):
     assert "(0, 1]" in capsys.readouterr().err
 
 
-def test_a_changed_config_is_refused_not_reused(ablation, base_cfg):
+def test_a_changed_config_is_refused_not_reused(ablation, ablation_cfg):
     from spikevid.experiments.config import ConfigError, resolve_config
 
     out, _ = ablation
     before = (out / "ablation.json").read_bytes()
-    changed = resolve_config(base_cfg, ["model.J_in=0.5", "readout.kind=ridge"])
+    changed = resolve_config(ablation_cfg, ["model.J_in=0.5", "readout.kind=ridge"])
     with pytest.raises(ConfigError, match=r"holds study results of a different configuration .*model\.J_in"):
         heterogeneity_ablation(changed, out, seeds=1, jobs=1, progress=False)
     assert (out / "ablation.json").read_bytes() == before  # nothing summarised from the old cells

@@ -86,3 +86,20 @@ def test_drawn_parameters_become_a_valid_config():
     assert cfg["model"]["cv_neuron"] == UNIFORM_MAX_CV and cfg["model"]["rf_tiles"] == [3, 3]
     assert apply_params(TINY_CFG, {"model.neuron_dist": "gamma", "model.cv_neuron": 1.2})["model"]["cv_neuron"] == 1.2
     assert all(key.startswith("model.") for key in SEARCH_SPACE)
+
+
+@pytest.mark.parametrize("kind", ["processes", pytest.param("dask", marks=pytest.mark.slow)])
+def test_workers_share_one_study(kind, tmp_path):
+    """Two workers (local processes, or a local Dask cluster) add their trials to the same SQLite study."""
+    from spikevid.executors import make_executor
+    from spikevid.experiments.tuning import tune
+
+    if kind == "dask":
+        pytest.importorskip("distributed")
+    lines = []
+    with make_executor(kind, workers=2) as executor:
+        summary = tune(TINY_CFG, tmp_path / "study", trials=3, sampler="tpe", executor=executor, log=lines.append)
+    assert "on 2 workers" in lines[0]
+    assert summary["n_trials"] == 3 and sorted(t["number"] for t in summary["trials"]) == [0, 1, 2]
+    assert all(t["state"] in ("complete", "pruned") for t in summary["trials"])
+    assert (tmp_path / "study" / "best.yaml").is_file()

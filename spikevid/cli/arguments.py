@@ -41,8 +41,12 @@ def add_set_argument(p: argparse.ArgumentParser, *, scope: str = "") -> None:
     )
 
 
-def add_executor_arguments(p: argparse.ArgumentParser, *, default: str, what: str) -> None:
-    """``--executor``, ``--jobs`` and ``--scheduler``: where ``what`` runs (results do not depend on it)."""
+def add_executor_arguments(p: argparse.ArgumentParser, *, default: str, what: str, jobs: int | None = None) -> None:
+    """``--executor``, ``--jobs`` and ``--scheduler``: where ``what`` runs (results do not depend on it).
+
+    ``jobs``: the default of ``--jobs`` (None: the CPU cores); ``processes`` with one
+    job runs here, serially.
+    """
     p.add_argument(
         "--executor",
         choices=EXECUTOR_CHOICES,
@@ -53,8 +57,9 @@ def add_executor_arguments(p: argparse.ArgumentParser, *, default: str, what: st
     p.add_argument(
         "--jobs",
         type=positive_int,
-        default=os.cpu_count() or 1,
-        help="worker processes for --executor processes or a local Dask cluster (default: CPU cores)",
+        default=jobs or os.cpu_count() or 1,
+        help="worker processes for --executor processes or a local Dask cluster "
+        f"(default: {jobs if jobs else 'CPU cores'})",
     )
     p.add_argument(
         "--scheduler",

@@ -1,8 +1,8 @@
-"""``spikevid tune CONFIG --trials N --out DIR [--sampler auto|gp|tpe] [--jobs J] [--set key=value ...]``."""
+"""``spikevid tune CONFIG --trials N --out DIR [--sampler auto|gp|tpe] [--jobs J] [--executor dask] [--set ...]``."""
 
 from __future__ import annotations
 
-from .arguments import add_set_argument, folder_path, positive_int
+from .arguments import add_executor_arguments, add_set_argument, executor_from_args, folder_path, positive_int
 
 
 def register(subparsers) -> None:
@@ -20,7 +20,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", type=folder_path, required=True, help="study folder (continued if it holds this study)")
     p.add_argument("--trials", type=positive_int, required=True, help="trials to add to the study")
     p.add_argument("--sampler", choices=("auto", "gp", "tpe"), default="auto", help="auto: GP with PyTorch, else TPE")
-    p.add_argument("--jobs", type=positive_int, default=1, help="worker processes sharing the study")
+    add_executor_arguments(p, default="processes", what="trials", jobs=1)
     p.add_argument("--seed", type=int, default=0, help="seeds the sampler")
     add_set_argument(p, scope=" before tuning")
     p.set_defaults(func=_tune)
@@ -31,5 +31,6 @@ def _tune(args) -> int:
     from spikevid.experiments.tuning import tune  # noqa: PLC0415
 
     cfg = load_config(args.config, list(args.overrides) + ["run.progress=false"])
-    tune(cfg, args.out, trials=args.trials, sampler=args.sampler, jobs=args.jobs, seed=args.seed)
+    with executor_from_args(args) as executor:
+        tune(cfg, args.out, trials=args.trials, sampler=args.sampler, executor=executor, seed=args.seed)
     return 0

@@ -11,7 +11,9 @@ accuracy after every fold and, from the third fold on and once five trials are d
 is pruned when it falls below the median of earlier trials at that fold.
 
 The study lives in ``DIR/study.db`` (SQLite): a second invocation continues it, and
-several worker processes (``--jobs``) share it.  After every trial ``DIR/best.yaml``
+several workers share it -- local processes (``--jobs N``) or Dask workers
+(``--executor dask``, ``--scheduler ADDRESS``; each worker opens the same file, so a
+remote one needs ``DIR`` at the same path on a shared file system).  After every trial ``DIR/best.yaml``
 holds the config with the best parameters so far, ready for ``spikevid run``;
 ``DIR/tune.json`` the trials; at the end ``DIR/history.png``, ``DIR/importances.png``
 and ``DIR/tau_m.png`` (the tuned membrane time constants against the config's) show
@@ -23,7 +25,6 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-import multiprocessing
 import warnings
 from pathlib import Path
 
@@ -35,6 +36,7 @@ from stimuli.encoders import get_encoder
 from stimuli.io import atomic_write_json, atomic_write_text
 from stimuli.sequence import stimulus_headers
 
+from ..executors import Executor, SerialExecutor
 from .config import ConfigError, model_estimator, readout_estimator, resolve_config, spiking_kind
 from .crossval import cv_folds
 from .data import clip_subjects, encode_all, load_train_split
@@ -145,23 +147,33 @@ class _Objective:
         return correct / seen
 
 
-def tune(cfg: dict, out, *, trials: int, sampler: str = "auto", jobs: int = 1, seed: int = 0, log=print) -> dict:
+def tune(
+    cfg: dict,
+    out,
+    *,
+    trials: int,
+    sampler: str = "auto",
+    executor: Executor | None = None,
+    seed: int = 0,
+    log=print,
+) -> dict:
     """Run ``trials`` more trials of the study in ``out`` (created or continued); write ``best.yaml``.
 
     Parameters
     ----------
     cfg : dict
-        A resolved config (``model.kind`` hrsnn or column: a network to tune).
+        A resolved config (``model.kind`` hrsnn: a reservoir to tune).
     out : path
         The study folder.
     trials : int
-        Trials to add (split over ``jobs`` worker processes).
+        Trials to add, split over the executor's workers.
     sampler : {"auto", "gp", "tpe"}
         ``auto``: GP where PyTorch is installed, else TPE.
-    jobs : int
-        Worker processes sharing the SQLite study.
+    executor : spikevid.executors.Executor, optional
+        Where the trials run (default: here, one after another).  Each worker runs
+        its share of the trials against the same SQLite study.
     seed : int
-        Seeds the sampler (each worker offsets it).
+        Seeds the sampler (each worker offsets it by 1,000).
 
     Returns
     -------
@@ -174,10 +186,11 @@ def tune(cfg: dict, out, *, trials: int, sampler: str = "auto", jobs: int = 1, s
         raise ConfigError("model.kind: spikevid tune searches the reservoir's hyperparameters (model.kind hrsnn)")
     if sampler not in SAMPLERS:
         raise ConfigError(f"--sampler: choose one of {SAMPLERS}, got {sampler!r}")
+    executor = executor or SerialExecutor()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    out = Path(out)
+    out = Path(out).resolve()  # workers (processes, Dask) open the same file
     out.mkdir(parents=True, exist_ok=True)
-    storage = f"sqlite:///{(out / 'study.db').resolve()}"
+    storage = f"sqlite:///{out / 'study.db'}"
     # the folds are the objective: a study is of one config and one readout.cv
     config_digest = digest({**stripped(cfg), "cv": cfg["readout"]["cv"]})
     study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
@@ -190,14 +203,12 @@ def tune(cfg: dict, out, *, trials: int, sampler: str = "auto", jobs: int = 1, s
             f"{out}: holds a study of another config (see {out / 'config.yaml'}); tune into another folder"
         )
     _, used = _sampler(sampler, seed)
-    log(f"spikevid tune -> {out} ({used} sampler, {len(study.trials)} trials so far, {trials} more)")
-    per_job = [trials // jobs + (1 if k < trials % jobs else 0) for k in range(jobs)]
-    if jobs == 1:
-        _optimize(cfg, out, storage, per_job[0], sampler, seed)
-    else:
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(jobs) as pool:
-            pool.starmap(_optimize, [(cfg, out, storage, n, sampler, seed + 1000 * k) for k, n in enumerate(per_job)])
+    jobs = max(1, min(int(executor.workers), int(trials)))
+    where = "" if jobs == 1 else f" on {jobs} workers of {executor!r}"
+    log(f"spikevid tune -> {out} ({used} sampler, {len(study.trials)} trials so far, {trials} more{where})")
+    shares = [(trials // jobs + (1 if k < trials % jobs else 0), seed + 1000 * k) for k in range(jobs)]
+    for _ in executor.map(_optimize, shares, shared=(cfg, str(out), storage, sampler)):
+        pass
     study = optuna.load_study(study_name=_STUDY, storage=storage)
     summary = _summarise(study, cfg, out, used)
     _figures(study, out, cfg)
@@ -207,9 +218,12 @@ def tune(cfg: dict, out, *, trials: int, sampler: str = "auto", jobs: int = 1, s
     return summary
 
 
-def _optimize(cfg: dict, out: Path, storage: str, n_trials: int, sampler: str, seed: int) -> None:
+def _optimize(shared: tuple, share: tuple) -> int:
+    """A worker's task: ``share = (n_trials, sampler seed)`` trials of the study; returns how many ran."""
     import optuna  # noqa: PLC0415 -- optional dependency
 
+    cfg, out, storage, sampler = shared
+    n_trials, seed = share
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # pruning: below the median of earlier trials at the same fold, once 5 trials and 3 folds are done
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
@@ -228,6 +242,7 @@ def _optimize(cfg: dict, out: Path, storage: str, n_trials: int, sampler: str, s
 
     # a draw the network refuses (a ValueError naming the key) fails its trial, not the study
     study.optimize(objective, n_trials=n_trials, callbacks=[report], catch=(ValueError,), show_progress_bar=False)
+    return n_trials
 
 
 def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
