@@ -51,58 +51,88 @@ def plot_confusion(confusion, classes):
 
 
 def plot_ablation(summary: dict):
-    """Accuracy of each heterogeneity variant: bar = mean, whisker = 95 % CI, dots = seeds.
+    """Each heterogeneity variant's test accuracy, CV accuracy on the training split and activity.
+
+    Accuracy panels: bar = mean over seeds, whisker = 95 % CI, dots = seeds, dashed line =
+    the input baseline (no network).  The CV panel appears when the runs cross-validated;
+    the last panel gives spikes per neuron per clip.
 
     Parameters
     ----------
     summary : dict
-        ``ablation.json`` content (:func:`analysis.studies.summarize_ablation`).
+        ``ablation.json`` content (:func:`analysis.summaries.summarize_ablation`).
 
     Returns
     -------
     fig : matplotlib Figure
     data : dict
         ``variants``, ``mean``, ``ci`` ((low, high) or None), ``seeds`` (accuracies per variant),
-        ``baseline``.
+        ``baseline``; ``cv_mean``, ``cv_ci``, ``cv_seeds``, ``cv_baseline`` (None without CV);
+        ``spikes`` (per neuron per clip).
     """
     import matplotlib.pyplot as plt  # noqa: PLC0415 -- matplotlib is heavy: only when drawing
 
-    variants = [v for v in summary["variants"] if summary["variants"][v]["n_seeds"]]
-    means = [summary["variants"][v]["accuracy_mean"] for v in variants]
-    cis = [summary["variants"][v]["accuracy_ci95"] for v in variants]
-    seeds = [summary["variants"][v]["accuracy_per_seed"] for v in variants]
-    base = summary.get("baseline", {}).get("accuracy_mean")
+    groups = {v: g for v, g in summary["variants"].items() if g["n_seeds"]}
+    variants = list(groups)
+    base = summary.get("baseline", {})
+    data = {
+        "variants": variants,
+        "mean": [g["accuracy_mean"] for g in groups.values()],
+        "ci": [g["accuracy_ci95"] for g in groups.values()],
+        "seeds": [g["accuracy_per_seed"] for g in groups.values()],
+        "baseline": base.get("accuracy_mean"),
+        "cv_mean": None,
+        "cv_ci": None,
+        "cv_seeds": None,
+        "cv_baseline": base.get("cv_mean"),
+        "spikes": [g.get("spikes_per_neuron_per_sample") for g in groups.values()],
+    }
+    if variants and all("cv_mean" in g for g in groups.values()):
+        data["cv_mean"] = [g["cv_mean"] for g in groups.values()]
+        data["cv_ci"] = [g["cv_ci95"] for g in groups.values()]
+        data["cv_seeds"] = [g["cv_per_seed"] for g in groups.values()]
+    panels = [("test accuracy", data["mean"], data["ci"], data["seeds"], data["baseline"])]
+    if data["cv_mean"] is not None:
+        panels.append(
+            ("CV accuracy, training split", data["cv_mean"], data["cv_ci"], data["cv_seeds"], data["cv_baseline"])
+        )
+    colors = [VARIANT_COLORS.get(v, "0.5") for v in variants]
+    x = np.arange(len(variants))
     with paper_style():
-        fig, ax = plt.subplots(figsize=(3.4, 2.9), layout="constrained")
-        x = np.arange(len(variants))
-        colors = [VARIANT_COLORS.get(v, "0.5") for v in variants]
-        ax.bar(x, means, color=colors, width=0.6, alpha=0.85, zorder=1)
-        for k, (m, ci) in enumerate(zip(means, cis, strict=True)):
-            if ci is not None:
-                ax.errorbar(k, m, yerr=[[m - ci[0]], [ci[1] - m]], color="black", capsize=3, lw=1, zorder=3)
-        rng = np.random.default_rng(0)
-        for k, acc in enumerate(seeds):
-            ax.scatter(
-                k + rng.uniform(-0.12, 0.12, len(acc)),
-                acc,
-                s=9,
-                color="black",
-                zorder=4,
-                label="seed" if k == 0 else None,
-            )
-        if base is not None:
-            ax.axhline(base, color="#c0392b", ls="--", lw=1, label="input counts (no SNN)", zorder=2)
-        ax.set_xticks(x, variants)
-        ax.set_ylabel("test accuracy")
-        ax.set_ylim(0, 1.08)
-        n_seeds = max((len(s) for s in seeds), default=0)
-        ax.set_title(
-            f"heterogeneity ablation, {n_seeds} seed{'s' if n_seeds != 1 else ''}\nbars: mean; whiskers: 95 % CI",
-            loc="left",
+        fig, axes = plt.subplots(1, len(panels) + 1, figsize=(2.6 * (len(panels) + 1), 2.9), layout="constrained")
+        for k, (ax, (label, means, cis, seeds, line)) in enumerate(zip(axes, panels, strict=False)):
+            _variant_bars(ax, x, means, cis, seeds, colors, line, legend=k == 0)
+            ax.set_xticks(x, variants, rotation=30)
+            ax.set_ylabel(label)
+        spikes = [np.nan if v is None else v for v in data["spikes"]]
+        axes[-1].bar(x, spikes, color=colors, width=0.6, alpha=0.85)
+        axes[-1].set_xticks(x, variants, rotation=30)
+        axes[-1].set_ylabel("spikes / neuron / clip")
+        n_seeds = max((len(s) for s in data["seeds"]), default=0)
+        fig.suptitle(
+            f"heterogeneity ablation, {n_seeds} seed{'s' if n_seeds != 1 else ''} (bars: mean; whiskers: 95 % CI)",
             fontsize=8,
         )
         fig.legend(loc="outside lower center", ncols=2)
-    return fig, {"variants": variants, "mean": means, "ci": cis, "seeds": seeds, "baseline": base}
+    return fig, data
+
+
+def _variant_bars(ax, x, means, cis, seeds, colors, line, *, legend: bool) -> None:
+    """Bars of ``means`` with 95 % CI whiskers, one dot per seed, the input baseline dashed; y from the data."""
+    ax.bar(x, means, color=colors, width=0.6, alpha=0.85, zorder=1)
+    for k, (m, ci) in enumerate(zip(means, cis, strict=True)):
+        if ci is not None:
+            ax.errorbar(k, m, yerr=[[m - ci[0]], [ci[1] - m]], color="black", capsize=3, lw=1, zorder=3)
+    rng = np.random.default_rng(0)
+    for k, acc in enumerate(seeds):
+        label = "seed" if k == 0 and legend else None
+        ax.scatter(k + rng.uniform(-0.12, 0.12, len(acc)), acc, s=9, color="black", zorder=4, label=label)
+    if line is not None:
+        label = "input counts (no SNN)" if legend else None
+        ax.axhline(line, color="#c0392b", ls="--", lw=1, label=label, zorder=2)
+    values = [v for acc in seeds for v in acc] + [v for ci in cis if ci for v in ci] + ([line] if line else [])
+    low = min(values, default=0.0)
+    ax.set_ylim(max(0.0, low - 0.1), 1.02)  # bars start below the lowest value: differences stay visible
 
 
 def plot_encoder_study(summary: dict):

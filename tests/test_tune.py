@@ -11,7 +11,7 @@ from test_experiment import TINY
 from spikevid.cli import main
 from spikevid.experiments import data
 from spikevid.experiments.config import load_config, resolve_config
-from spikevid.experiments.runner import run_experiment
+from spikevid.experiments.runner import feature_bins, run_experiment
 
 pytest.importorskip("optuna")
 
@@ -64,8 +64,14 @@ def test_best_yaml_gives_the_tuned_cv_accuracy_in_a_run(tmp_path):
     from spikevid.experiments.tuning import tune
 
     summary = tune(TINY_CFG, tmp_path / "study", trials=2, sampler="tpe", log=lambda *_: None)
-    m = run_experiment(load_config(tmp_path / "study" / "best.yaml"), tmp_path / "run")
+    best = load_config(tmp_path / "study" / "best.yaml")
+    m = run_experiment(best, tmp_path / "run")
     assert m["readouts"]["reservoir"]["cv"]["mean"] == pytest.approx(summary["best"]["value"])
+    # the study's input baseline is the run's, bins for bins: the same folds, the same readout
+    base = summary["input_baseline"]
+    assert base["config_bins"] == feature_bins(TINY_CFG, "input")
+    assert sorted(map(int, base["by_bins"])) == [*range(1, 9)]
+    assert m["readouts"]["input"]["cv"]["mean"] == pytest.approx(base["by_bins"][str(feature_bins(best, "input"))])
 
 
 def test_a_study_of_another_config_is_refused(tmp_path):

@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from networks.baseline import InputCounts
+from networks.features import DEFAULT_TAUS
 from stimuli.cache import StimulusCache
 from stimuli.encoders import get_encoder
 from stimuli.io import atomic_write_json, atomic_write_text
@@ -42,6 +44,7 @@ from .crossval import cv_folds
 from .data import clip_subjects, encode_all, load_train_split
 from .provenance import digest
 from .runfolder import stripped
+from .runner import feature_bins
 
 __all__ = ["SEARCH_SPACE", "SAMPLERS", "tune", "suggest", "apply_params"]
 
@@ -127,24 +130,48 @@ class _Objective:
             raise ConfigError(f"readout.cv: tuning needs cross-validation folds, got {self.how}")
 
     def __call__(self, trial) -> float:
-        import optuna  # noqa: PLC0415 -- optional dependency
-
         cfg = apply_params(self.cfg, suggest(trial))
         trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as simulated (uniform: capped)
         model = model_estimator(cfg["model"]).set_params(progress=False)
         X = model.fit(self.train).transform(self.train)
         trial.set_user_attr("spikes_per_neuron", float(model.spikes_per_neuron_))
-        r = cfg["readout"]
+        return self.score(X, int(model.bins), trial)
+
+    def score(self, X: np.ndarray, bins: int, trial=None) -> float:
+        """Pooled accuracy over the folds of the configured readout on features ``X`` (n_clips, n_features).
+
+        With ``trial`` the running accuracy is reported after each fold, and the trial
+        pruned when the pruner says so.
+        """
+        import optuna  # noqa: PLC0415 -- optional dependency
+
+        seed = int(model_estimator(self.cfg["model"]).seed or 0)
         correct, seen = 0, 0
         for k, (tr, te) in enumerate(self.folds):
-            clf = readout_estimator(r, seed=int(model.seed or 0), n_tokens=int(model.bins))  # as the runner does
+            clf = readout_estimator(self.cfg["readout"], seed=seed, n_tokens=bins)  # as the runner does
             clf.fit(X[tr], self.y[tr])
             correct += int(np.sum(clf.predict(X[te]) == self.y[te]))
             seen += len(te)
-            trial.report(correct / seen, k)
-            if trial.should_prune():
-                raise optuna.TrialPruned()
+            if trial is not None:
+                trial.report(correct / seen, k)
+                if trial.should_prune():
+                    raise optuna.TrialPruned()
         return correct / seen
+
+    def input_baseline(self) -> dict:
+        """The same readout's CV accuracy on the binned input spikes (no network), per number of bins.
+
+        Keys: the config's own input bins (``"config"``) and every ``model.bins`` the search
+        may draw (``"1"``, ``"2"``, ...): the reservoir's tuned bins have a baseline to face.
+        """
+        est = model_estimator(self.cfg["model"])
+        low, high = SEARCH_SPACE["model.bins"][1]
+        own = feature_bins(self.cfg, "input")
+        out = {}
+        for bins in sorted({own, *range(low, high + 1)}):
+            counts = InputCounts(bins=bins, reduction=est.reduction, taus=getattr(est, "taus", DEFAULT_TAUS))
+            out[str(bins)] = self.score(counts.fit(self.train).transform(self.train), bins)
+        return {"config_bins": own, "by_bins": out}
 
 
 def tune(
@@ -206,6 +233,14 @@ def tune(
     jobs = max(1, min(int(executor.workers), int(trials)))
     where = "" if jobs == 1 else f" on {jobs} workers of {executor!r}"
     log(f"spikevid tune -> {out} ({used} sampler, {len(study.trials)} trials so far, {trials} more{where})")
+    if "input_baseline" not in study.user_attrs:  # once per study, here: the workers then find the clips encoded
+        study.set_user_attr("input_baseline", _Objective(cfg, out).input_baseline())
+    base = study.user_attrs["input_baseline"]
+    best_bins = max(base["by_bins"], key=base["by_bins"].get)
+    log(
+        f"input baseline (no network), CV on the training split: {base['by_bins'][str(base['config_bins'])]:.1%} "
+        f"with the config's {base['config_bins']} bins, {base['by_bins'][best_bins]:.1%} with the best ({best_bins})"
+    )
     shares = [(trials // jobs + (1 if k < trials % jobs else 0), seed + 1000 * k) for k in range(jobs)]
     for _ in executor.map(_optimize, shares, shared=(cfg, str(out), storage, sampler)):
         pass
@@ -259,7 +294,12 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
         }
         for t in study.trials
     ]
-    summary = {"sampler": sampler, "n_trials": len(rows), "trials": rows}
+    summary = {
+        "sampler": sampler,
+        "n_trials": len(rows),
+        "input_baseline": study.user_attrs.get("input_baseline"),
+        "trials": rows,
+    }
     complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if complete:
         best = max(complete, key=lambda t: t.value)
@@ -287,6 +327,13 @@ def _figures(study, out: Path, cfg: dict) -> None:
     y = [t.value for t in done]
     ax.plot(x, y, "o", label="trial")
     ax.plot(x, np.maximum.accumulate(y), "-", label="best so far")
+    base = study.user_attrs.get("input_baseline")
+    if base:
+        own = base["by_bins"][str(base["config_bins"])]
+        ax.axhline(own, color="0.4", ls="--", lw=1, label=f"input counts, {base['config_bins']} bins")
+        best_bins = max(base["by_bins"], key=base["by_bins"].get)
+        if base["by_bins"][best_bins] > own:
+            ax.axhline(base["by_bins"][best_bins], color="0.4", ls=":", lw=1, label=f"input counts, {best_bins} bins")
     ax.set(xlabel="trial", ylabel="CV accuracy (training split)", title="optimisation history")
     ax.legend(frameon=False)
     fig.tight_layout()
