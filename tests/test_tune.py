@@ -109,3 +109,19 @@ def test_workers_share_one_study(kind, tmp_path):
     assert summary["n_trials"] == 3 and sorted(t["number"] for t in summary["trials"]) == [0, 1, 2]
     assert all(t["state"] in ("complete", "pruned") for t in summary["trials"])
     assert (tmp_path / "study" / "best.yaml").is_file()
+
+
+def test_several_networks_per_trial(tmp_path):
+    """``--seeds 2``: a trial fits networks of seeds s and s+1 and pools them; the first scores as one network."""
+    from spikevid.experiments.config import ConfigError
+    from spikevid.experiments.tuning import tune
+
+    one = tune(TINY_CFG, tmp_path / "one", trials=1, sampler="tpe", log=lambda *_: None)
+    two = tune(TINY_CFG, tmp_path / "two", trials=1, sampler="tpe", networks=2, log=lambda *_: None)
+    (a,), (b,) = one["trials"], two["trials"]
+    assert a["params"] == b["params"]  # the same first draw
+    assert len(b["cv_per_seed"]) == 2 and b["cv_per_seed"][0] == pytest.approx(a["value"])
+    assert b["value"] == pytest.approx(sum(b["cv_per_seed"]) / 2)  # equal folds: pooled = mean
+    assert two["networks_per_trial"] == 2 and "pooled over 2 networks" in (tmp_path / "two" / "best.yaml").read_text()
+    with pytest.raises(ConfigError, match="another config or --seeds"):
+        tune(TINY_CFG, tmp_path / "one", trials=1, sampler="tpe", networks=2, log=lambda *_: None)

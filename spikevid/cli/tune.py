@@ -22,6 +22,12 @@ def register(subparsers) -> None:
     p.add_argument("--sampler", choices=("auto", "gp", "tpe"), default="auto", help="auto: GP with PyTorch, else TPE")
     add_executor_arguments(p, default="processes", what="trials", jobs=1)
     p.add_argument("--seed", type=int, default=0, help="seeds the sampler")
+    p.add_argument(
+        "--seeds",
+        type=positive_int,
+        default=1,
+        help="networks per trial (model seeds model.seed onwards); a trial scores their pooled CV accuracy",
+    )
     add_set_argument(p, scope=" before tuning")
     p.set_defaults(func=_tune)
 
@@ -32,5 +38,13 @@ def _tune(args) -> int:
 
     cfg = load_config(args.config, list(args.overrides) + ["run.progress=false"])
     with executor_from_args(args) as executor:
-        tune(cfg, args.out, trials=args.trials, sampler=args.sampler, executor=executor, seed=args.seed)
+        tune(
+            cfg,
+            args.out,
+            trials=args.trials,
+            sampler=args.sampler,
+            executor=executor,
+            seed=args.seed,
+            networks=args.seeds,
+        )
     return 0

@@ -113,50 +113,60 @@ def _sampler(kind: str, seed: int):
 
 
 class _Objective:
-    """A trial: fit the network on the training clips, cross-validate the readout on its features."""
+    """A trial: fit the network on the training clips, cross-validate the readout on its features.
 
-    def __init__(self, cfg: dict, out: Path):
-        self.cfg, self.out = cfg, out
+    With ``seeds`` > 1 a trial fits that many networks (model seeds ``seed``, ``seed + 1``,
+    ...) and scores the accuracy pooled over all of them: a search that scores one network
+    per trial selects lucky network draws as well as parameters.
+    """
+
+    def __init__(self, cfg: dict, out: Path, seeds: int = 1):
+        self.cfg, self.out, self.seeds = cfg, out, int(seeds)
         ds, train_ds = load_train_split(cfg)
         encoder = get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
         cache = StimulusCache(out / "cache")
         self.train = encode_all(train_ds, encoder, cache, desc="encode train", progress=False)
         self.y = stimulus_headers(self.train)["label"]
         subjects = clip_subjects(train_ds, self.train)
-        seed = int(model_estimator(cfg["model"]).seed or 0)
+        self.seed = int(model_estimator(cfg["model"]).seed or 0)
         kind = cfg["readout"]["kind"]
-        self.folds, self.how = cv_folds(cfg["readout"]["cv"], self.y, subjects, seed=seed, readout=kind)
+        self.folds, self.how = cv_folds(cfg["readout"]["cv"], self.y, subjects, seed=self.seed, readout=kind)
         if not self.folds:
             raise ConfigError(f"readout.cv: tuning needs cross-validation folds, got {self.how}")
 
     def __call__(self, trial) -> float:
-        cfg = apply_params(self.cfg, suggest(trial))
-        trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as simulated (uniform: capped)
-        model = model_estimator(cfg["model"]).set_params(progress=False)
-        X = model.fit(self.train).transform(self.train)
-        trial.set_user_attr("spikes_per_neuron", float(model.spikes_per_neuron_))
-        return self.score(X, int(model.bins), trial)
-
-    def score(self, X: np.ndarray, bins: int, trial=None) -> float:
-        """Pooled accuracy over the folds of the configured readout on features ``X`` (n_clips, n_features).
-
-        With ``trial`` the running accuracy is reported after each fold, and the trial
-        pruned when the pruner says so.
-        """
         import optuna  # noqa: PLC0415 -- optional dependency
 
-        seed = int(model_estimator(self.cfg["model"]).seed or 0)
-        correct, seen = 0, 0
-        for k, (tr, te) in enumerate(self.folds):
-            clf = readout_estimator(self.cfg["readout"], seed=seed, n_tokens=bins)  # as the runner does
-            clf.fit(X[tr], self.y[tr])
-            correct += int(np.sum(clf.predict(X[te]) == self.y[te]))
-            seen += len(te)
-            if trial is not None:
-                trial.report(correct / seen, k)
+        cfg = apply_params(self.cfg, suggest(trial))
+        trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as simulated (uniform: capped)
+        correct, seen, step, spikes, per_seed = 0, 0, 0, [], []
+        for seed in range(self.seed, self.seed + self.seeds):
+            model = model_estimator(cfg["model"]).set_params(progress=False, seed=seed)
+            X = model.fit(self.train).transform(self.train)
+            spikes.append(float(model.spikes_per_neuron_))
+            c0, n0 = correct, seen
+            for c, n in self._fold_counts(X, int(model.bins), seed):
+                correct, seen = correct + c, seen + n
+                trial.report(correct / seen, step)
+                step += 1
                 if trial.should_prune():
                     raise optuna.TrialPruned()
+            per_seed.append((correct - c0) / (seen - n0))
+        trial.set_user_attr("spikes_per_neuron", float(np.mean(spikes)))
+        trial.set_user_attr("cv_per_seed", per_seed)
         return correct / seen
+
+    def _fold_counts(self, X: np.ndarray, bins: int, seed: int):
+        """``(correct, tested)`` of the configured readout (seeded as the runner seeds it) fold by fold."""
+        for tr, te in self.folds:
+            clf = readout_estimator(self.cfg["readout"], seed=seed, n_tokens=bins)
+            clf.fit(X[tr], self.y[tr])
+            yield int(np.sum(clf.predict(X[te]) == self.y[te])), len(te)
+
+    def score(self, X: np.ndarray, bins: int) -> float:
+        """Pooled accuracy over the folds of the configured readout on features ``X`` (n_clips, n_features)."""
+        counts = np.array(list(self._fold_counts(X, bins, self.seed)))
+        return float(counts[:, 0].sum() / counts[:, 1].sum())
 
     def input_baseline(self) -> dict:
         """The same readout's CV accuracy on the binned input spikes (no network), per number of bins.
@@ -182,6 +192,7 @@ def tune(
     sampler: str = "auto",
     executor: Executor | None = None,
     seed: int = 0,
+    networks: int = 1,
     log=print,
 ) -> dict:
     """Run ``trials`` more trials of the study in ``out`` (created or continued); write ``best.yaml``.
@@ -201,6 +212,9 @@ def tune(
         its share of the trials against the same SQLite study.
     seed : int
         Seeds the sampler (each worker offsets it by 1,000).
+    networks : int
+        Networks fitted per trial (model seeds ``model.seed`` onwards); the trial's score
+        is the CV accuracy pooled over them.  Part of the study's identity.
 
     Returns
     -------
@@ -219,7 +233,13 @@ def tune(
     out.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{out / 'study.db'}"
     # the folds are the objective: a study is of one config and one readout.cv
-    config_digest = digest({**stripped(cfg), "cv": cfg["readout"]["cv"]})
+    networks = int(networks)
+    if networks < 1:
+        raise ConfigError(f"--seeds: networks per trial must be >= 1, got {networks}")
+    # (one network per trial keeps the identity of studies made before --seeds existed)
+    config_digest = digest(
+        {**stripped(cfg), "cv": cfg["readout"]["cv"], **({"networks": networks} if networks > 1 else {})}
+    )
     study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
     known = study.user_attrs.get("config_digest")
     if known is None:
@@ -227,12 +247,13 @@ def tune(
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
     elif known != config_digest:
         raise ConfigError(
-            f"{out}: holds a study of another config (see {out / 'config.yaml'}); tune into another folder"
+            f"{out}: holds a study of another config or --seeds (see {out / 'config.yaml'}); tune into another folder"
         )
     _, used = _sampler(sampler, seed)
     jobs = max(1, min(int(executor.workers), int(trials)))
     where = "" if jobs == 1 else f" on {jobs} workers of {executor!r}"
     log(f"spikevid tune -> {out} ({used} sampler, {len(study.trials)} trials so far, {trials} more{where})")
+    study.set_user_attr("networks_per_trial", networks)
     if "input_baseline" not in study.user_attrs:  # once per study, here: the workers then find the clips encoded
         study.set_user_attr("input_baseline", _Objective(cfg, out).input_baseline())
     base = study.user_attrs["input_baseline"]
@@ -242,7 +263,7 @@ def tune(
         f"with the config's {base['config_bins']} bins, {base['by_bins'][best_bins]:.1%} with the best ({best_bins})"
     )
     shares = [(trials // jobs + (1 if k < trials % jobs else 0), seed + 1000 * k) for k in range(jobs)]
-    for _ in executor.map(_optimize, shares, shared=(cfg, str(out), storage, sampler)):
+    for _ in executor.map(_optimize, shares, shared=(cfg, str(out), storage, sampler, networks)):
         pass
     study = optuna.load_study(study_name=_STUDY, storage=storage)
     summary = _summarise(study, cfg, out, used)
@@ -257,13 +278,13 @@ def _optimize(shared: tuple, share: tuple) -> int:
     """A worker's task: ``share = (n_trials, sampler seed)`` trials of the study; returns how many ran."""
     import optuna  # noqa: PLC0415 -- optional dependency
 
-    cfg, out, storage, sampler = shared
+    cfg, out, storage, sampler, networks = shared
     n_trials, seed = share
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # pruning: below the median of earlier trials at the same fold, once 5 trials and 3 folds are done
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     study = optuna.load_study(study_name=_STUDY, storage=storage, sampler=_sampler(sampler, seed)[0], pruner=pruner)
-    objective = _Objective(cfg, Path(out))
+    objective = _Objective(cfg, Path(out), networks)
 
     def report(study, trial) -> None:
         summary = _summarise(study, cfg, Path(out), sampler)
@@ -291,11 +312,14 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
             "value": t.value,
             "params": t.params,
             "spikes_per_neuron": t.user_attrs.get("spikes_per_neuron"),
+            "cv_per_seed": t.user_attrs.get("cv_per_seed"),
         }
         for t in study.trials
     ]
+    networks = int(study.user_attrs.get("networks_per_trial", 1))
     summary = {
         "sampler": sampler,
+        "networks_per_trial": networks,
         "n_trials": len(rows),
         "input_baseline": study.user_attrs.get("input_baseline"),
         "trials": rows,
@@ -305,7 +329,10 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
         best = max(complete, key=lambda t: t.value)
         summary["best"] = {"number": best.number, "value": best.value, "params": best.params}
         tuned = apply_params(cfg, best.params)
-        head = f"# tuned by spikevid tune: CV accuracy {best.value:.4f} on the training split (trial {best.number})\n"
+        seed = int(model_estimator(cfg["model"]).seed or 0)
+        over = f" pooled over {networks} networks (model.seed {seed}-{seed + networks - 1})" if networks > 1 else ""
+        head = f"# tuned by spikevid tune: CV accuracy {best.value:.4f}{over} on the training split"
+        head += f" (trial {best.number})\n"
         atomic_write_text(out / "best.yaml", head + yaml.safe_dump(tuned, sort_keys=False))
     atomic_write_json(out / "tune.json", json.loads(json.dumps(summary, default=str)))
     return summary
