@@ -10,14 +10,19 @@ from test_experiment import TINY
 
 from spikevid.cli import main
 from spikevid.experiments import data
-from spikevid.experiments.config import load_config, resolve_config
+from spikevid.experiments.config import ConfigError, load_config, resolve_config
 from spikevid.experiments.runner import feature_bins, run_experiment
 
 pytest.importorskip("optuna")
 
+TINY_CFG = resolve_config(TINY, ["readout.cv=2"])
 
-@pytest.fixture
-def no_test_split(monkeypatch):
+
+def _quiet(*_):
+    pass
+
+
+def _train_only(monkeypatch):
     """A dataset loader whose test split cannot be listed: tuning must never ask for it."""
     real = data.get_dataset
 
@@ -36,21 +41,31 @@ def no_test_split(monkeypatch):
     monkeypatch.setattr(data, "get_dataset", guarded)
 
 
-TINY_CFG = resolve_config(TINY, ["readout.cv=2"])
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """``spikevid tune`` run twice on one folder (3 trials, then 1 more), the test split unlistable.
 
-
-def test_tune_writes_a_study_continues_it_and_best_yaml_reproduces_its_score(tmp_path, no_test_split):
-    config = tmp_path / "tiny.yaml"
+    Returns the folder and the two ``tune.json`` contents.
+    """
+    root = tmp_path_factory.mktemp("tune")
+    config = root / "tiny.yaml"
     config.write_text(yaml.safe_dump(TINY_CFG))
-    out = tmp_path / "study"
-    args = ["tune", str(config), "--out", str(out), "--trials", "3", "--sampler", "tpe"]
-    assert main(args) == 0
+    out = root / "study"
+    with pytest.MonkeyPatch.context() as mp:
+        _train_only(mp)
+        args = ["tune", str(config), "--out", str(out), "--sampler", "tpe", "--trials"]
+        assert main([*args, "3"]) == 0
+        first = json.loads((out / "tune.json").read_text())
+        assert main([*args, "1"]) == 0  # the same study, one more trial
+        second = json.loads((out / "tune.json").read_text())
+    return out, first, second
+
+
+def test_tune_writes_a_study_and_continues_it(study):
+    out, first, summary = study
     assert all((out / f).is_file() for f in ("study.db", "history.png", "tau_m.png", "importances.png"))
-    first = json.loads((out / "tune.json").read_text())
     assert first["n_trials"] == 3 and first["sampler"] == "tpe"
-    assert main([*args[:-3], "2", "--sampler", "tpe"]) == 0  # the same study, two more trials
-    summary = json.loads((out / "tune.json").read_text())
-    assert summary["n_trials"] == 5
+    assert summary["n_trials"] == 4
     assert [t["params"] for t in summary["trials"][:3]] == [t["params"] for t in first["trials"]]
     best = summary["best"]
     tuned = load_config(out / "best.yaml")
@@ -60,11 +75,9 @@ def test_tune_writes_a_study_continues_it_and_best_yaml_reproduces_its_score(tmp
     assert (out / "best.yaml").read_text().startswith("# tuned by spikevid tune: CV accuracy")
 
 
-def test_best_yaml_gives_the_tuned_cv_accuracy_in_a_run(tmp_path):
-    from spikevid.experiments.tuning import tune
-
-    summary = tune(TINY_CFG, tmp_path / "study", trials=2, sampler="tpe", log=lambda *_: None)
-    best = load_config(tmp_path / "study" / "best.yaml")
+def test_best_yaml_gives_the_tuned_cv_accuracy_in_a_run(study, tmp_path):
+    out, _, summary = study
+    best = load_config(out / "best.yaml")
     m = run_experiment(best, tmp_path / "run")
     assert m["readouts"]["reservoir"]["cv"]["mean"] == pytest.approx(summary["best"]["value"])
     # the study's input baseline is the run's, bins for bins: the same folds, the same readout
@@ -74,15 +87,31 @@ def test_best_yaml_gives_the_tuned_cv_accuracy_in_a_run(tmp_path):
     assert m["readouts"]["input"]["cv"]["mean"] == pytest.approx(base["by_bins"][str(feature_bins(best, "input"))])
 
 
-def test_a_study_of_another_config_is_refused(tmp_path):
-    from spikevid.experiments.config import ConfigError
+def test_a_study_of_another_config_or_seeds_is_refused(study, tmp_path):
     from spikevid.experiments.tuning import tune
 
-    tune(TINY_CFG, tmp_path, trials=1, sampler="tpe", log=lambda *_: None)
+    out, _, summary = study
+    db = (out / "study.db").read_bytes()
     with pytest.raises(ConfigError, match="holds a study of another config"):
-        tune(resolve_config(TINY_CFG, ["model.n=31"]), tmp_path, trials=1, sampler="tpe", log=lambda *_: None)
+        tune(resolve_config(TINY_CFG, ["model.n=31"]), out, trials=1, sampler="tpe", log=_quiet)
+    with pytest.raises(ConfigError, match="another config or --seeds"):
+        tune(TINY_CFG, out, trials=1, sampler="tpe", networks=2, log=_quiet)
+    assert (out / "study.db").read_bytes() == db  # refused before anything was written
     with pytest.raises(ConfigError, match="needs cross-validation folds"):
-        tune(resolve_config(TINY, ["readout.cv=none"]), tmp_path / "other", trials=1, log=lambda *_: None)
+        tune(resolve_config(TINY, ["readout.cv=none"]), tmp_path / "other", trials=1, log=_quiet)
+
+
+def test_several_networks_per_trial(study, tmp_path):
+    """``--seeds 2``: a trial fits networks of seeds s and s+1 and pools them; the first scores as one network."""
+    from spikevid.experiments.tuning import tune
+
+    _, first, _ = study
+    two = tune(TINY_CFG, tmp_path / "two", trials=1, sampler="tpe", networks=2, log=_quiet)
+    a, (b,) = first["trials"][0], two["trials"]
+    assert a["params"] == b["params"]  # the same first draw (the sampler's seed)
+    assert len(b["cv_per_seed"]) == 2 and b["cv_per_seed"][0] == pytest.approx(a["value"])
+    assert b["value"] == pytest.approx(sum(b["cv_per_seed"]) / 2)  # equal folds: pooled = mean
+    assert two["networks_per_trial"] == 2 and "pooled over 2 networks" in (tmp_path / "two" / "best.yaml").read_text()
 
 
 def test_drawn_parameters_become_a_valid_config():
@@ -104,24 +133,8 @@ def test_workers_share_one_study(kind, tmp_path):
         pytest.importorskip("distributed")
     lines = []
     with make_executor(kind, workers=2) as executor:
-        summary = tune(TINY_CFG, tmp_path / "study", trials=3, sampler="tpe", executor=executor, log=lines.append)
+        summary = tune(TINY_CFG, tmp_path / "study", trials=2, sampler="tpe", executor=executor, log=lines.append)
     assert "on 2 workers" in lines[0]
-    assert summary["n_trials"] == 3 and sorted(t["number"] for t in summary["trials"]) == [0, 1, 2]
+    assert summary["n_trials"] == 2 and sorted(t["number"] for t in summary["trials"]) == [0, 1]
     assert all(t["state"] in ("complete", "pruned") for t in summary["trials"])
     assert (tmp_path / "study" / "best.yaml").is_file()
-
-
-def test_several_networks_per_trial(tmp_path):
-    """``--seeds 2``: a trial fits networks of seeds s and s+1 and pools them; the first scores as one network."""
-    from spikevid.experiments.config import ConfigError
-    from spikevid.experiments.tuning import tune
-
-    one = tune(TINY_CFG, tmp_path / "one", trials=1, sampler="tpe", log=lambda *_: None)
-    two = tune(TINY_CFG, tmp_path / "two", trials=1, sampler="tpe", networks=2, log=lambda *_: None)
-    (a,), (b,) = one["trials"], two["trials"]
-    assert a["params"] == b["params"]  # the same first draw
-    assert len(b["cv_per_seed"]) == 2 and b["cv_per_seed"][0] == pytest.approx(a["value"])
-    assert b["value"] == pytest.approx(sum(b["cv_per_seed"]) / 2)  # equal folds: pooled = mean
-    assert two["networks_per_trial"] == 2 and "pooled over 2 networks" in (tmp_path / "two" / "best.yaml").read_text()
-    with pytest.raises(ConfigError, match="another config or --seeds"):
-        tune(TINY_CFG, tmp_path / "one", trials=1, sampler="tpe", networks=2, log=lambda *_: None)
