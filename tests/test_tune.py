@@ -73,6 +73,7 @@ def test_tune_writes_a_study_and_continues_it(study):
         section, name = key.split(".")
         assert tuned[section][name] == ([value, value] if name == "rf_tiles" else value)
     assert (out / "best.yaml").read_text().startswith("# tuned by spikevid tune: CV accuracy")
+    assert all(t["probe_rate_hz"] is None for t in summary["trials"])  # 12 clips: too few to probe
 
 
 def test_best_yaml_gives_the_tuned_cv_accuracy_in_a_run(study, tmp_path):
@@ -112,6 +113,20 @@ def test_several_networks_per_trial(study, tmp_path):
     assert len(b["cv_per_seed"]) == 2 and b["cv_per_seed"][0] == pytest.approx(a["value"])
     assert b["value"] == pytest.approx(sum(b["cv_per_seed"]) / 2)  # equal folds: pooled = mean
     assert two["networks_per_trial"] == 2 and "pooled over 2 networks" in (tmp_path / "two" / "best.yaml").read_text()
+
+
+def test_runaway_draws_are_pruned_before_their_fit(tmp_path, monkeypatch):
+    from spikevid.experiments import tuning
+    from spikevid.experiments.tuning import tune
+
+    monkeypatch.setattr(tuning, "PROBE_CLIPS", 1)  # 12 training clips: probed on 1
+    summary = tune(TINY_CFG, tmp_path, trials=2, sampler="tpe", max_rate=1e-3, log=_quiet)  # everything "runs away"
+    assert [t["state"] for t in summary["trials"]] == ["pruned", "pruned"]
+    for t in summary["trials"]:
+        assert t["probe_rate_hz"] > 1e-3 and t["pruned_because"].startswith("runaway activity")
+    assert "best" not in summary and not (tmp_path / "best.yaml").exists()
+    with pytest.raises(ConfigError, match="--max-rate"):
+        tune(TINY_CFG, tmp_path / "other", trials=1, max_rate=-1.0, log=_quiet)
 
 
 def test_drawn_parameters_become_a_valid_config():

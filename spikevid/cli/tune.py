@@ -28,6 +28,13 @@ def register(subparsers) -> None:
         default=1,
         help="networks per trial (model seeds model.seed onwards); a trial scores their pooled CV accuracy",
     )
+    p.add_argument(
+        "--max-rate",
+        type=float,
+        default=100.0,
+        metavar="HZ",
+        help="prune a draw whose network fires above HZ spikes/neuron/s on 16 probe clips (0: no probe; default 100)",
+    )
     add_set_argument(p, scope=" before tuning")
     p.set_defaults(func=_tune)
 
@@ -46,5 +53,6 @@ def _tune(args) -> int:
             executor=executor,
             seed=args.seed,
             networks=args.seeds,
+            max_rate=args.max_rate,
         )
     return 0

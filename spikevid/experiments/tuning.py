@@ -63,6 +63,10 @@ SEARCH_SPACE = {
 }
 #: Largest CV of a uniform distribution of positive values is 1/sqrt(3); a little below it.
 UNIFORM_MAX_CV = 0.57
+#: Mean rate (spikes per neuron per second) above which a trial's network counts as runaway.
+MAX_RATE_HZ = 100.0
+#: Clips of the activity probe that runs before a trial's full fit.
+PROBE_CLIPS = 16
 #: Samplers of ``--sampler``.
 SAMPLERS = ("auto", "gp", "tpe")
 _STUDY = "spikevid"
@@ -120,8 +124,8 @@ class _Objective:
     per trial selects lucky network draws as well as parameters.
     """
 
-    def __init__(self, cfg: dict, out: Path, seeds: int = 1):
-        self.cfg, self.out, self.seeds = cfg, out, int(seeds)
+    def __init__(self, cfg: dict, out: Path, seeds: int = 1, max_rate: float | None = MAX_RATE_HZ):
+        self.cfg, self.out, self.seeds, self.max_rate = cfg, out, int(seeds), max_rate
         ds, train_ds = load_train_split(cfg)
         encoder = get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
         cache = StimulusCache(out / "cache")
@@ -139,6 +143,7 @@ class _Objective:
 
         cfg = apply_params(self.cfg, suggest(trial))
         trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as simulated (uniform: capped)
+        self._probe(cfg, trial)
         correct, seen, step, spikes, per_seed = 0, 0, 0, [], []
         for seed in range(self.seed, self.seed + self.seeds):
             model = model_estimator(cfg["model"]).set_params(progress=False, seed=seed)
@@ -155,6 +160,28 @@ class _Objective:
         trial.set_user_attr("spikes_per_neuron", float(np.mean(spikes)))
         trial.set_user_attr("cv_per_seed", per_seed)
         return correct / seen
+
+    def _probe(self, cfg: dict, trial) -> None:
+        """Prune a draw whose network runs away: learn on :data:`PROBE_CLIPS` clips, measure its rate.
+
+        A network in runaway excitation (strong, dense recurrence) can take hours on a
+        large training split and is useless as a reservoir; the probe costs a few clips.
+        Training splits under ``8 * PROBE_CLIPS`` clips are not probed (at most 1/8 extra).
+        """
+        import optuna  # noqa: PLC0415 -- optional dependency
+
+        n = len(self.train)
+        if not self.max_rate or n < 8 * PROBE_CLIPS:  # small sets: a runaway fit is short, the probe is not cheap
+            return
+        clips = [self.train[int(i)] for i in np.linspace(0, n - 1, PROBE_CLIPS).astype(int)]
+        model = model_estimator(cfg["model"]).set_params(progress=False, seed=self.seed).fit(clips)
+        head = stimulus_headers(clips)
+        seconds = float(np.mean(head["n_steps"] * head["dt"])) / 1000.0  # dt in ms
+        rate = float(model.spikes_per_neuron_) / seconds
+        trial.set_user_attr("probe_rate_hz", rate)
+        if rate > self.max_rate:
+            trial.set_user_attr("pruned_because", f"runaway activity: {rate:.0f} Hz > {self.max_rate:g} Hz")
+            raise optuna.TrialPruned(f"runaway activity: {rate:.0f} spikes/s per neuron")
 
     def _fold_counts(self, X: np.ndarray, bins: int, seed: int):
         """``(correct, tested)`` of the configured readout (seeded as the runner seeds it) fold by fold."""
@@ -193,6 +220,7 @@ def tune(
     executor: Executor | None = None,
     seed: int = 0,
     networks: int = 1,
+    max_rate: float | None = MAX_RATE_HZ,
     log=print,
 ) -> dict:
     """Run ``trials`` more trials of the study in ``out`` (created or continued); write ``best.yaml``.
@@ -215,6 +243,10 @@ def tune(
     networks : int
         Networks fitted per trial (model seeds ``model.seed`` onwards); the trial's score
         is the CV accuracy pooled over them.  Part of the study's identity.
+    max_rate : float or None
+        Spikes per neuron per second above which a draw is pruned before its full fit
+        (measured on :data:`PROBE_CLIPS` training clips, where the training split has at
+        least eight times as many; None or 0: no probe).
 
     Returns
     -------
@@ -233,6 +265,8 @@ def tune(
     out.mkdir(parents=True, exist_ok=True)
     storage = f"sqlite:///{out / 'study.db'}"
     # the folds are the objective: a study is of one config and one readout.cv
+    if max_rate is not None and not float(max_rate) >= 0:
+        raise ConfigError(f"--max-rate: a rate in spikes per neuron per second >= 0, got {max_rate}")
     networks = int(networks)
     if networks < 1:
         raise ConfigError(f"--seeds: networks per trial must be >= 1, got {networks}")
@@ -263,7 +297,7 @@ def tune(
         f"with the config's {base['config_bins']} bins, {base['by_bins'][best_bins]:.1%} with the best ({best_bins})"
     )
     shares = [(trials // jobs + (1 if k < trials % jobs else 0), seed + 1000 * k) for k in range(jobs)]
-    for _ in executor.map(_optimize, shares, shared=(cfg, str(out), storage, sampler, networks)):
+    for _ in executor.map(_optimize, shares, shared=(cfg, str(out), storage, sampler, networks, max_rate)):
         pass
     study = optuna.load_study(study_name=_STUDY, storage=storage)
     summary = _summarise(study, cfg, out, used)
@@ -278,13 +312,13 @@ def _optimize(shared: tuple, share: tuple) -> int:
     """A worker's task: ``share = (n_trials, sampler seed)`` trials of the study; returns how many ran."""
     import optuna  # noqa: PLC0415 -- optional dependency
 
-    cfg, out, storage, sampler, networks = shared
+    cfg, out, storage, sampler, networks, max_rate = shared
     n_trials, seed = share
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # pruning: below the median of earlier trials at the same fold, once 5 trials and 3 folds are done
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     study = optuna.load_study(study_name=_STUDY, storage=storage, sampler=_sampler(sampler, seed)[0], pruner=pruner)
-    objective = _Objective(cfg, Path(out), networks)
+    objective = _Objective(cfg, Path(out), networks, max_rate)
 
     def report(study, trial) -> None:
         summary = _summarise(study, cfg, Path(out), sampler)
@@ -313,6 +347,8 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
             "params": t.params,
             "spikes_per_neuron": t.user_attrs.get("spikes_per_neuron"),
             "cv_per_seed": t.user_attrs.get("cv_per_seed"),
+            "probe_rate_hz": t.user_attrs.get("probe_rate_hz"),
+            "pruned_because": t.user_attrs.get("pruned_because"),
         }
         for t in study.trials
     ]
