@@ -129,6 +129,25 @@ def test_runaway_draws_are_pruned_before_their_fit(tmp_path, monkeypatch):
         tune(TINY_CFG, tmp_path / "other", trials=1, max_rate=-1.0, log=_quiet)
 
 
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning", "ignore:Heartbeat of storage")
+def test_a_trial_whose_worker_died_is_marked_failed(tmp_path, monkeypatch):
+    """A worker killed mid-trial (SIGKILL: no Python runs) stops its heartbeat; the next worker fails that trial."""
+    import time
+
+    import optuna
+
+    from spikevid.experiments import tuning
+
+    monkeypatch.setattr(tuning, "HEARTBEAT_S", 1)
+    tuning.tune(TINY_CFG, tmp_path, trials=1, sampler="tpe", log=_quiet)
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'study.db'}", heartbeat_interval=1, grace_period=3)
+    orphan = optuna.load_study(study_name="spikevid", storage=storage).ask()  # a trial started ...
+    storage.record_heartbeat(orphan._trial_id)  # ... beating once, then its worker died
+    time.sleep(3.5)
+    summary = tuning.tune(TINY_CFG, tmp_path, trials=1, sampler="tpe", log=_quiet)
+    assert [t["state"] for t in summary["trials"]] == ["complete", "fail", "complete"]
+
+
 def test_drawn_parameters_become_a_valid_config():
     from spikevid.experiments.tuning import SEARCH_SPACE, UNIFORM_MAX_CV, apply_params
 

@@ -67,6 +67,8 @@ UNIFORM_MAX_CV = 0.57
 MAX_RATE_HZ = 100.0
 #: Clips of the activity probe that runs before a trial's full fit.
 PROBE_CLIPS = 16
+#: Seconds between a running trial's heartbeats; three missed ones mark it failed (its worker died).
+HEARTBEAT_S = 60
 #: Samplers of ``--sampler``.
 SAMPLERS = ("auto", "gp", "tpe")
 _STUDY = "spikevid"
@@ -317,6 +319,10 @@ def _optimize(shared: tuple, share: tuple) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # pruning: below the median of earlier trials at the same fold, once 5 trials and 3 folds are done
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
+    # a worker killed mid-trial stops its heartbeat: the next worker to start marks that trial failed
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        storage = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S)
     study = optuna.load_study(study_name=_STUDY, storage=storage, sampler=_sampler(sampler, seed)[0], pruner=pruner)
     objective = _Objective(cfg, Path(out), networks, max_rate)
 
