@@ -115,7 +115,7 @@ def test_several_networks_per_trial(study, tmp_path):
     assert two["networks_per_trial"] == 2 and "pooled over 2 networks" in (tmp_path / "two" / "best.yaml").read_text()
 
 
-def test_runaway_draws_are_pruned_before_their_fit(tmp_path, monkeypatch):
+def test_runaway_draws_are_pruned_before_their_fit(tmp_path, monkeypatch, capsys):
     from spikevid.experiments import tuning
     from spikevid.experiments.tuning import tune
 
@@ -124,6 +124,7 @@ def test_runaway_draws_are_pruned_before_their_fit(tmp_path, monkeypatch):
     assert [t["state"] for t in summary["trials"]] == ["pruned", "pruned"]
     for t in summary["trials"]:
         assert t["probe_rate_hz"] > 1e-3 and t["pruned_because"].startswith("runaway activity")
+    assert capsys.readouterr().out.count("pruned (runaway activity:") == 2
     assert "best" not in summary and not (tmp_path / "best.yaml").exists()
     with pytest.raises(ConfigError, match="--max-rate"):
         tune(TINY_CFG, tmp_path / "other", trials=1, max_rate=-1.0, log=_quiet)
@@ -145,6 +146,18 @@ def test_a_trial_whose_worker_died_is_marked_failed(tmp_path, monkeypatch):
     time.sleep(3.5)
     summary = tuning.tune(TINY_CFG, tmp_path, trials=1, sampler="tpe", log=_quiet)
     assert [t["state"] for t in summary["trials"]] == ["fail", "complete"]
+
+
+def test_a_draw_the_network_refuses_fails_its_trial_saying_why(tmp_path, monkeypatch, capsys):
+    from spikevid.experiments import tuning
+
+    real = tuning.suggest
+    monkeypatch.setattr(tuning, "suggest", lambda trial: {**real(trial), "model.p_in": 1.5})  # not a probability
+    summary = tuning.tune(TINY_CFG, tmp_path, trials=1, sampler="tpe", log=_quiet)
+    (t,) = summary["trials"]
+    assert t["state"] == "fail" and "p_in" in t["failed_because"]
+    out = capsys.readouterr()
+    assert "trial 0: fail (" in out.out and "Traceback" not in out.err
 
 
 def test_drawn_parameters_become_a_valid_config():

@@ -141,10 +141,17 @@ class _Objective:
             raise ConfigError(f"readout.cv: tuning needs cross-validation folds, got {self.how}")
 
     def __call__(self, trial) -> float:
+        try:
+            cfg = apply_params(self.cfg, suggest(trial))
+            trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as simulated (uniform: capped)
+            return self._evaluate(cfg, trial)
+        except ValueError as exc:  # a draw the network refuses: the trial fails (caught by optimize), saying why
+            trial.set_user_attr("failed_because", str(exc))
+            raise
+
+    def _evaluate(self, cfg: dict, trial) -> float:
         import optuna  # noqa: PLC0415 -- optional dependency
 
-        cfg = apply_params(self.cfg, suggest(trial))
-        trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as simulated (uniform: capped)
         self._probe(cfg, trial)
         correct, seen, step, spikes, per_seed = 0, 0, 0, [], []
         for seed in range(self.seed, self.seed + self.seeds):
@@ -316,7 +323,8 @@ def _optimize(shared: tuple, share: tuple) -> int:
 
     cfg, out, storage, sampler, networks, max_rate = shared
     n_trials, seed = share
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Optuna's own warnings would print a traceback per trial running at Ctrl-C; report() says why trials end
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
     # pruning: below the median of earlier trials at the same fold, once 5 trials and 3 folds are done
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=2)
     # a worker killed mid-trial stops its heartbeat: the next worker to start marks that trial failed
@@ -329,7 +337,9 @@ def _optimize(shared: tuple, share: tuple) -> int:
     def report(study, trial) -> None:
         summary = _summarise(study, cfg, Path(out), sampler)
         best = summary.get("best", {}).get("value")
+        why = trial.user_attrs.get("pruned_because") or trial.user_attrs.get("failed_because")
         what = f"CV {trial.value:.1%}" if trial.value is not None else trial.state.name.lower()
+        what += f" ({why})" if why and trial.value is None else ""
         seconds = (trial.datetime_complete - trial.datetime_start).total_seconds()
         print(
             f"  trial {trial.number}: {what} in {seconds:.0f} s" + (f" (best {best:.1%})" if best is not None else ""),
@@ -355,6 +365,7 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
             "cv_per_seed": t.user_attrs.get("cv_per_seed"),
             "probe_rate_hz": t.user_attrs.get("probe_rate_hz"),
             "pruned_because": t.user_attrs.get("pruned_because"),
+            "failed_because": t.user_attrs.get("failed_because"),
         }
         for t in study.trials
     ]
