@@ -207,8 +207,9 @@ class _Objective:
     def input_baseline(self) -> dict:
         """The same readout's CV accuracy on the binned input spikes (no network), per number of bins.
 
-        Keys: the config's own input bins (``"config"``) and every ``model.bins`` the search
-        may draw (``"1"``, ``"2"``, ...): the reservoir's tuned bins have a baseline to face.
+        Returns ``{"config_bins": the config's own input bins, "by_bins": {"1": accuracy, ...}}``
+        over every ``model.bins`` the search may draw (and the config's): the reservoir's
+        tuned bins have a baseline to face.
         """
         est = model_estimator(self.cfg["model"])
         low, high = SEARCH_SPACE["model.bins"][1]
@@ -246,7 +247,9 @@ def tune(
         ``auto``: GP where PyTorch is installed, else TPE.
     executor : spikevid.executors.Executor, optional
         Where the trials run (default: here, one after another).  Each worker runs
-        its share of the trials against the same SQLite study.
+        its share of the trials against the same SQLite study.  One worker gives the
+        same draws for the same ``seed``; with several, the draws depend on which
+        trials finished first.
     seed : int
         Seeds the sampler (each worker offsets it by 1,000).
     networks : int
@@ -268,18 +271,18 @@ def tune(
         raise ConfigError("model.kind: spikevid tune searches the reservoir's hyperparameters (model.kind hrsnn)")
     if sampler not in SAMPLERS:
         raise ConfigError(f"--sampler: choose one of {SAMPLERS}, got {sampler!r}")
-    executor = executor or SerialExecutor()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    out = Path(out).resolve()  # workers (processes, Dask) open the same file
-    out.mkdir(parents=True, exist_ok=True)
-    storage = f"sqlite:///{out / 'study.db'}"
-    # the folds are the objective: a study is of one config and one readout.cv
     if max_rate is not None and not float(max_rate) >= 0:
         raise ConfigError(f"--max-rate: a rate in spikes per neuron per second >= 0, got {max_rate}")
     networks = int(networks)
     if networks < 1:
         raise ConfigError(f"--seeds: networks per trial must be >= 1, got {networks}")
-    # (one network per trial keeps the identity of studies made before --seeds existed)
+    executor = executor or SerialExecutor()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    out = Path(out).resolve()  # workers (processes, Dask) open the same file
+    out.mkdir(parents=True, exist_ok=True)
+    storage = f"sqlite:///{out / 'study.db'}"
+    # the folds and the networks per trial are the objective: a study is of one config, readout.cv
+    # and --seeds (one network per trial keeps the identity of studies made before --seeds existed)
     config_digest = digest(
         {**stripped(cfg), "cv": cfg["readout"]["cv"], **({"networks": networks} if networks > 1 else {})}
     )
