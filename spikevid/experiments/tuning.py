@@ -251,7 +251,8 @@ def tune(
         same draws for the same ``seed``; with several, the draws depend on which
         trials finished first.
     seed : int
-        Seeds the sampler (each worker offsets it by 1,000).
+        Seeds the samplers: each worker's seed derives from ``seed``, its index and the
+        number of trials already in the study (so a continued study draws new points).
     networks : int
         Networks fitted per trial (model seeds ``model.seed`` onwards); the trial's score
         is the CV accuracy pooled over them.  Part of the study's identity.
@@ -308,7 +309,10 @@ def tune(
         f"input baseline (no network), CV on the training split: {base['by_bins'][str(base['config_bins'])]:.1%} "
         f"with the config's {base['config_bins']} bins, {base['by_bins'][best_bins]:.1%} with the best ({best_bins})"
     )
-    shares = [(trials // jobs + (1 if k < trials % jobs else 0), seed + 1000 * k) for k in range(jobs)]
+    # each worker's sampler seed depends on the trials already in the study: a continued study
+    # must not draw its first (random, startup) trials again
+    done = len(study.trials)
+    shares = [(trials // jobs + (1 if k < trials % jobs else 0), _worker_seed(seed, k, done)) for k in range(jobs)]
     for _ in executor.map(_optimize, shares, shared=(cfg, str(out), storage, sampler, networks, max_rate)):
         pass
     study = optuna.load_study(study_name=_STUDY, storage=storage)
@@ -318,6 +322,11 @@ def tune(
     if best:
         log(f"best CV accuracy {best['value']:.1%} (trial {best['number']}); config: {out / 'best.yaml'}")
     return summary
+
+
+def _worker_seed(seed: int, worker: int, done: int) -> int:
+    """Sampler seed of worker ``worker`` joining a study that holds ``done`` trials."""
+    return int(np.random.SeedSequence([int(seed), int(worker), int(done)]).generate_state(1)[0])
 
 
 def _optimize(shared: tuple, share: tuple) -> int:
