@@ -182,9 +182,15 @@ class ParamSpec:
         return values * self.unit if isinstance(self.mean, Quantity) else values
 
     def describe(self) -> str:
+        """``"tau_m ~ gamma(mean=20 ms, cv=0.6)"``: the spec in words, four significant digits."""
+        if isinstance(self.mean, Quantity):
+            best = self.mean.get_best_unit()
+            mean = f"{float(self.mean / best):.4g} {best}"
+        else:
+            mean = f"{float(self.mean):.4g}"
         if self.cv == 0:
-            return f"{self.label} = {self.mean!s} (homogeneous)"
-        return f"{self.label} ~ {self.dist}(mean={self.mean!s}, cv={self.cv:g})"
+            return f"{self.label} = {mean} (homogeneous)"
+        return f"{self.label} ~ {self.dist}(mean={mean}, cv={self.cv:.4g})"
 
 
 def as_spec(value, name: str) -> ParamSpec:

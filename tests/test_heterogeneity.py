@@ -72,3 +72,10 @@ def test_as_spec_from_config_mapping():
 def test_make_rng_rejects_other_types():
     with pytest.raises(TypeError, match="seed"):
         make_rng("42")
+
+
+def test_describe_writes_four_significant_digits_in_the_best_unit():
+    tuned = as_spec(dict(mean=58.29140382 * ms, cv=0.153067, dist="uniform"), "tau_m")
+    assert tuned.describe() == "tau_m ~ uniform(mean=58.29 ms, cv=0.1531)"
+    assert as_spec(20 * ms, "tau_m").describe() == "tau_m = 20 ms (homogeneous)"
+    assert as_spec(dict(mean=0.0105, cv=0.5, dist="gamma"), "A").describe() == "A ~ gamma(mean=0.0105, cv=0.5)"

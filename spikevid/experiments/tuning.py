@@ -414,11 +414,17 @@ def _figures(study, out: Path, cfg: dict) -> None:
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         return
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+    fig, ax = plt.subplots(figsize=(7.5, 3.5))
     x = [t.number for t in done]
     y = [t.value for t in done]
     ax.plot(x, y, "o", label="trial")
     ax.plot(x, np.maximum.accumulate(y), "-", label="best so far")
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    folds = [(t.number, t.intermediate_values[max(t.intermediate_values)]) for t in pruned if t.intermediate_values]
+    if folds:
+        ax.plot(*zip(*folds, strict=True), "x", color="0.5", label="pruned (at its last fold)")
+    probed = sum(1 for t in pruned if not t.intermediate_values)
+    failed = sum(1 for t in study.trials if t.state == optuna.trial.TrialState.FAIL)
     base = study.user_attrs.get("input_baseline")
     if base:
         own = base["by_bins"][str(base["config_bins"])]
@@ -426,8 +432,12 @@ def _figures(study, out: Path, cfg: dict) -> None:
         best_bins = max(base["by_bins"], key=base["by_bins"].get)
         if base["by_bins"][best_bins] > own:
             ax.axhline(base["by_bins"][best_bins], color="0.4", ls=":", lw=1, label=f"input counts, {best_bins} bins")
-    ax.set(xlabel="trial", ylabel="CV accuracy (training split)", title="optimisation history")
-    ax.legend(frameon=False)
+    title = f"optimisation history: {len(done)} trials scored"
+    title += f", {len(pruned)} pruned ({probed} by the activity probe)" if pruned else ""
+    title += f", {failed} failed" if failed else ""
+    ax.set(xlabel="trial", ylabel="CV accuracy (training split)", title=title)
+    ax.title.set_fontsize(10)
+    ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(out / "history.png", dpi=120)
     plt.close(fig)
