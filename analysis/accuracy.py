@@ -109,8 +109,9 @@ def plot_ablation(summary: dict):
         axes[-1].set_xticks(x, variants, rotation=30)
         axes[-1].set_ylabel("spikes / neuron / clip")
         n_seeds = max((len(s) for s in data["seeds"]), default=0)
+        seeds_text = f"{n_seeds} seed{'s' if n_seeds != 1 else ''}"
         fig.suptitle(
-            f"heterogeneity ablation, {n_seeds} seed{'s' if n_seeds != 1 else ''} (bars: mean; whiskers: 95 % CI)",
+            f"heterogeneity ablation, {seeds_text} (mean, whiskers: 95 % CI, dots: seeds)",
             fontsize=8,
         )
         fig.legend(loc="outside lower center", ncols=2)
@@ -118,8 +119,21 @@ def plot_ablation(summary: dict):
 
 
 def _variant_bars(ax, x, means, cis, seeds, colors, line, *, legend: bool) -> None:
-    """Bars of ``means`` with 95 % CI whiskers, one dot per seed, the input baseline dashed; y from the data."""
-    ax.bar(x, means, color=colors, width=0.6, alpha=0.85, zorder=1)
+    """Each variant's mean (a bar from 0) with 95 % CI whiskers, one dot per seed, the input baseline dashed.
+
+    The axis starts at 0 where the values lie in its upper half; otherwise (close
+    accuracies far from 0) means are drawn as short lines, not bars: a bar cut off by
+    the axis would misstate the ratios between them.
+    """
+    values = [v for acc in seeds for v in acc] + [v for ci in cis if ci for v in ci] + ([line] if line else [])
+    low = min(values, default=0.0)
+    from_zero = low < 0.5
+    if from_zero:
+        ax.bar(x, means, color=colors, width=0.6, alpha=0.85, zorder=1)
+        ax.set_ylim(0.0, 1.02)
+    else:
+        ax.hlines(means, x - 0.3, x + 0.3, colors=colors, lw=3, zorder=1)
+        ax.set_ylim(max(0.0, low - 0.05), min(1.0, max(values, default=1.0)) + 0.02)
     for k, (m, ci) in enumerate(zip(means, cis, strict=True)):
         if ci is not None:
             ax.errorbar(k, m, yerr=[[m - ci[0]], [ci[1] - m]], color="black", capsize=3, lw=1, zorder=3)
@@ -130,9 +144,6 @@ def _variant_bars(ax, x, means, cis, seeds, colors, line, *, legend: bool) -> No
     if line is not None:
         label = "input counts (no SNN)" if legend else None
         ax.axhline(line, color="#c0392b", ls="--", lw=1, label=label, zorder=2)
-    values = [v for acc in seeds for v in acc] + [v for ci in cis if ci for v in ci] + ([line] if line else [])
-    low = min(values, default=0.0)
-    ax.set_ylim(max(0.0, low - 0.1), 1.02)  # bars start below the lowest value: differences stay visible
 
 
 def plot_encoder_study(summary: dict):

@@ -86,12 +86,16 @@ def _cv(metrics: dict, feature_set: str) -> float | None:
 
 
 def _cv_stats(values: list) -> dict:
-    """``cv_mean``, ``cv_ci95`` over seeds of the runs that cross-validated (empty if none did)."""
-    values = [v for v in values if v is not None]
-    if not values:
-        return {}
+    """``cv_per_seed``, ``cv_mean``, ``cv_ci95`` over seeds: only where every run cross-validated.
+
+    A mean over the runs that happen to have a CV figure would describe another set of
+    seeds than the test accuracy beside it; ``cv_missing`` counts the runs without one.
+    """
+    missing = sum(v is None for v in values)
+    if missing or not values:
+        return {"cv_missing": missing} if missing and missing < len(values) else {}
     stat = mean_ci(values, bounds=(0.0, 1.0))
-    return {"cv_per_seed": values, "cv_mean": stat["mean"], "cv_ci95": stat["ci"]}
+    return {"cv_per_seed": list(values), "cv_mean": stat["mean"], "cv_ci95": stat["ci"]}
 
 
 def _group(cells_metrics: list[tuple]) -> dict:
@@ -125,7 +129,7 @@ def _baseline(cells_metrics: list[tuple]) -> dict:
     for c, m in cells_metrics:
         if "baseline" in m:
             per_seed.setdefault(c.overrides["model.seed"], []).append(m["baseline"]["test_accuracy"])
-        if _cv(m, "input") is not None:
+        if "baseline" in m:
             cv_per_seed.setdefault(c.overrides["model.seed"], []).append(_cv(m, "input"))
     accs = [float(np.mean(v)) for _, v in sorted(per_seed.items())]
     stat = mean_ci(accs, bounds=(0.0, 1.0))
@@ -136,7 +140,7 @@ def _baseline(cells_metrics: list[tuple]) -> dict:
         "accuracy_mean": stat["mean"],
         "accuracy_std": stat["std"],
         "accuracy_ci95": stat["ci"],
-        **_cv_stats([float(np.mean(v)) for _, v in sorted(cv_per_seed.items())]),
+        **_cv_stats([None if None in v else float(np.mean(v)) for _, v in sorted(cv_per_seed.items())]),
     }
 
 

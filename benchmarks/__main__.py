@@ -21,4 +21,6 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from spikevid.cli import exit_process
+
+    exit_process(main())

@@ -6,12 +6,15 @@ collection, where the ``KeyboardInterrupt`` it raises is printed as "Exception
 ignored" and dropped: the run would go on as if nothing was pressed.  Within
 :class:`handling` every SIGINT and SIGTERM is also *recorded*, and :func:`check`
 (called by the runner at phase boundaries and after every feature chunk) raises it
-again, so an interruption stops the run at the next safe point at the latest.
+again, so an interruption stops the run at the next safe point at the latest.  Such a
+dropped interrupt is not printed either (``sys.unraisablehook``): the run's own
+"interrupted" message says what happened, without a traceback that looks like a bug.
 """
 
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 __all__ = ["handling", "check", "requested"]
@@ -41,13 +44,24 @@ class handling:
     def __enter__(self):
         _REQUESTED.clear()
         self.previous = {}
+        self.previous_hook = None
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self.previous[sig] = signal.signal(sig, _record)
+            self.previous_hook = sys.unraisablehook
+            sys.unraisablehook = self._unraisable
         return self
+
+    def _unraisable(self, info) -> None:
+        """Drop an interrupt Python could not raise (it is recorded); pass anything else on."""
+        if isinstance(info.exc_value, KeyboardInterrupt) and _REQUESTED.is_set():
+            return
+        (self.previous_hook or sys.__unraisablehook__)(info)
 
     def __exit__(self, *exc):
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
+        if self.previous_hook is not None:
+            sys.unraisablehook = self.previous_hook
         _REQUESTED.clear()
         return False

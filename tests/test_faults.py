@@ -133,8 +133,12 @@ def test_signal_mid_phase_saves_nothing_unfinished_and_resumes(sig, reference, t
     assert proc.returncode == 130, err[-3000:]
     assert "interrupted -- rerun the same command to resume" in err
     assert "Traceback" not in err
-    assert not (out / "model.npz").exists() and not (out / "metrics.json").exists()
-    assert "interrupted" in (out / "log.txt").read_text()
+    log = (out / "log.txt").read_text()
+    assert "interrupted" in log and not (out / "metrics.json").exists()
+    # a signal Python dropped (it landed in a finaliser, or while Brian2's compiler ran under os.system)
+    # stops the run at the phase's end: then the model is the finished phase's, saved whole
+    if (out / "model.npz").exists():
+        assert log.index("unsupervised phase:") < log.index("interrupted")
     if sig == signal.SIGINT:  # the same command finishes and equals a run that was never interrupted
         assert main(["run", str(config), "--out", str(out)]) == 0
         fresh = tmp_path / "fresh"
@@ -167,7 +171,7 @@ def test_interrupt_inside_a_string_eval_still_exits_130(tmp_path):
         return subprocess.run([sys.executable, "-m", "interrupted_eval", *args], env=env, timeout=60).returncode
 
     assert status("ours") == 130
-    if sys.version_info[:2] == (3, 12):  # the quirk itself, so this test can tell the fix from luck
+    if sys.version_info < (3, 14):  # the quirk itself (measured on 3.10-3.13), so this test can tell the fix from luck
         assert status() == -signal.SIGINT
 
 
@@ -826,3 +830,35 @@ def test_an_interruption_python_dropped_is_raised_at_the_next_check():
             interrupts.check()
     assert not interrupts.requested()
     interrupts.check()
+
+
+def test_an_interruption_python_dropped_is_not_printed_other_errors_are(monkeypatch):
+    """A signal landing in a finaliser is recorded and kept off stderr; other unraisable errors still reach the hook."""
+    import gc
+
+    from spikevid import interrupts
+
+    seen = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: seen.append(type(info.exc_value)))
+
+    class Interrupted:
+        def __del__(self):
+            signal.raise_signal(signal.SIGINT)
+
+    class Broken:
+        def __del__(self):
+            raise ValueError("a bug in a finaliser")
+
+    with interrupts.handling():
+        Interrupted()
+        gc.collect()
+        assert interrupts.requested() and seen == []  # recorded, not printed
+        Broken()
+        gc.collect()
+        assert seen == [ValueError]
+        with pytest.raises(KeyboardInterrupt):
+            interrupts.check()
+    assert sys.unraisablehook is not interrupts.handling._unraisable  # the hook is given back
+    Broken()
+    gc.collect()
+    assert seen == [ValueError, ValueError]

@@ -171,3 +171,12 @@ def test_a_half_written_cell_is_not_finished(tmp_path):
     assert not cell.done
     (cell.out / "metrics.json").write_text('{"test_accuracy": 0.5}')
     assert cell.done
+
+
+def test_cv_is_summarised_only_where_every_seed_has_it():
+    """A CV mean over some of the seeds would sit beside a test mean over all of them: it is left out, counted."""
+    from analysis.summaries import _cv_stats
+
+    assert _cv_stats([0.8, 0.9])["cv_mean"] == pytest.approx(0.85)
+    assert _cv_stats([0.8, None]) == {"cv_missing": 1}
+    assert _cv_stats([None, None]) == {} and _cv_stats([]) == {}

@@ -109,6 +109,76 @@ def test_a_study_of_another_config_or_seeds_is_refused(study, tmp_path):
     assert (out / "study.db").read_bytes() == db  # refused before anything was written
     with pytest.raises(ConfigError, match="needs cross-validation folds"):
         tune(resolve_config(TINY, ["readout.cv=none"]), tmp_path / "other", trials=1, log=_quiet)
+    assert not (tmp_path / "other" / "study.db").exists()  # a refused first call does not claim the folder
+
+
+def test_a_failed_first_call_leaves_the_folder_to_the_next(tmp_path, monkeypatch):
+    """A first call that stops before its study is set up (here: the data fail) does not lock the folder."""
+    from spikevid.experiments import tuning
+
+    def broken(cfg):
+        raise FileNotFoundError("no such dataset")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(tuning, "load_train_split", broken)
+        with pytest.raises(FileNotFoundError):
+            tuning.tune(resolve_config(TINY_CFG, ["model.n=31"]), tmp_path, trials=1, sampler="tpe", log=_quiet)
+    assert not (tmp_path / "study.db").exists()
+    # a half set-up study (created, never given its config): the next call of any config sets it up
+    import optuna
+
+    optuna.create_study(study_name="spikevid", storage=f"sqlite:///{tmp_path / 'study.db'}", direction="maximize")
+    summary = tuning.tune(TINY_CFG, tmp_path, trials=1, sampler="tpe", log=_quiet)
+    assert summary["n_trials"] == 1 and yaml.safe_load((tmp_path / "config.yaml").read_text()) == TINY_CFG
+
+
+def test_enqueued_points_are_tried_first(tmp_path):
+    """``--enqueue YAML``: a config's values of the searched keys are the study's first trial."""
+    from spikevid.experiments.tuning import apply_params, params_of
+
+    point = {
+        "model.tau_m": 27.0,
+        "model.cv_neuron": 0.5,
+        "model.neuron_dist": "lognormal",
+        "model.cv_synapse": 1.0,
+        "model.J_in": 3.0,
+        "model.p_in": 0.04,
+        "model.p_ee": 0.03,
+        "model.input_wiring": "topographic",
+        "model.rf_tiles": 2,
+        "model.bins": 4,
+    }
+    assert params_of(apply_params(TINY_CFG, point)) == point  # the inverse of apply_params
+    config = tmp_path / "start.yaml"
+    config.write_text(yaml.safe_dump(apply_params(TINY_CFG, point)))
+    out = tmp_path / "study"
+    args = ["tune", str(_tiny_yaml(tmp_path)), "--out", str(out), "--sampler", "tpe", "--trials", "2"]
+    assert main([*args, "--enqueue", str(config)]) == 0
+    trials = json.loads((out / "tune.json").read_text())["trials"]
+    assert trials[0]["params"] == point and trials[1]["params"] != point
+    # defaults stand in for keys a config leaves out; a value outside the space is named
+    assert params_of(TINY_CFG)["model.input_wiring"] == "random"
+    with pytest.raises(ConfigError, match=r"start\.yaml: model\.p_in = 0\.9 lies outside"):
+        params_of(apply_params(TINY_CFG, {"model.p_in": 0.9}), source="start.yaml")
+    with pytest.raises(ConfigError, match="square grids"):
+        params_of(resolve_config(TINY_CFG, ["model.rf_tiles=[2,3]"]))
+
+
+def _tiny_yaml(folder):
+    """The tiny config as a file in ``folder``."""
+    path = folder / "tiny.yaml"
+    path.write_text(yaml.safe_dump(TINY_CFG))
+    return path
+
+
+def test_cli_defaults_are_the_library_constants():
+    from spikevid.cli import build_parser
+    from spikevid.experiments import tuning
+
+    tune_parser = build_parser()._subparsers._group_actions[0].choices["tune"]
+    actions = {a.dest: a for a in tune_parser._actions}
+    assert actions["max_rate"].default == tuning.MAX_RATE_HZ and tuple(actions["sampler"].choices) == tuning.SAMPLERS
+    assert f"{tuning.PROBE_CLIPS} probe clips" in actions["max_rate"].help
 
 
 def test_several_networks_per_trial(study, tmp_path):
@@ -198,5 +268,7 @@ def test_workers_share_one_study(kind, tmp_path):
         summary = tune(TINY_CFG, tmp_path / "study", trials=2, sampler="tpe", executor=executor, log=lines.append)
     assert "on 2 workers" in lines[0]
     assert summary["n_trials"] == 2 and sorted(t["number"] for t in summary["trials"]) == [0, 1]
+    a, b = summary["trials"]
+    assert a["params"] != b["params"]  # the workers' samplers are seeded apart
     assert all(t["state"] in ("complete", "pruned") for t in summary["trials"])
     assert (tmp_path / "study" / "best.yaml").is_file()

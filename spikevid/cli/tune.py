@@ -1,4 +1,9 @@
-"""``spikevid tune CONFIG --trials N --out DIR [--sampler auto|gp|tpe] [--jobs J] [--executor dask] [--set ...]``."""
+"""``spikevid tune CONFIG --trials N --out DIR [--sampler auto|gp|tpe] [--enqueue YAML] [--jobs J] [--set ...]``.
+
+The defaults here (samplers, ``--max-rate``, the probe's 16 clips) are
+:mod:`spikevid.experiments.tuning`'s constants, written out so that ``--help`` does not
+import Brian2; ``tests/test_tune.py`` checks that they agree.
+"""
 
 from __future__ import annotations
 
@@ -35,15 +40,23 @@ def register(subparsers) -> None:
         metavar="HZ",
         help="prune a draw whose network fires above HZ spikes/neuron/s on 16 probe clips (0: no probe; default 100)",
     )
+    p.add_argument(
+        "--enqueue",
+        action="append",
+        default=[],
+        metavar="YAML",
+        help="a config whose values of the searched keys are tried first (e.g. one tuned on similar data); repeatable",
+    )
     add_set_argument(p, scope=" before tuning")
     p.set_defaults(func=_tune)
 
 
 def _tune(args) -> int:
     from spikevid.experiments.config import load_config  # noqa: PLC0415 -- heavy (Brian2): only when run
-    from spikevid.experiments.tuning import tune  # noqa: PLC0415
+    from spikevid.experiments.tuning import params_of, tune  # noqa: PLC0415
 
     cfg = load_config(args.config, list(args.overrides) + ["run.progress=false"])
+    points = [params_of(load_config(path), source=path) for path in args.enqueue]
     with executor_from_args(args) as executor:
         tune(
             cfg,
@@ -54,5 +67,6 @@ def _tune(args) -> int:
             seed=args.seed,
             networks=args.seeds,
             max_rate=args.max_rate,
+            enqueue=points,
         )
     return 0

@@ -23,6 +23,7 @@ the search.
 from __future__ import annotations
 
 import copy
+import fcntl
 import importlib.util
 import json
 import warnings
@@ -46,7 +47,7 @@ from .provenance import digest
 from .runfolder import stripped
 from .runner import feature_bins
 
-__all__ = ["SEARCH_SPACE", "SAMPLERS", "tune", "suggest", "apply_params"]
+__all__ = ["SEARCH_SPACE", "SAMPLERS", "tune", "suggest", "apply_params", "params_of"]
 
 #: What a trial may change, per config key: ``(kind, choices or (low, high), log scale)``.
 SEARCH_SPACE = {
@@ -105,6 +106,43 @@ def apply_params(cfg: dict, params: dict) -> dict:
     return resolve_config(out)
 
 
+def _model_seed(cfg: dict) -> int:
+    """The config's model seed (0 where none is set): the first network's seed and the folds'."""
+    return int(model_estimator(cfg["model"]).seed or 0)
+
+
+def params_of(cfg: dict, *, source: str = "config") -> dict:
+    """The point of :data:`SEARCH_SPACE` a config stands for (its values, else the model's defaults).
+
+    The inverse of :func:`apply_params`: ``model.rf_tiles: [k, k]`` becomes ``k``.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``source`` and the key, where a value lies outside the search space
+        (or ``rf_tiles`` is not square).
+    """
+    defaults = model_estimator(cfg["model"]).get_params()
+    out = {}
+    for key, (kind, space, _) in SEARCH_SPACE.items():
+        section, name = key.split(".", 1)
+        value = cfg.get(section, {}).get(name, defaults.get(name))
+        if name == "rf_tiles":
+            tiles = [int(v) for v in np.atleast_1d(value)]
+            if len(set(tiles)) != 1:
+                raise ConfigError(f"{source}: {key}: the search draws square grids of k x k tiles, got {value}")
+            value = tiles[0]
+        if kind == "categorical":
+            ok = value in space
+        else:
+            value = int(value) if kind == "int" else float(value)
+            ok = space[0] <= value <= space[1]
+        if not ok:
+            raise ConfigError(f"{source}: {key} = {value!r} lies outside the search space {space}")
+        out[key] = value
+    return out
+
+
 def _sampler(kind: str, seed: int):
     import optuna  # noqa: PLC0415 -- optional dependency (pip install 'spikevid[tune]')
 
@@ -121,20 +159,31 @@ def _sampler(kind: str, seed: int):
 class _Objective:
     """A trial: fit the network on the training clips, cross-validate the readout on its features.
 
-    With ``seeds`` > 1 a trial fits that many networks (model seeds ``seed``, ``seed + 1``,
+    With ``networks`` > 1 a trial fits that many networks (model seeds ``seed``, ``seed + 1``,
     ...) and scores the accuracy pooled over all of them: a search that scores one network
     per trial selects lucky network draws as well as parameters.
+
+    Parameters
+    ----------
+    cfg : dict
+        The resolved config being tuned (its training split, encoder, readout and folds).
+    out : Path
+        The study folder (the encoded clips are cached in ``out / "cache"``).
+    networks : int
+        Networks fitted per trial.
+    max_rate : float or None
+        Spikes per neuron per second above which the activity probe prunes a draw.
     """
 
-    def __init__(self, cfg: dict, out: Path, seeds: int = 1, max_rate: float | None = MAX_RATE_HZ):
-        self.cfg, self.out, self.seeds, self.max_rate = cfg, out, int(seeds), max_rate
+    def __init__(self, cfg: dict, out: Path, networks: int = 1, max_rate: float | None = MAX_RATE_HZ):
+        self.cfg, self.out, self.networks, self.max_rate = cfg, out, int(networks), max_rate
         ds, train_ds = load_train_split(cfg)
         encoder = get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
         cache = StimulusCache(out / "cache")
         self.train = encode_all(train_ds, encoder, cache, desc="encode train", progress=False)
         self.y = stimulus_headers(self.train)["label"]
         subjects = clip_subjects(train_ds, self.train)
-        self.seed = int(model_estimator(cfg["model"]).seed or 0)
+        self.seed = _model_seed(cfg)
         kind = cfg["readout"]["kind"]
         self.folds, self.how = cv_folds(cfg["readout"]["cv"], self.y, subjects, seed=self.seed, readout=kind)
         if not self.folds:
@@ -154,7 +203,7 @@ class _Objective:
 
         self._probe(cfg, trial)
         correct, seen, step, spikes, per_seed = 0, 0, 0, [], []
-        for seed in range(self.seed, self.seed + self.seeds):
+        for seed in range(self.seed, self.seed + self.networks):
             model = model_estimator(cfg["model"]).set_params(progress=False, seed=seed)
             X = model.fit(self.train).transform(self.train)
             spikes.append(float(model.spikes_per_neuron_))
@@ -231,6 +280,7 @@ def tune(
     seed: int = 0,
     networks: int = 1,
     max_rate: float | None = MAX_RATE_HZ,
+    enqueue: tuple = (),
     log=print,
 ) -> dict:
     """Run ``trials`` more trials of the study in ``out`` (created or continued); write ``best.yaml``.
@@ -260,6 +310,11 @@ def tune(
         Spikes per neuron per second above which a draw is pruned before its full fit
         (measured on :data:`PROBE_CLIPS` training clips, where the training split has at
         least eight times as many; None or 0: no probe).
+    enqueue : sequence of dict
+        Points to try first, before the sampler draws (``{search-space key: value}``, as
+        :func:`params_of` gives them from a config, e.g. a config tuned on a similar data set).
+    log : callable
+        Where the progress lines go (default: printed).
 
     Returns
     -------
@@ -278,36 +333,34 @@ def tune(
     if networks < 1:
         raise ConfigError(f"--seeds: networks per trial must be >= 1, got {networks}")
     executor = executor or SerialExecutor()
+    _, used = _sampler(sampler, seed)  # before the folder: a sampler this machine lacks leaves nothing behind
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     out = Path(out).resolve()  # workers (processes, Dask) open the same file
-    out.mkdir(parents=True, exist_ok=True)
-    storage = f"sqlite:///{out / 'study.db'}"
     # the folds and the networks per trial are the objective: a study is of one config, readout.cv
     # and --seeds (one network per trial keeps the identity of studies made before --seeds existed)
     config_digest = digest(
         {**stripped(cfg), "cv": cfg["readout"]["cv"], **({"networks": networks} if networks > 1 else {})}
     )
-    study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
-    known = study.user_attrs.get("config_digest")
-    if known is None:
-        study.set_user_attr("config_digest", config_digest)
+    study = _open_study(out, config_digest)
+    if study is None:  # a new study: the data and folds must stand before the folder is claimed
+        baseline = _Objective(cfg, out).input_baseline()  # once, here: the workers then find the clips encoded
+        study = _open_study(out, config_digest, create=True)
+        study.set_user_attr("input_baseline", baseline)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-    elif known != config_digest:
-        raise ConfigError(
-            f"{out}: holds a study of another config or --seeds (see {out / 'config.yaml'}); tune into another folder"
-        )
-    _, used = _sampler(sampler, seed)
+        study.set_user_attr("config_digest", config_digest)  # last: the study is set up
+    storage = f"sqlite:///{out / 'study.db'}"
+    for point in enqueue:
+        study.enqueue_trial(dict(point), skip_if_exists=True)
     jobs = max(1, min(int(executor.workers), int(trials)))
     where = "" if jobs == 1 else f" on {jobs} workers of {executor!r}"
-    log(f"spikevid tune -> {out} ({used} sampler, {len(study.trials)} trials so far, {trials} more{where})")
+    waiting = sum(1 for t in study.trials if t.state == optuna.trial.TrialState.WAITING)
+    so_far = f"{len(study.trials) - waiting} trials so far" + (f", {waiting} enqueued" if waiting else "")
+    log(f"spikevid tune -> {out} ({used} sampler, {so_far}, {trials} more{where})")
     study.set_user_attr("networks_per_trial", networks)
-    if "input_baseline" not in study.user_attrs:  # once per study, here: the workers then find the clips encoded
-        study.set_user_attr("input_baseline", _Objective(cfg, out).input_baseline())
-    base = study.user_attrs["input_baseline"]
-    best_bins = max(base["by_bins"], key=base["by_bins"].get)
+    (own_bins, own), (best_bins, best_input) = _baselines(study.user_attrs["input_baseline"])
     log(
-        f"input baseline (no network), CV on the training split: {base['by_bins'][str(base['config_bins'])]:.1%} "
-        f"with the config's {base['config_bins']} bins, {base['by_bins'][best_bins]:.1%} with the best ({best_bins})"
+        f"input baseline (no network), CV on the training split: {own:.1%} with the config's {own_bins} bins, "
+        f"{best_input:.1%} with the best ({best_bins})"
     )
     # each worker's sampler seed depends on the trials already in the study: a continued study
     # must not draw its first (random, startup) trials again
@@ -322,6 +375,32 @@ def tune(
     if best:
         log(f"best CV accuracy {best['value']:.1%} (trial {best['number']}); config: {out / 'best.yaml'}")
     return summary
+
+
+def _open_study(out: Path, config_digest: str, create: bool = False):
+    """The study in ``out`` if it is of this config (None where there is none yet); ``create``: make it."""
+    import optuna  # noqa: PLC0415 -- optional dependency
+
+    storage = f"sqlite:///{out / 'study.db'}"
+    if create:
+        out.mkdir(parents=True, exist_ok=True)
+    elif not (out / "study.db").is_file():
+        return None
+    study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
+    known = study.user_attrs.get("config_digest")
+    if known is None and not create:
+        return None  # a study whose first invocation stopped before it was set up: set up anew
+    if known is not None and known != config_digest:
+        raise ConfigError(
+            f"{out}: holds a study of another config or --seeds (see {out / 'config.yaml'}); tune into another folder"
+        )
+    return study
+
+
+def _baselines(base: dict) -> tuple:
+    """``((config's bins, accuracy), (best bins, accuracy))`` of a study's input baseline."""
+    best = max(base["by_bins"], key=base["by_bins"].get)
+    return (int(base["config_bins"]), base["by_bins"][str(base["config_bins"])]), (int(best), base["by_bins"][best])
 
 
 def _worker_seed(seed: int, worker: int, done: int) -> int:
@@ -343,11 +422,12 @@ def _optimize(shared: tuple, share: tuple) -> int:
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         storage = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S)
-    study = optuna.load_study(study_name=_STUDY, storage=storage, sampler=_sampler(sampler, seed)[0], pruner=pruner)
+    chosen, used = _sampler(sampler, seed)
+    study = optuna.load_study(study_name=_STUDY, storage=storage, sampler=chosen, pruner=pruner)
     objective = _Objective(cfg, Path(out), networks, max_rate)
 
     def report(study, trial) -> None:
-        summary = _summarise(study, cfg, Path(out), sampler)
+        summary = _summarise(study, cfg, Path(out), used)
         best = summary.get("best", {}).get("value")
         why = trial.user_attrs.get("pruned_because") or trial.user_attrs.get("failed_because")
         what = f"CV {trial.value:.1%}" if trial.value is not None else trial.state.name.lower()
@@ -364,7 +444,12 @@ def _optimize(shared: tuple, share: tuple) -> int:
 
 
 def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
-    """Write ``tune.json`` and (once a trial finished) ``best.yaml``; return the summary."""
+    """Write ``tune.json`` and (once a trial finished) ``best.yaml``; return the summary.
+
+    Workers summarise after each of their trials; under a lock on ``DIR/.summary.lock``
+    a summary of fewer finished trials than the one on disk is not written (a slower
+    worker cannot put back an older best).
+    """
     import optuna  # noqa: PLC0415 -- optional dependency
 
     rows = [
@@ -382,10 +467,12 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
         for t in study.trials
     ]
     networks = int(study.user_attrs.get("networks_per_trial", 1))
+    finished = sum(1 for t in study.trials if t.state.is_finished())
     summary = {
         "sampler": sampler,
         "networks_per_trial": networks,
         "n_trials": len(rows),
+        "n_finished": finished,
         "input_baseline": study.user_attrs.get("input_baseline"),
         "trials": rows,
     }
@@ -393,13 +480,22 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
     if complete:
         best = max(complete, key=lambda t: t.value)
         summary["best"] = {"number": best.number, "value": best.value, "params": best.params}
-        tuned = apply_params(cfg, best.params)
-        seed = int(model_estimator(cfg["model"]).seed or 0)
-        over = f" pooled over {networks} networks (model.seed {seed}-{seed + networks - 1})" if networks > 1 else ""
-        head = f"# tuned by spikevid tune: CV accuracy {best.value:.4f}{over} on the training split"
-        head += f" (trial {best.number})\n"
-        atomic_write_text(out / "best.yaml", head + yaml.safe_dump(tuned, sort_keys=False))
-    atomic_write_json(out / "tune.json", json.loads(json.dumps(summary, default=str)))
+    with open(out / ".summary.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            on_disk = json.loads((out / "tune.json").read_text()).get("n_finished", -1)
+        except (OSError, ValueError):
+            on_disk = -1
+        if finished < on_disk:
+            return summary
+        if complete:
+            tuned = apply_params(cfg, best.params)
+            seed = _model_seed(cfg)
+            over = f" pooled over {networks} networks (model.seed {seed}-{seed + networks - 1})" if networks > 1 else ""
+            head = f"# tuned by spikevid tune: CV accuracy {best.value:.4f}{over} on the training split"
+            head += f" (trial {best.number})\n"
+            atomic_write_text(out / "best.yaml", head + yaml.safe_dump(tuned, sort_keys=False))
+        atomic_write_json(out / "tune.json", json.loads(json.dumps(summary, default=str)))
     return summary
 
 
@@ -425,13 +521,11 @@ def _figures(study, out: Path, cfg: dict) -> None:
         ax.plot(*zip(*folds, strict=True), "x", color="0.5", label="pruned (at its last fold)")
     probed = sum(1 for t in pruned if not t.intermediate_values)
     failed = sum(1 for t in study.trials if t.state == optuna.trial.TrialState.FAIL)
-    base = study.user_attrs.get("input_baseline")
-    if base:
-        own = base["by_bins"][str(base["config_bins"])]
-        ax.axhline(own, color="0.4", ls="--", lw=1, label=f"input counts, {base['config_bins']} bins")
-        best_bins = max(base["by_bins"], key=base["by_bins"].get)
-        if base["by_bins"][best_bins] > own:
-            ax.axhline(base["by_bins"][best_bins], color="0.4", ls=":", lw=1, label=f"input counts, {best_bins} bins")
+    if study.user_attrs.get("input_baseline"):
+        (own_bins, own), (best_bins, best_input) = _baselines(study.user_attrs["input_baseline"])
+        ax.axhline(own, color="0.4", ls="--", lw=1, label=f"input counts, {own_bins} bins")
+        if best_input > own:
+            ax.axhline(best_input, color="0.4", ls=":", lw=1, label=f"input counts, {best_bins} bins")
     title = f"optimisation history: {len(done)} trials scored"
     title += f", {len(pruned)} pruned ({probed} by the activity probe)" if pruned else ""
     title += f", {failed} failed" if failed else ""
