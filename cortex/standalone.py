@@ -334,7 +334,7 @@ class CompiledProgram:
     """
 
     def __init__(self, directory: str | os.PathLike):
-        self.directory = Path(directory)
+        self.directory = Path(directory).resolve()  # the binary runs with this as its working directory
         self.manifest = json.loads((self.directory / MANIFEST).read_text())
         self.args = {a["key"]: ArgSpec(**{k: v for k, v in a.items() if k != "key"}) for a in self.manifest["args"]}
         self.outputs = {o["name"]: OutputSpec(**o) for o in self.manifest["outputs"]}

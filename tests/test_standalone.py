@@ -80,6 +80,16 @@ def test_a_program_runs_with_the_values_it_is_given(compiled):
     np.testing.assert_allclose(out["w_in"], [0.0, 4.0, 8.0])
 
 
+def test_a_program_named_by_a_relative_path_runs(compiled, monkeypatch):
+    """A study's build folder under a relative ``--out``: the binary runs in its folder, so paths must not be relative."""
+    program, _, _ = compiled
+    monkeypatch.chdir(program.directory.parent.parent)
+    relative = CompiledProgram(program.directory.relative_to(program.directory.parent.parent))
+    assert relative.directory == program.directory
+    out = relative.run(_values(), sizes={"w": 3})
+    np.testing.assert_allclose(out["v"], np.array([10.0, 20.0, 30.0]) * 1e-3)
+
+
 def test_the_cache_reuses_a_program_and_rebuilds_when_the_code_changes(compiled, monkeypatch):
     program, module, root = compiled
     calls = []
