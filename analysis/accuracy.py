@@ -100,8 +100,14 @@ def plot_ablation(summary: dict):
     x = np.arange(len(variants))
     with paper_style():
         fig, axes = plt.subplots(1, len(panels) + 1, figsize=(2.6 * (len(panels) + 1), 2.9), layout="constrained")
+        # one choice for the figure: bars from 0 where some value lies in the lower half, else fitted axes
+        values = []
+        for _, _, cis, seeds, line in panels:
+            values += [v for acc in seeds for v in acc] + [v for ci in cis if ci for v in ci]
+            values += [line] if line is not None else []
+        from_zero = min(values, default=0.0) < 0.5
         for k, (ax, (label, means, cis, seeds, line)) in enumerate(zip(axes, panels, strict=False)):
-            _variant_bars(ax, x, means, cis, seeds, colors, line, legend=k == 0)
+            _variant_bars(ax, x, means, cis, seeds, colors, line, from_zero=from_zero, legend=k == 0)
             ax.set_xticks(x, variants, rotation=30)
             ax.set_ylabel(label)
         spikes = [np.nan if v is None else v for v in data["spikes"]]
@@ -118,22 +124,19 @@ def plot_ablation(summary: dict):
     return fig, data
 
 
-def _variant_bars(ax, x, means, cis, seeds, colors, line, *, legend: bool) -> None:
-    """Each variant's mean (a bar from 0) with 95 % CI whiskers, one dot per seed, the input baseline dashed.
+def _variant_bars(ax, x, means, cis, seeds, colors, line, *, from_zero: bool, legend: bool) -> None:
+    """Each variant's mean with 95 % CI whiskers, one dot per seed, the input baseline dashed.
 
-    The axis starts at 0 where the values lie in its upper half; otherwise (close
-    accuracies far from 0) means are drawn as short lines, not bars: a bar cut off by
-    the axis would misstate the ratios between them.
+    ``from_zero``: means as bars on an axis from 0; otherwise as short thick lines on an
+    axis fitted to the values (a bar cut off by the axis would misstate their ratios).
     """
     values = [v for acc in seeds for v in acc] + [v for ci in cis if ci for v in ci] + ([line] if line else [])
-    low = min(values, default=0.0)
-    from_zero = low < 0.5
     if from_zero:
         ax.bar(x, means, color=colors, width=0.6, alpha=0.85, zorder=1)
         ax.set_ylim(0.0, 1.02)
     else:
         ax.hlines(means, x - 0.3, x + 0.3, colors=colors, lw=3, zorder=1)
-        ax.set_ylim(max(0.0, low - 0.05), min(1.0, max(values, default=1.0)) + 0.02)
+        ax.set_ylim(max(0.0, min(values) - 0.05), min(1.0, max(values)) + 0.02)
     for k, (m, ci) in enumerate(zip(means, cis, strict=True)):
         if ci is not None:
             ax.errorbar(k, m, yerr=[[m - ci[0]], [ci[1] - m]], color="black", capsize=3, lw=1, zorder=3)

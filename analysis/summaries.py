@@ -89,11 +89,14 @@ def _cv_stats(values: list) -> dict:
     """``cv_per_seed``, ``cv_mean``, ``cv_ci95`` over seeds: only where every run cross-validated.
 
     A mean over the runs that happen to have a CV figure would describe another set of
-    seeds than the test accuracy beside it; ``cv_missing`` counts the runs without one.
+    seeds than the test accuracy beside it: where some runs lack one, only ``cv_missing``
+    (their number) is returned; where none has one (or there are no runs), nothing.
     """
     missing = sum(v is None for v in values)
-    if missing or not values:
-        return {"cv_missing": missing} if missing and missing < len(values) else {}
+    if missing == len(values):
+        return {}
+    if missing:
+        return {"cv_missing": missing}
     stat = mean_ci(values, bounds=(0.0, 1.0))
     return {"cv_per_seed": list(values), "cv_mean": stat["mean"], "cv_ci95": stat["ci"]}
 
@@ -125,11 +128,10 @@ def _group(cells_metrics: list[tuple]) -> dict:
 def _baseline(cells_metrics: list[tuple]) -> dict:
     """Baseline (input counts) accuracy: one value per seed (the same for every variant)."""
     per_seed: dict[int, list[float]] = {}
-    cv_per_seed: dict[int, list[float]] = {}
+    cv_per_seed: dict[int, list[float | None]] = {}
     for c, m in cells_metrics:
         if "baseline" in m:
             per_seed.setdefault(c.overrides["model.seed"], []).append(m["baseline"]["test_accuracy"])
-        if "baseline" in m:
             cv_per_seed.setdefault(c.overrides["model.seed"], []).append(_cv(m, "input"))
     accs = [float(np.mean(v)) for _, v in sorted(per_seed.items())]
     stat = mean_ci(accs, bounds=(0.0, 1.0))

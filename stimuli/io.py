@@ -6,6 +6,8 @@ so that the stimulus cache, the runner and the studies all share it.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
@@ -13,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_savez"]
+__all__ = ["atomic_write_bytes", "atomic_write_text", "atomic_write_json", "atomic_savez", "locked"]
 
 
 def _atomic(path, write) -> Path:
@@ -62,6 +64,23 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+@contextlib.contextmanager
+def locked(path):
+    """Hold an exclusive ``flock`` on the file ``path`` (created, with its folder) for the block.
+
+    Processes on one machine take turns; the lock goes with the process, so a killed
+    holder leaves none behind.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def atomic_write_bytes(path, data: bytes) -> Path:

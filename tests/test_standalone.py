@@ -81,7 +81,7 @@ def test_a_program_runs_with_the_values_it_is_given(compiled):
 
 
 def test_a_program_named_by_a_relative_path_runs(compiled, monkeypatch):
-    """A study's build folder under a relative ``--out``: the binary runs in its folder, so paths must not be relative."""
+    """A study's build folder under a relative ``--out``: the binary runs in its folder; its path is made absolute."""
     program, _, _ = compiled
     monkeypatch.chdir(program.directory.parent.parent)
     relative = CompiledProgram(program.directory.relative_to(program.directory.parent.parent))

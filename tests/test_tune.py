@@ -272,3 +272,31 @@ def test_workers_share_one_study(kind, tmp_path):
     assert a["params"] != b["params"]  # the workers' samplers are seeded apart
     assert all(t["state"] in ("complete", "pruned") for t in summary["trials"])
     assert (tmp_path / "study" / "best.yaml").is_file()
+
+
+def test_a_slower_worker_cannot_put_back_an_older_summary(tmp_path):
+    """``tune.json``/``best.yaml`` are rewritten only by a summary of at least as many finished trials."""
+    import optuna
+
+    from spikevid.experiments.tuning import _summarise
+
+    study = optuna.create_study(direction="maximize")
+    dist = optuna.distributions.FloatDistribution(5.0, 60.0, log=True)
+
+    def add(value):
+        study.add_trial(
+            optuna.trial.create_trial(params={"model.tau_m": 20.0}, distributions={"model.tau_m": dist}, value=value)
+        )
+
+    add(0.5)
+    newer = {"n_finished": 2, "best": {"value": 0.9}}
+    (tmp_path / "tune.json").write_text(json.dumps(newer))
+    (tmp_path / "best.yaml").write_text("# the newer best\n")
+    summary = _summarise(study, TINY_CFG, tmp_path, "tpe")  # a worker that read the study earlier
+    assert summary["n_finished"] == 1 and summary["best"]["value"] == 0.5
+    assert json.loads((tmp_path / "tune.json").read_text()) == newer
+    assert (tmp_path / "best.yaml").read_text() == "# the newer best\n"
+    add(0.7)  # as many finished trials as on disk: written
+    assert _summarise(study, TINY_CFG, tmp_path, "tpe")["n_finished"] == 2
+    assert json.loads((tmp_path / "tune.json").read_text())["best"]["value"] == 0.7
+    assert (tmp_path / "best.yaml").read_text().startswith("# tuned by spikevid tune: CV accuracy 0.7000")

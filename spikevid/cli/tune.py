@@ -1,4 +1,4 @@
-"""``spikevid tune CONFIG --trials N --out DIR [--sampler auto|gp|tpe] [--enqueue YAML] [--jobs J] [--set ...]``.
+"""``spikevid tune CONFIG --trials N --out DIR [--sampler auto|gp|tpe] [--enqueue YAML] [--jobs J] [--executor dask]``.
 
 The defaults here (samplers, ``--max-rate``, the probe's 16 clips) are
 :mod:`spikevid.experiments.tuning`'s constants, written out so that ``--help`` does not

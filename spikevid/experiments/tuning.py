@@ -13,7 +13,8 @@ is pruned when it falls below the median of earlier trials at that fold.
 The study lives in ``DIR/study.db`` (SQLite): a second invocation continues it, and
 several workers share it -- local processes (``--jobs N``) or Dask workers
 (``--executor dask``, ``--scheduler ADDRESS``; each worker opens the same file, so a
-remote one needs ``DIR`` at the same path on a shared file system).  After every trial ``DIR/best.yaml``
+remote one needs ``DIR`` and the dataset at the same paths, and SQLite over a network
+file system is not reliable).  After every trial ``DIR/best.yaml``
 holds the config with the best parameters so far, ready for ``spikevid run``;
 ``DIR/tune.json`` the trials; at the end ``DIR/history.png``, ``DIR/importances.png``
 and ``DIR/tau_m.png`` (the tuned membrane time constants against the config's) show
@@ -23,7 +24,6 @@ the search.
 from __future__ import annotations
 
 import copy
-import fcntl
 import importlib.util
 import json
 import warnings
@@ -36,7 +36,7 @@ from networks.baseline import InputCounts
 from networks.features import DEFAULT_TAUS
 from stimuli.cache import StimulusCache
 from stimuli.encoders import get_encoder
-from stimuli.io import atomic_write_json, atomic_write_text
+from stimuli.io import atomic_write_json, atomic_write_text, locked
 from stimuli.sequence import stimulus_headers
 
 from ..executors import Executor, SerialExecutor
@@ -68,7 +68,8 @@ UNIFORM_MAX_CV = 0.57
 MAX_RATE_HZ = 100.0
 #: Clips of the activity probe that runs before a trial's full fit.
 PROBE_CLIPS = 16
-#: Seconds between a running trial's heartbeats; three missed ones mark it failed (its worker died).
+#: Seconds between a running trial's heartbeats; after three missed ones (its worker died) the next trial
+#: any worker starts marks it failed.
 HEARTBEAT_S = 60
 #: Samplers of ``--sampler``.
 SAMPLERS = ("auto", "gp", "tpe")
@@ -341,6 +342,7 @@ def tune(
     config_digest = digest(
         {**stripped(cfg), "cv": cfg["readout"]["cv"], **({"networks": networks} if networks > 1 else {})}
     )
+    storage = _storage(out)
     study = _open_study(out, config_digest)
     if study is None:  # a new study: the data and folds must stand before the folder is claimed
         baseline = _Objective(cfg, out).input_baseline()  # once, here: the workers then find the clips encoded
@@ -348,13 +350,13 @@ def tune(
         study.set_user_attr("input_baseline", baseline)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
         study.set_user_attr("config_digest", config_digest)  # last: the study is set up
-    storage = f"sqlite:///{out / 'study.db'}"
     for point in enqueue:
         study.enqueue_trial(dict(point), skip_if_exists=True)
     jobs = max(1, min(int(executor.workers), int(trials)))
     where = "" if jobs == 1 else f" on {jobs} workers of {executor!r}"
-    waiting = sum(1 for t in study.trials if t.state == optuna.trial.TrialState.WAITING)
-    so_far = f"{len(study.trials) - waiting} trials so far" + (f", {waiting} enqueued" if waiting else "")
+    trials_now = study.get_trials(deepcopy=False)
+    waiting = sum(1 for t in trials_now if t.state == optuna.trial.TrialState.WAITING)
+    so_far = f"{len(trials_now) - waiting} trials so far" + (f", {waiting} enqueued" if waiting else "")
     log(f"spikevid tune -> {out} ({used} sampler, {so_far}, {trials} more{where})")
     study.set_user_attr("networks_per_trial", networks)
     (own_bins, own), (best_bins, best_input) = _baselines(study.user_attrs["input_baseline"])
@@ -364,7 +366,7 @@ def tune(
     )
     # each worker's sampler seed depends on the trials already in the study: a continued study
     # must not draw its first (random, startup) trials again
-    done = len(study.trials)
+    done = len(trials_now)
     shares = [(trials // jobs + (1 if k < trials % jobs else 0), _worker_seed(seed, k, done)) for k in range(jobs)]
     for _ in executor.map(_optimize, shares, shared=(cfg, str(out), storage, sampler, networks, max_rate)):
         pass
@@ -377,11 +379,22 @@ def tune(
     return summary
 
 
+def _storage(out: Path) -> str:
+    """The SQLAlchemy URL of the study file in ``out``."""
+    return f"sqlite:///{out / 'study.db'}"
+
+
 def _open_study(out: Path, config_digest: str, create: bool = False):
-    """The study in ``out`` if it is of this config (None where there is none yet); ``create``: make it."""
+    """The study in ``out``, or None where there is none yet or it was never set up (``create``: make it).
+
+    Raises
+    ------
+    ConfigError
+        Where ``out`` holds a study of another config digest.
+    """
     import optuna  # noqa: PLC0415 -- optional dependency
 
-    storage = f"sqlite:///{out / 'study.db'}"
+    storage = _storage(out)
     if create:
         out.mkdir(parents=True, exist_ok=True)
     elif not (out / "study.db").is_file():
@@ -452,6 +465,7 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
     """
     import optuna  # noqa: PLC0415 -- optional dependency
 
+    trials = study.get_trials(deepcopy=False)  # one read: the rows, the count and the best agree
     rows = [
         {
             "number": t.number,
@@ -464,10 +478,10 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
             "pruned_because": t.user_attrs.get("pruned_because"),
             "failed_because": t.user_attrs.get("failed_because"),
         }
-        for t in study.trials
+        for t in trials
     ]
     networks = int(study.user_attrs.get("networks_per_trial", 1))
-    finished = sum(1 for t in study.trials if t.state.is_finished())
+    finished = sum(1 for t in trials if t.state.is_finished())
     summary = {
         "sampler": sampler,
         "networks_per_trial": networks,
@@ -476,12 +490,11 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
         "input_baseline": study.user_attrs.get("input_baseline"),
         "trials": rows,
     }
-    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if complete:
         best = max(complete, key=lambda t: t.value)
         summary["best"] = {"number": best.number, "value": best.value, "params": best.params}
-    with open(out / ".summary.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    with locked(out / ".summary.lock"):
         try:
             on_disk = json.loads((out / "tune.json").read_text()).get("n_finished", -1)
         except (OSError, ValueError):
@@ -507,7 +520,8 @@ def _figures(study, out: Path, cfg: dict) -> None:
     import matplotlib.pyplot as plt  # noqa: PLC0415
     import optuna  # noqa: PLC0415 -- optional dependency
 
-    done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    trials = study.get_trials(deepcopy=False)
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if not done:
         return
     fig, ax = plt.subplots(figsize=(7.5, 3.5))
@@ -515,12 +529,12 @@ def _figures(study, out: Path, cfg: dict) -> None:
     y = [t.value for t in done]
     ax.plot(x, y, "o", label="trial")
     ax.plot(x, np.maximum.accumulate(y), "-", label="best so far")
-    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    pruned = [t for t in trials if t.state == optuna.trial.TrialState.PRUNED]
     folds = [(t.number, t.intermediate_values[max(t.intermediate_values)]) for t in pruned if t.intermediate_values]
     if folds:
         ax.plot(*zip(*folds, strict=True), "x", color="0.5", label="pruned (at its last fold)")
     probed = sum(1 for t in pruned if not t.intermediate_values)
-    failed = sum(1 for t in study.trials if t.state == optuna.trial.TrialState.FAIL)
+    failed = sum(1 for t in trials if t.state == optuna.trial.TrialState.FAIL)
     if study.user_attrs.get("input_baseline"):
         (own_bins, own), (best_bins, best_input) = _baselines(study.user_attrs["input_baseline"])
         ax.axhline(own, color="0.4", ls="--", lw=1, label=f"input counts, {own_bins} bins")
