@@ -97,6 +97,9 @@ def test_ablation_table_matches_run_metrics(ablation):
         cv, cv_input = m["readouts"]["reservoir"]["cv"]["mean"], m["readouts"]["input"]["cv"]["mean"]
         assert s["cv_per_seed"] == [cv] and summary["baseline"]["cv_per_seed"] == [cv_input]
         assert f"| {100 * cv:.1f} n/a |" in row  # one seed: no interval
+        # the gain over the input on the same folds, paired run by run
+        assert s["cv_gain_per_seed"] == [pytest.approx(cv - cv_input)]
+        assert f"| {100 * (cv - cv_input):+.1f} n/a |" in row
     assert "CV on the training split" in table.splitlines()[0]
 
 
@@ -180,3 +183,15 @@ def test_cv_is_summarised_only_where_every_seed_has_it():
     assert _cv_stats([0.8, 0.9])["cv_mean"] == pytest.approx(0.85)
     assert _cv_stats([0.8, None]) == {"cv_missing": 1}
     assert _cv_stats([None, None]) == {} and _cv_stats([]) == {}
+
+
+def test_the_cv_gain_over_the_input_is_paired_run_by_run():
+    from analysis.summaries import _cv_gain
+
+    pairs = [(0.94, 0.92), (0.935, 0.92), (0.945, 0.92), (0.93, 0.91), (0.95, 0.93)]  # CVs over a 4-point range
+    gain = _cv_gain(pairs)
+    assert gain["cv_gain_per_seed"] == pytest.approx([0.02, 0.015, 0.025, 0.02, 0.02])
+    assert gain["cv_gain_mean"] == pytest.approx(0.02)
+    low, high = gain["cv_gain_ci95"]
+    assert 0.0 < low < 0.02 < high  # paired: the interval excludes 0 though the CVs' own would overlap
+    assert _cv_gain([(0.94, None)]) == {} and _cv_gain([]) == {}
