@@ -515,6 +515,7 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
 def _figures(study, out: Path, cfg: dict) -> None:
     """``history.png`` (accuracy per trial, best so far), ``tau_m.png`` and ``importances.png`` (fANOVA)."""
     import matplotlib  # noqa: PLC0415 -- only for the figures
+    import matplotlib.ticker  # noqa: PLC0415
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
@@ -541,8 +542,10 @@ def _figures(study, out: Path, cfg: dict) -> None:
         if best_input > own:
             ax.axhline(best_input, color="0.4", ls=":", lw=1, label=f"input counts, {best_bins} bins")
     title = f"optimisation history: {len(done)} trials scored"
-    title += f", {len(pruned)} pruned ({probed} by the activity probe)" if pruned else ""
+    title += f", {len(pruned)} pruned" if pruned else ""
+    title += f" ({probed} by the activity probe)" if probed else ""
     title += f", {failed} failed" if failed else ""
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # trials are numbered
     ax.set(xlabel="trial", ylabel="CV accuracy (training split)", title=title)
     ax.title.set_fontsize(10)
     ax.legend(frameon=False, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
