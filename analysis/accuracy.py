@@ -101,11 +101,7 @@ def plot_ablation(summary: dict):
     with paper_style():
         fig, axes = plt.subplots(1, len(panels) + 1, figsize=(2.6 * (len(panels) + 1), 2.9), layout="constrained")
         # one choice for the figure: bars from 0 where some value lies in the lower half, else fitted axes
-        values = []
-        for _, _, cis, seeds, line in panels:
-            values += [v for acc in seeds for v in acc] + [v for ci in cis if ci for v in ci]
-            values += [line] if line is not None else []
-        from_zero = min(values, default=0.0) < 0.5
+        from_zero = min((v for _, _, cis, seeds, line in panels for v in _drawn(cis, seeds, line)), default=0.0) < 0.5
         for k, (ax, (label, means, cis, seeds, line)) in enumerate(zip(axes, panels, strict=False)):
             _variant_bars(ax, x, means, cis, seeds, colors, line, from_zero=from_zero, legend=k == 0)
             ax.set_xticks(x, variants, rotation=30)
@@ -124,13 +120,20 @@ def plot_ablation(summary: dict):
     return fig, data
 
 
+def _drawn(cis, seeds, line) -> list:
+    """Every value a panel of :func:`_variant_bars` draws: seeds, interval ends, the baseline."""
+    return (
+        [v for acc in seeds for v in acc] + [v for ci in cis if ci for v in ci] + ([line] if line is not None else [])
+    )
+
+
 def _variant_bars(ax, x, means, cis, seeds, colors, line, *, from_zero: bool, legend: bool) -> None:
     """Each variant's mean with 95 % CI whiskers, one dot per seed, the input baseline dashed.
 
     ``from_zero``: means as bars on an axis from 0; otherwise as short thick lines on an
     axis fitted to the values (a bar cut off by the axis would misstate their ratios).
     """
-    values = [v for acc in seeds for v in acc] + [v for ci in cis if ci for v in ci] + ([line] if line else [])
+    values = _drawn(cis, seeds, line)
     if from_zero:
         ax.bar(x, means, color=colors, width=0.6, alpha=0.85, zorder=1)
         ax.set_ylim(0.0, 1.02)

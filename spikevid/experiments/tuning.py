@@ -346,7 +346,8 @@ def tune(
     study = _open_study(out, config_digest)
     if study is None:  # a new study: the data and folds must stand before the folder is claimed
         baseline = _Objective(cfg, out).input_baseline()  # once, here: the workers then find the clips encoded
-        study = _open_study(out, config_digest, create=True)
+        out.mkdir(parents=True, exist_ok=True)
+        study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
         study.set_user_attr("input_baseline", baseline)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
         study.set_user_attr("config_digest", config_digest)  # last: the study is set up
@@ -384,8 +385,8 @@ def _storage(out: Path) -> str:
     return f"sqlite:///{out / 'study.db'}"
 
 
-def _open_study(out: Path, config_digest: str, create: bool = False):
-    """The study in ``out``, or None where there is none yet or it was never set up (``create``: make it).
+def _open_study(out: Path, config_digest: str):
+    """The study in ``out``, or None where there is none yet or it was never set up.
 
     Raises
     ------
@@ -394,16 +395,13 @@ def _open_study(out: Path, config_digest: str, create: bool = False):
     """
     import optuna  # noqa: PLC0415 -- optional dependency
 
-    storage = _storage(out)
-    if create:
-        out.mkdir(parents=True, exist_ok=True)
-    elif not (out / "study.db").is_file():
+    if not (out / "study.db").is_file():
         return None
-    study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
+    study = optuna.create_study(study_name=_STUDY, storage=_storage(out), direction="maximize", load_if_exists=True)
     known = study.user_attrs.get("config_digest")
-    if known is None and not create:
+    if known is None:
         return None  # a study whose first invocation stopped before it was set up: set up anew
-    if known is not None and known != config_digest:
+    if known != config_digest:
         raise ConfigError(
             f"{out}: holds a study of another config or --seeds (see {out / 'config.yaml'}); tune into another folder"
         )
