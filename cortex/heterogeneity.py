@@ -19,6 +19,11 @@ Distributions, all parametrised by ``mean`` and ``cv = std / |mean|``:
     on ``mean*(1 +/- sqrt(3)*cv)``.
 ``normal``
     plain normal; allowed for signed parameters (voltages).
+
+Any of them may be truncated below at ``low`` (e.g. a membrane time constant no
+shorter than 2 ms): draws under ``low`` are drawn again, so the values follow the
+distribution conditioned on ``>= low`` (its mean and CV then lie a little above the
+nominal ones where the lower tail reaches ``low``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass, fields, replace
 
 import numpy as np
 from brian2 import Quantity
+from brian2.units.fundamentalunits import have_same_dimensions
 from scipy import optimize, stats
 
 from .seeds import SeedLike, make_rng
@@ -35,6 +41,8 @@ __all__ = ["ParamSpec", "SpecFields", "as_spec", "DISTRIBUTIONS"]
 
 DISTRIBUTIONS = ("gamma", "lognormal", "truncnorm", "uniform", "normal")
 _POSITIVE_ONLY = ("gamma", "lognormal")
+#: Rounds of redrawing values under a spec's ``low`` before giving up.
+_MAX_REDRAWS = 1000
 
 
 def _truncnorm_sigma(mean: float, cv: float, half_width_factor: float = 3.0):
@@ -76,6 +84,10 @@ class ParamSpec:
         One of ``DISTRIBUTIONS``; default ``"gamma"``.
     name : str, optional
         Parameter name used in error messages (builders fill it in).
+    low : float or brian2.Quantity, optional
+        Lower bound, in the mean's unit: draws below it are drawn again (the
+        distribution truncated at ``low``).  Must lie below the mean; None (default):
+        no bound, and the draws are those of the plain distribution.
 
     Examples
     --------
@@ -89,6 +101,7 @@ class ParamSpec:
     cv: float = 0.0
     dist: str = "gamma"
     name: str | None = None
+    low: float | Quantity | None = None
 
     def __post_init__(self):
         self.validate()
@@ -132,11 +145,22 @@ class ParamSpec:
                 f"{self.label}: a uniform distribution with cv={self.cv} "
                 "would include negative values (cv must be <= 0.577)"
             )
+        if self.low is not None:
+            self._check_low()
         if self.dist == "truncnorm" and self.cv > 0:
             try:
                 _truncnorm_sigma(self.mean_value, self.cv)
             except ValueError as exc:
                 raise ValueError(f"{self.label}: {exc}") from None
+
+    def _check_low(self) -> None:
+        low = np.asarray(self.low)
+        if not have_same_dimensions(self.low, self.mean):
+            raise ValueError(f"{self.label}: low must have the mean's unit, got {self.low!r}")
+        if low.ndim != 0 or not np.isfinite(low):
+            raise ValueError(f"{self.label}: low must be a finite scalar, got {self.low!r}")
+        if float(low) >= self.mean_value if self.cv > 0 else float(low) > self.mean_value:
+            raise ValueError(f"{self.label}: the lower bound {self.low!s} must lie below the mean {self.mean!s}")
 
     def homogeneous(self) -> ParamSpec:
         """The same spec with zero spread (same mean, same distribution name)."""
@@ -179,7 +203,23 @@ class ParamSpec:
                 values = rng.uniform(m - w, m + w, size=n)
             else:  # normal
                 values = rng.normal(m, cv * abs(m), size=n)
+            if self.low is not None:
+                values = self._redraw_below(values, rng)
         return values * self.unit if isinstance(self.mean, Quantity) else values
+
+    def _redraw_below(self, values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """``values`` with every draw under ``low`` replaced by a new draw (rejection sampling)."""
+        low = float(np.asarray(self.low))
+        plain = replace(self, low=None)
+        for _ in range(_MAX_REDRAWS):
+            under = values < low
+            if not under.any():
+                return values
+            values[under] = np.asarray(plain.sample(int(under.sum()), rng), dtype=float)
+        raise ValueError(
+            f"{self.label}: {_MAX_REDRAWS} rounds of redrawing left values below {self.low!s}; "
+            f"{plain.describe()} puts almost no mass above it"
+        )
 
     def describe(self) -> str:
         """``"tau_m ~ gamma(mean=20 ms, cv=0.6)"``: the spec in words, four significant digits."""
@@ -190,23 +230,32 @@ class ParamSpec:
             mean = f"{float(self.mean):.4g}"
         if self.cv == 0:
             return f"{self.label} = {mean} (homogeneous)"
-        return f"{self.label} ~ {self.dist}(mean={mean}, cv={self.cv:.4g})"
+        low = ""
+        if self.low is not None:
+            low = (
+                f", >= {float(self.low / best):.4g} {best}"
+                if isinstance(self.mean, Quantity)
+                else f", >= {self.low:.4g}"
+            )
+        return f"{self.label} ~ {self.dist}(mean={mean}, cv={self.cv:.4g}{low})"
 
 
 def as_spec(value, name: str) -> ParamSpec:
     """Coerce a number, Quantity, ``ParamSpec`` or mapping to a named ``ParamSpec``.
 
-    A mapping takes the keys ``mean``, ``cv``, ``dist`` (as a config file would give).
+    A mapping takes the keys ``mean``, ``cv``, ``dist``, ``low`` (as a config file would give).
     """
     if isinstance(value, ParamSpec):
         spec = value
     elif isinstance(value, dict):
-        unknown = set(value) - {"mean", "cv", "dist"}
+        unknown = set(value) - {"mean", "cv", "dist", "low"}
         if unknown:
-            raise ValueError(f"{name}: unknown key(s) {sorted(unknown)}; expected mean, cv, dist")
+            raise ValueError(f"{name}: unknown key(s) {sorted(unknown)}; expected mean, cv, dist, low")
         if "mean" not in value:
             raise ValueError(f"{name}: a parameter spec needs a 'mean'")
-        spec = ParamSpec(value["mean"], value.get("cv", 0.0), value.get("dist", "gamma"), name=name)
+        spec = ParamSpec(
+            value["mean"], value.get("cv", 0.0), value.get("dist", "gamma"), name=name, low=value.get("low")
+        )
     else:
         spec = ParamSpec(value, 0.0, name=name)
     if spec.name != name:

@@ -66,6 +66,9 @@ class HRSNN(TransformerMixin, BaseEstimator):
         CV of ``tau_m`` in heterogeneous-neuron variants.
     neuron_dist : str
         Distribution of ``tau_m`` (``gamma``, ``lognormal``, ``truncnorm``, ``uniform``, ``normal``).
+    tau_m_min : float or None
+        Shortest membrane time constant, ms: heterogeneous draws below it are drawn
+        again (the distribution truncated at ``tau_m_min``); None: no bound.
     tau_ref : float
         Refractory period, ms.
     a_plus : float
@@ -175,6 +178,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
         "tau_m": Interval(float, 0, None, "neither", _TIME, "ms"),
         "cv_neuron": Interval(float, 0, None),
         "neuron_dist": Options(DISTRIBUTIONS),
+        "tau_m_min": (None, Interval(float, 0, None, "neither", _TIME, "ms")),
         "tau_ref": Interval(float, 0, None, what=_NONNEG, unit="ms"),
         "a_plus": Interval(float, 0, None),
         "a_ratio": Interval(float, 0, None),
@@ -215,6 +219,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
         tau_m=20.0,
         cv_neuron=0.6,
         neuron_dist="gamma",
+        tau_m_min=None,
         tau_ref=2.0,
         a_plus=0.01,
         a_ratio=1.05,
@@ -291,6 +296,7 @@ class HRSNN(TransformerMixin, BaseEstimator):
             tau_m=self.tau_m,
             cv_neuron=self.cv_neuron,
             neuron_dist=self.neuron_dist,
+            tau_m_min=self.tau_m_min,
             tau_ref=self.tau_ref * ms,
         )
 
@@ -318,6 +324,8 @@ class HRSNN(TransformerMixin, BaseEstimator):
         for name in ("tau_m", "tau_pre", "tau_post"):
             if params[name] < self.dt:
                 raise ValueError(f"{name}: {params[name]} ms is shorter than the time step dt = {self.dt} ms")
+        if self.tau_m_min is not None and self.tau_m_min >= self.tau_m:
+            raise ValueError(f"tau_m_min: {self.tau_m_min} ms must lie below the mean tau_m = {self.tau_m} ms")
         check_grid(self.rf_tiles, "rf_tiles")
         check_taus(self.taus)
         if self.record_v > self.n_exc:

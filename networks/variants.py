@@ -33,7 +33,9 @@ def _flags(variant: str) -> tuple[bool, bool]:
     return VARIANTS[variant]
 
 
-def variant_lif_params(variant: str, *, tau_m: float, cv_neuron: float, neuron_dist: str, **fixed) -> LIFParams:
+def variant_lif_params(
+    variant: str, *, tau_m: float, cv_neuron: float, neuron_dist: str, tau_m_min: float | None = None, **fixed
+) -> LIFParams:
     """LIF parameters of a variant: ``tau_m`` (ms) spreads in heterogeneous-neuron variants.
 
     Parameters
@@ -46,11 +48,15 @@ def variant_lif_params(variant: str, *, tau_m: float, cv_neuron: float, neuron_d
         CV of ``tau_m`` when neurons are heterogeneous.
     neuron_dist : str
         Distribution of ``tau_m``.
+    tau_m_min : float or None
+        Shortest ``tau_m``, ms: draws below it are drawn again
+        (:class:`~cortex.heterogeneity.ParamSpec` ``low``); None: no bound.
     **fixed
         Further :class:`~cortex.neurons.LIFParams` fields, as given (Brian2 quantities).
     """
     het_n, _ = _flags(variant)
-    spec = ParamSpec(tau_m * ms, cv_neuron if het_n else 0.0, neuron_dist, name="tau_m")
+    low = None if tau_m_min is None else tau_m_min * ms
+    spec = ParamSpec(tau_m * ms, cv_neuron if het_n else 0.0, neuron_dist, name="tau_m", low=low)
     return LIFParams(tau_m=spec, **fixed)
 
 

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from brian2 import ms, mV
+from scipy import stats
 
 from cortex.heterogeneity import DISTRIBUTIONS, ParamSpec, as_spec
 from cortex.seeds import make_rng
@@ -67,6 +68,41 @@ def test_as_spec_from_config_mapping():
     with pytest.raises(ValueError, match="A_plus: unknown key"):
         as_spec({"mean": 1, "sd": 2}, "A_plus")
     assert as_spec(3.0, "x").is_homogeneous
+
+
+@pytest.mark.parametrize("dist", ["gamma", "lognormal", "uniform"])
+def test_low_truncates_the_distribution(dist):
+    """Draws under ``low`` are drawn again: the values follow the distribution given ``>= low``."""
+    plain = ParamSpec(10 * ms, cv=0.55, dist=dist, name="tau_m")
+    floored = ParamSpec(10 * ms, cv=0.55, dist=dist, name="tau_m", low=4 * ms)
+    x = np.asarray(plain.sample(N, seed=0)) / float(ms)
+    y = np.asarray(floored.sample(N, seed=0)) / float(ms)
+    assert x.min() < 4 and y.min() >= 4
+    keep = x >= 4
+    np.testing.assert_array_equal(y[keep], x[keep])  # the first pass is the plain draw; only the tail is redrawn
+    # the mean of the truncated distribution, by numerical integration of the plain one's density
+    k = 1 / 0.55**2
+    s2 = np.log1p(0.55**2)
+    w = np.sqrt(3) * 0.55 * 10
+    pdf = {
+        "gamma": stats.gamma(k, scale=10 / k),
+        "lognormal": stats.lognorm(np.sqrt(s2), scale=np.exp(np.log(10) - s2 / 2)),
+        "uniform": stats.uniform(10 - w, 2 * w),
+    }[dist]
+    assert y.mean() == pytest.approx(pdf.expect(lambda t: t, lb=4, conditional=True), rel=0.01)
+    # without a bound the draws are those of before bounds existed
+    np.testing.assert_array_equal(plain.sample(50, seed=3), ParamSpec(10 * ms, 0.55, dist).sample(50, seed=3))
+
+
+def test_low_is_checked_and_described():
+    with pytest.raises(ValueError, match="tau_m: the lower bound 20. ms must lie below the mean"):
+        ParamSpec(20 * ms, 0.5, name="tau_m", low=20 * ms)
+    with pytest.raises(ValueError, match="tau_m: low must have the mean's unit"):
+        ParamSpec(20 * ms, 0.5, name="tau_m", low=2)
+    ParamSpec(20 * ms, 0.0, name="tau_m", low=20 * ms)  # homogeneous: the mean itself is allowed
+    spec = as_spec({"mean": 20 * ms, "cv": 1.0, "low": 2 * ms}, "tau_m")
+    assert spec.describe() == "tau_m ~ gamma(mean=20 ms, cv=1, >= 2 ms)"
+    assert np.asarray(spec.sample(10_000, seed=1) / ms).min() >= 2
 
 
 def test_make_rng_rejects_other_types():

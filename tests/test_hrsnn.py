@@ -113,6 +113,16 @@ def test_transform_and_simulate_leave_the_estimator_unchanged(clips):
     assert not _same(model.__dict__, before)
 
 
+def test_tau_m_min_bounds_every_neuron(clips):
+    """``tau_m_min``: no neuron's membrane time constant lies below it; the rest of the network is unchanged."""
+    kw = dict(variant="HeNHoS", tau_m=8.0, cv_neuron=0.57, neuron_dist="uniform", n=200)
+    plain, floored = tiny(**kw).fit(clips[:1]), tiny(**kw, tau_m_min=3.0).fit(clips[:1])
+    tau = lambda m: np.concatenate([m.neuron_params_[p]["tau_m"] for p in ("exc", "inh")])  # noqa: E731
+    assert tau(plain).min() < 3.0 <= tau(floored).min()
+    for name in plain.structure_:
+        np.testing.assert_array_equal(plain.structure_[name][0], floored.structure_[name][0])
+
+
 def test_seed_accepts_generator(clips):
     m = tiny(seed=np.random.default_rng(1)).fit(clips[:3])
     assert isinstance(m.seed_, int)
@@ -177,6 +187,8 @@ def test_reservoir_and_baseline_learn_the_toy_task(clips):
         (dict(plastic="ii"), "plastic: "),
         (dict(exc=1.0), "exc: "),
         (dict(cv_neuron=-0.1), "cv_neuron: "),
+        (dict(tau_m_min=20.0), "tau_m_min: 20.0 ms must lie below the mean tau_m"),
+        (dict(tau_m_min=-1.0), "tau_m_min: "),
         (dict(reduction="max"), "reduction: "),
     ],
 )

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import yaml
+from brian2 import ms
 from test_experiment import TINY
 
 from spikevid.cli import main
@@ -71,7 +73,7 @@ def test_tune_writes_a_study_and_continues_it(study):
     assert summary["trials"][3]["params"] not in [t["params"] for t in first["trials"]]
     best = summary["best"]
     tuned = load_config(out / "best.yaml")
-    from spikevid.experiments.tuning import UNIFORM_MAX_CV
+    from spikevid.experiments.tuning import TAU_M_FLOOR, UNIFORM_MAX_CV
 
     params = best["params"]
     for key, value in params.items():
@@ -79,8 +81,10 @@ def test_tune_writes_a_study_and_continues_it(study):
         if name == "rf_tiles":
             value = [value, value]
         elif name == "cv_neuron" and params["model.neuron_dist"] == "uniform":
-            value = min(value, UNIFORM_MAX_CV)  # a wider uniform reaches negative time constants
-        assert tuned[section][name] == value
+            # a wider uniform reaches negative time constants, or ones below the floor
+            value = min(value, UNIFORM_MAX_CV, (1 - TAU_M_FLOOR / params["model.tau_m"]) / np.sqrt(3))
+        assert tuned[section][name] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value)
+    assert tuned["model"]["tau_m_min"] == TAU_M_FLOOR == summary["tau_m_floor"]
     assert (out / "best.yaml").read_text().startswith("# tuned by spikevid tune: CV accuracy")
     assert all(t["probe_rate_hz"] is None for t in summary["trials"])  # 12 clips: too few to probe
 
@@ -253,6 +257,40 @@ def test_drawn_parameters_become_a_valid_config():
     assert cfg["model"]["cv_neuron"] == UNIFORM_MAX_CV and cfg["model"]["rf_tiles"] == [3, 3]
     assert apply_params(TINY_CFG, {"model.neuron_dist": "gamma", "model.cv_neuron": 1.2})["model"]["cv_neuron"] == 1.2
     assert all(key.startswith("model.") for key in SEARCH_SPACE)
+
+
+def test_tau_m_floor_of_a_study(tmp_path):
+    """Trials draw no membrane time constant under the study's floor; a study without one keeps none."""
+    import optuna
+
+    from spikevid.experiments import tuning
+    from spikevid.experiments.config import model_estimator
+
+    cfg = tuning.apply_params(
+        TINY_CFG,
+        {"model.neuron_dist": "uniform", "model.tau_m": 8.0, "model.cv_neuron": 0.57},
+        tau_m_min=tuning.TAU_M_FLOOR,
+    )
+    model = cfg["model"]
+    assert model["tau_m_min"] == tuning.TAU_M_FLOOR
+    assert model["tau_m"] * (1 - np.sqrt(3) * model["cv_neuron"]) == pytest.approx(tuning.TAU_M_FLOOR)  # uniform kept
+    drawn = tuning.apply_params(TINY_CFG, {"model.tau_m": 5.0, "model.cv_neuron": 1.5}, tau_m_min=2.0)
+    tau = model_estimator(drawn["model"]).neuron_params().tau_m.sample(20_000, seed=0)
+    assert np.asarray(tau / ms).min() >= 2.0  # gamma: truncated at the floor
+    own = resolve_config(TINY_CFG, ["model.tau_m_min=3.0"])
+    assert tuning.apply_params(own, {}, tau_m_min=2.0)["model"]["tau_m_min"] == 3.0  # the config's own wins
+    # best.yaml follows the study's record: none for a study begun before floors existed
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'study.db'}", direction="maximize")
+    dist = optuna.distributions.FloatDistribution(5.0, 60.0, log=True)
+    study.add_trial(
+        optuna.trial.create_trial(params={"model.tau_m": 9.0}, distributions={"model.tau_m": dist}, value=0.5)
+    )
+    tuning._summarise(study, TINY_CFG, tmp_path, "tpe")
+    assert "tau_m_min" not in yaml.safe_load((tmp_path / "best.yaml").read_text())["model"]
+    study.set_user_attr("tau_m_floor", 2.0)
+    tuning._summarise(study, TINY_CFG, tmp_path, "tpe")
+    assert yaml.safe_load((tmp_path / "best.yaml").read_text())["model"]["tau_m_min"] == 2.0
+    assert json.loads((tmp_path / "tune.json").read_text())["tau_m_floor"] == 2.0
 
 
 @pytest.mark.parametrize("kind", ["processes", pytest.param("dask", marks=pytest.mark.slow)])

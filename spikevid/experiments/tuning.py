@@ -8,7 +8,10 @@ cross-validated accuracy of the configured readout on the network's features
 subjects, else stratified 5-fold).  The test split is never listed, let alone read
 (:func:`~spikevid.experiments.data.load_train_split`).  A trial reports its running
 accuracy after every fold and, from the third fold on and once five trials are done,
-is pruned when it falls below the median of earlier trials at that fold.
+is pruned when it falls below the median of earlier trials at that fold.  Membrane
+time constants are kept at or above :data:`TAU_M_FLOOR` (``model.tau_m_min``; a
+config's own value wins): a heterogeneous draw may not reach below a plausible
+membrane, or below the simulation step.
 
 The study lives in ``DIR/study.db`` (SQLite): a second invocation continues it, and
 several workers share it -- local processes (``--jobs N``) or Dask workers
@@ -47,7 +50,7 @@ from .provenance import digest
 from .runfolder import stripped
 from .runner import feature_bins
 
-__all__ = ["SEARCH_SPACE", "SAMPLERS", "tune", "suggest", "apply_params", "params_of"]
+__all__ = ["SEARCH_SPACE", "SAMPLERS", "TAU_M_FLOOR", "tune", "suggest", "apply_params", "params_of"]
 
 #: What a trial may change, per config key: ``(kind, choices or (low, high), log scale)``.
 SEARCH_SPACE = {
@@ -64,6 +67,9 @@ SEARCH_SPACE = {
 }
 #: Largest CV of a uniform distribution of positive values is 1/sqrt(3); a little below it.
 UNIFORM_MAX_CV = 0.57
+#: Shortest membrane time constant (ms) a trial's network may draw (``model.tau_m_min`` of every
+#: trial; studies begun before it existed keep none, so that they continue as they began).
+TAU_M_FLOOR = 2.0
 #: Mean rate (spikes per neuron per second) above which a trial's network counts as runaway.
 MAX_RATE_HZ = 100.0
 #: Clips of the activity probe that runs before a trial's full fit.
@@ -89,11 +95,14 @@ def suggest(trial) -> dict:
     return out
 
 
-def apply_params(cfg: dict, params: dict) -> dict:
+def apply_params(cfg: dict, params: dict, *, tau_m_min: float | None = None) -> dict:
     """``cfg`` with the drawn ``params`` set, resolved.
 
-    ``model.rf_tiles: k`` becomes ``[k, k]``; a uniform ``tau_m`` takes a CV of at
-    most :data:`UNIFORM_MAX_CV` (a wider uniform would reach negative values).
+    ``model.rf_tiles: k`` becomes ``[k, k]``.  ``tau_m_min`` (ms) becomes
+    ``model.tau_m_min`` unless the config sets one.  A uniform ``tau_m`` takes a CV of
+    at most :data:`UNIFORM_MAX_CV` (a wider uniform would reach negative values), and
+    where ``model.tau_m_min`` is set, a CV small enough that the uniform starts at or
+    above it (so it stays a uniform; other distributions are truncated there).
     """
     out = copy.deepcopy(cfg)
     for key, value in params.items():
@@ -101,9 +110,14 @@ def apply_params(cfg: dict, params: dict) -> dict:
         if name == "rf_tiles":
             value = [int(value), int(value)]
         out.setdefault(section, {})[name] = value
-    model = out.get("model", {})
+    model = out.setdefault("model", {})
+    if tau_m_min is not None and model.get("tau_m_min") is None:
+        model["tau_m_min"] = float(tau_m_min)
     if model.get("neuron_dist") == "uniform" and "cv_neuron" in model:
-        model["cv_neuron"] = min(float(model["cv_neuron"]), UNIFORM_MAX_CV)
+        cap = UNIFORM_MAX_CV
+        if model.get("tau_m_min") is not None and "tau_m" in model:
+            cap = min(cap, max(0.0, 1.0 - float(model["tau_m_min"]) / float(model["tau_m"])) / 3.0**0.5)
+        model["cv_neuron"] = min(float(model["cv_neuron"]), cap)
     return resolve_config(out)
 
 
@@ -174,10 +188,20 @@ class _Objective:
         Networks fitted per trial.
     max_rate : float or None
         Spikes per neuron per second above which the activity probe prunes a draw.
+    tau_m_min : float or None
+        The study's floor on membrane time constants, ms (:func:`apply_params`).
     """
 
-    def __init__(self, cfg: dict, out: Path, networks: int = 1, max_rate: float | None = MAX_RATE_HZ):
+    def __init__(
+        self,
+        cfg: dict,
+        out: Path,
+        networks: int = 1,
+        max_rate: float | None = MAX_RATE_HZ,
+        tau_m_min: float | None = None,
+    ):
         self.cfg, self.out, self.networks, self.max_rate = cfg, out, int(networks), max_rate
+        self.tau_m_min = tau_m_min
         ds, train_ds = load_train_split(cfg)
         encoder = get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
         cache = StimulusCache(out / "cache")
@@ -192,7 +216,7 @@ class _Objective:
 
     def __call__(self, trial) -> float:
         try:
-            cfg = apply_params(self.cfg, suggest(trial))
+            cfg = apply_params(self.cfg, suggest(trial), tau_m_min=self.tau_m_min)
             trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as simulated (uniform: capped)
             return self._evaluate(cfg, trial)
         except ValueError as exc:  # a draw the network refuses: the trial fails (caught by optimize), saying why
@@ -349,6 +373,7 @@ def tune(
         out.mkdir(parents=True, exist_ok=True)
         study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
         study.set_user_attr("input_baseline", baseline)
+        study.set_user_attr("tau_m_floor", TAU_M_FLOOR)
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
         study.set_user_attr("config_digest", config_digest)  # last: the study is set up
     for point in enqueue:
@@ -414,6 +439,11 @@ def _baselines(base: dict) -> tuple:
     return (int(base["config_bins"]), base["by_bins"][str(base["config_bins"])]), (int(best), base["by_bins"][best])
 
 
+def _tau_m_floor(study) -> float | None:
+    """The study's floor on ``tau_m`` (ms): None for a study begun before floors existed."""
+    return study.user_attrs.get("tau_m_floor")
+
+
 def _worker_seed(seed: int, worker: int, done: int) -> int:
     """Sampler seed of worker ``worker`` joining a study that holds ``done`` trials."""
     return int(np.random.SeedSequence([int(seed), int(worker), int(done)]).generate_state(1)[0])
@@ -435,7 +465,7 @@ def _optimize(shared: tuple, share: tuple) -> int:
         storage = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S)
     chosen, used = _sampler(sampler, seed)
     study = optuna.load_study(study_name=_STUDY, storage=storage, sampler=chosen, pruner=pruner)
-    objective = _Objective(cfg, Path(out), networks, max_rate)
+    objective = _Objective(cfg, Path(out), networks, max_rate, tau_m_min=_tau_m_floor(study))
 
     def report(study, trial) -> None:
         summary = _summarise(study, cfg, Path(out), used)
@@ -486,6 +516,7 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
         "n_trials": len(rows),
         "n_finished": finished,
         "input_baseline": study.user_attrs.get("input_baseline"),
+        "tau_m_floor": _tau_m_floor(study),
         "trials": rows,
     }
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -500,7 +531,7 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
         if finished < on_disk:
             return summary
         if complete:
-            tuned = apply_params(cfg, best.params)
+            tuned = apply_params(cfg, best.params, tau_m_min=_tau_m_floor(study))
             seed = _model_seed(cfg)
             over = f" pooled over {networks} networks (model.seed {seed}-{seed + networks - 1})" if networks > 1 else ""
             head = f"# tuned by spikevid tune: CV accuracy {best.value:.4f}{over} on the training split"
@@ -550,7 +581,7 @@ def _figures(study, out: Path, cfg: dict) -> None:
     fig.tight_layout()
     fig.savefig(out / "history.png", dpi=120)
     plt.close(fig)
-    _tau_m_figure(cfg, max(done, key=lambda t: t.value).params, out / "tau_m.png", plt)
+    _tau_m_figure(cfg, max(done, key=lambda t: t.value).params, out / "tau_m.png", plt, _tau_m_floor(study))
     if len(done) < 2:
         return
     try:
@@ -566,12 +597,15 @@ def _figures(study, out: Path, cfg: dict) -> None:
     plt.close(fig)
 
 
-def _tau_m_figure(cfg: dict, params: dict, path: Path, plt) -> None:
+def _tau_m_figure(cfg: dict, params: dict, path: Path, plt, tau_m_min: float | None = None) -> None:
     """The membrane time constants of the tuned config against the config's own (4,000 draws each)."""
     from brian2 import ms  # noqa: PLC0415 -- heavy (Brian2)
 
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for label, model_cfg in (("as configured", cfg["model"]), ("tuned", apply_params(cfg, params)["model"])):
+    for label, model_cfg in (
+        ("as configured", cfg["model"]),
+        ("tuned", apply_params(cfg, params, tau_m_min=tau_m_min)["model"]),
+    ):
         spec = model_estimator(model_cfg).neuron_params().tau_m
         values = np.asarray(spec.sample(4000, seed=0) / ms)
         ax.hist(values, bins=60, histtype="step", density=True, lw=1.5, label=f"{label}: {spec.describe()}")
