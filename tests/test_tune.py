@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -257,6 +263,90 @@ def test_drawn_parameters_become_a_valid_config():
     assert cfg["model"]["cv_neuron"] == UNIFORM_MAX_CV and cfg["model"]["rf_tiles"] == [3, 3]
     assert apply_params(TINY_CFG, {"model.neuron_dist": "gamma", "model.cv_neuron": 1.2})["model"]["cv_neuron"] == 1.2
     assert all(key.startswith("model.") for key in SEARCH_SPACE)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ctrl_c_leaves_a_study_that_continues(jobs, tmp_path):
+    """Ctrl-C (SIGINT to the process group, as a terminal sends it) mid-study: exit 130, no trial left
+    running, the finished ones kept in the study and ``best.yaml``, and the same command continues."""
+    import optuna
+
+    config, out = _tiny_yaml(tmp_path), tmp_path / "study"
+    args = ["tune", str(config), "--out", str(out), "--sampler", "tpe", "--jobs", str(jobs), "--trials"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "spikevid", *args, "50"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        cwd=Path(__file__).resolve().parents[1],
+        start_new_session=True,  # its own process group, as a shell job: the signal reaches workers too
+    )
+    t0 = time.monotonic()
+    while not _finished_trials(out):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() - t0 < 300, "no trial finished in 5 minutes"
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=180)
+    assert proc.returncode == 130, err[-3000:]
+    assert "interrupted -- rerun the same command to resume" in err and "Traceback" not in err
+    study = optuna.load_study(study_name="spikevid", storage=f"sqlite:///{out / 'study.db'}")
+    states = [t.state for t in study.get_trials(deepcopy=False)]
+    assert optuna.trial.TrialState.RUNNING not in states and len(states) < 50
+    kept = _finished_trials(out)
+    assert kept >= 1 and load_config(out / "best.yaml")["model"]["tau_m_min"] == 2.0
+    assert main([*args, "1"]) == 0
+    again = json.loads((out / "tune.json").read_text())
+    assert again["n_trials"] == len(states) + 1 and again["n_finished"] == sum(s.is_finished() for s in states) + 1
+
+
+def test_ctrl_c_while_optuna_asks_for_a_trial_fails_that_trial(tmp_path, monkeypatch, capsys):
+    """A signal outside the objective (here: while the sampler prepares trial 1) waits for it, so that trial
+    is recorded as failed, not left "running" in the study for good."""
+    import optuna
+
+    real = optuna.samplers.TPESampler.before_trial
+
+    def before_trial(self, study, trial):
+        real(self, study, trial)
+        if trial.number == 1:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.1)  # the handler runs here, inside Optuna's ask(), before the objective is called
+
+    monkeypatch.setattr(optuna.samplers.TPESampler, "before_trial", before_trial)
+    out = tmp_path / "study"
+    args = ["tune", str(_tiny_yaml(tmp_path)), "--out", str(out), "--sampler", "tpe", "--trials"]
+    assert main([*args, "5"]) == 130
+    assert "interrupted -- rerun the same command to resume" in capsys.readouterr().err
+    states = [t["state"] for t in json.loads((out / "tune.json").read_text())["trials"]]
+    assert states == ["complete"]  # written by trial 0's report, before trial 1 was asked for
+    study = optuna.load_study(study_name="spikevid", storage=f"sqlite:///{out / 'study.db'}")
+    assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "FAIL"]
+
+
+def test_gate_raises_only_inside_open_blocks():
+    from spikevid import interrupts
+
+    before = signal.getsignal(signal.SIGINT)
+    with interrupts.Gate() as gate:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # outside an open block: recorded, not raised
+        assert gate.pending
+        with pytest.raises(KeyboardInterrupt, match="before this step began"), gate.open():
+            pass
+    with interrupts.Gate() as gate, pytest.raises(KeyboardInterrupt, match="signal"), gate.open():
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(1)
+    assert signal.getsignal(signal.SIGINT) is before  # put back
+
+
+def _finished_trials(out) -> int:
+    """Finished trials in ``out / "tune.json"`` (0 before it is written)."""
+    try:
+        return int(json.loads((out / "tune.json").read_text())["n_finished"])
+    except (OSError, ValueError, KeyError):
+        return 0
 
 
 def test_tau_m_floor_of_a_study(tmp_path):

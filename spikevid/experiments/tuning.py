@@ -42,6 +42,7 @@ from stimuli.encoders import get_encoder
 from stimuli.io import atomic_write_json, atomic_write_text, locked
 from stimuli.sequence import stimulus_headers
 
+from .. import interrupts
 from ..executors import Executor, SerialExecutor
 from .config import ConfigError, model_estimator, readout_estimator, resolve_config, spiking_kind
 from .crossval import cv_folds
@@ -190,6 +191,9 @@ class _Objective:
         Spikes per neuron per second above which the activity probe prunes a draw.
     tau_m_min : float or None
         The study's floor on membrane time constants, ms (:func:`apply_params`).
+    gate : spikevid.interrupts.Gate, optional
+        Where a worker's gate is entered, Ctrl-C cuts only the simulations and readout fits,
+        never a write to the study (an interrupted write leaves its database locked).
     """
 
     def __init__(
@@ -199,9 +203,11 @@ class _Objective:
         networks: int = 1,
         max_rate: float | None = MAX_RATE_HZ,
         tau_m_min: float | None = None,
+        gate: interrupts.Gate | None = None,
     ):
         self.cfg, self.out, self.networks, self.max_rate = cfg, out, int(networks), max_rate
         self.tau_m_min = tau_m_min
+        self.gate = gate or interrupts.Gate()  # not entered: its open() changes nothing
         ds, train_ds = load_train_split(cfg)
         encoder = get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
         cache = StimulusCache(out / "cache")
@@ -230,7 +236,8 @@ class _Objective:
         correct, seen, step, spikes, per_seed = 0, 0, 0, [], []
         for seed in range(self.seed, self.seed + self.networks):
             model = model_estimator(cfg["model"]).set_params(progress=False, seed=seed)
-            X = model.fit(self.train).transform(self.train)
+            with self.gate.open():
+                X = model.fit(self.train).transform(self.train)
             spikes.append(float(model.spikes_per_neuron_))
             c0, n0 = correct, seen
             for c, n in self._fold_counts(X, int(model.bins), seed):
@@ -257,7 +264,8 @@ class _Objective:
         if not self.max_rate or n < 8 * PROBE_CLIPS:  # small sets: a runaway fit is short, the probe is not cheap
             return
         clips = [self.train[int(i)] for i in np.linspace(0, n - 1, PROBE_CLIPS).astype(int)]
-        model = model_estimator(cfg["model"]).set_params(progress=False, seed=self.seed).fit(clips)
+        with self.gate.open():
+            model = model_estimator(cfg["model"]).set_params(progress=False, seed=self.seed).fit(clips)
         head = stimulus_headers(clips)
         seconds = float(np.mean(head["n_steps"] * head["dt"])) / 1000.0  # dt in ms
         rate = float(model.spikes_per_neuron_) / seconds
@@ -270,8 +278,9 @@ class _Objective:
         """``(correct, tested)`` of the configured readout (seeded as the runner seeds it) fold by fold."""
         for tr, te in self.folds:
             clf = readout_estimator(self.cfg["readout"], seed=seed, n_tokens=bins)
-            clf.fit(X[tr], self.y[tr])
-            yield int(np.sum(clf.predict(X[te]) == self.y[te])), len(te)
+            with self.gate.open():
+                correct = int(np.sum(clf.fit(X[tr], self.y[tr]).predict(X[te]) == self.y[te]))
+            yield correct, len(te)
 
     def score(self, X: np.ndarray, bins: int) -> float:
         """Pooled accuracy over the folds of the configured readout on features ``X`` (n_clips, n_features)."""
@@ -465,7 +474,11 @@ def _optimize(shared: tuple, share: tuple) -> int:
         storage = optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S)
     chosen, used = _sampler(sampler, seed)
     study = optuna.load_study(study_name=_STUDY, storage=storage, sampler=chosen, pruner=pruner)
-    objective = _Objective(cfg, Path(out), networks, max_rate, tau_m_min=_tau_m_floor(study))
+    # Ctrl-C cuts a trial's simulations and readout fits (Optuna marks the trial failed); elsewhere (Optuna
+    # asking for a trial, writing to the study) it waits, and stops the study at the next of those or after
+    # the trial being recorded: an interrupted write would leave a trial "running" or the database locked
+    gate = interrupts.Gate()
+    objective = _Objective(cfg, Path(out), networks, max_rate, tau_m_min=_tau_m_floor(study), gate=gate)
 
     def report(study, trial) -> None:
         summary = _summarise(study, cfg, Path(out), used)
@@ -479,8 +492,21 @@ def _optimize(shared: tuple, share: tuple) -> int:
             flush=True,
         )
 
-    # a draw the network refuses (a ValueError naming the key) fails its trial, not the study
-    study.optimize(objective, n_trials=n_trials, callbacks=[report], catch=(ValueError,), show_progress_bar=False)
+    def stop_if_interrupted(study, trial) -> None:
+        if gate.pending:
+            study.stop()
+
+    with gate:
+        # a draw the network refuses (a ValueError naming the key) fails its trial, not the study
+        study.optimize(
+            objective,
+            n_trials=n_trials,
+            callbacks=[report, stop_if_interrupted],
+            catch=(ValueError,),
+            show_progress_bar=False,
+        )
+    if gate.pending:
+        raise KeyboardInterrupt("interrupted between two trials")
     return n_trials
 
 
