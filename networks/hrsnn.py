@@ -67,8 +67,10 @@ class HRSNN(TransformerMixin, BaseEstimator):
     neuron_dist : str
         Distribution of ``tau_m`` (``gamma``, ``lognormal``, ``truncnorm``, ``uniform``, ``normal``).
     tau_m_min : float or None
-        Shortest membrane time constant, ms: heterogeneous draws below it are drawn
-        again (the distribution truncated at ``tau_m_min``); None: no bound.
+        Shortest membrane time constant, ms, below ``tau_m``: heterogeneous draws below
+        it are drawn again (the distribution truncated at ``tau_m_min``, so its mean rises
+        above ``tau_m`` where the tail reaches it: a HeN/HoN ablation then compares
+        unequal means); None: no bound.
     tau_ref : float
         Refractory period, ms.
     a_plus : float

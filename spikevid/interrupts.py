@@ -15,6 +15,7 @@ dropped interrupt is not printed either (``sys.unraisablehook``): the run's own
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -23,6 +24,7 @@ from contextlib import contextmanager
 __all__ = ["handling", "check", "requested", "Gate"]
 
 _REQUESTED = threading.Event()
+_DEPTH = 0  # handling blocks entered in the main thread
 
 
 def requested() -> bool:
@@ -37,17 +39,20 @@ def check() -> None:
 
 
 class handling:
-    """Within the block, SIGINT and SIGTERM raise ``KeyboardInterrupt`` and are recorded (main thread only)."""
+    """Within the block, SIGINT and SIGTERM raise ``KeyboardInterrupt`` and are recorded (main thread only).
 
-    #: Whether entering and leaving the block forgets earlier interruptions (a nested block keeps them).
-    _fresh = True
+    Blocks nest: the outermost one forgets earlier interruptions on entry and on exit, an
+    inner one keeps them (an interruption recorded inside it is still the outer one's).
+    """
 
     def __enter__(self):
-        if self._fresh:
-            _REQUESTED.clear()
         self.previous = {}
         self.previous_hook = None
         if threading.current_thread() is threading.main_thread():
+            global _DEPTH
+            if _DEPTH == 0:
+                _REQUESTED.clear()
+            _DEPTH += 1
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self.previous[sig] = signal.signal(sig, self._signal)
             self.previous_hook = sys.unraisablehook
@@ -65,11 +70,14 @@ class handling:
         (self.previous_hook or sys.__unraisablehook__)(info)
 
     def __exit__(self, *exc):
+        if not self.previous:  # not the main thread: nothing was installed
+            return False
+        global _DEPTH
         for sig, handler in self.previous.items():
             signal.signal(sig, handler)
-        if self.previous_hook is not None:
-            sys.unraisablehook = self.previous_hook
-        if self._fresh:
+        sys.unraisablehook = self.previous_hook
+        _DEPTH -= 1
+        if _DEPTH == 0:
             _REQUESTED.clear()
         return False
 
@@ -77,18 +85,18 @@ class handling:
 class Gate(handling):
     """Within the block, SIGINT and SIGTERM raise ``KeyboardInterrupt`` only inside :meth:`open` blocks.
 
-    Elsewhere a signal is recorded (:attr:`pending`, and :func:`requested`) and raised on
-    entering the next :meth:`open` block: for a loop whose steps are interruptible but whose
+    Elsewhere the first signal is recorded (:attr:`pending`, and :func:`requested`), says so
+    on stderr, and is raised on entering the next :meth:`open` block; a second one there is
+    raised at once (the user insists).  For a loop whose steps are interruptible but whose
     bookkeeping between steps is not (Optuna asking for a trial and recording its result: cut
-    there, a trial would stay "running" in the study).  The caller checks :attr:`pending` after
-    a step to stop.  Main thread only; elsewhere (a Dask worker's thread) the block changes nothing.
+    there, a trial would stay "running" in the study).  The caller checks :attr:`pending`
+    after a step to stop.  Main thread only, and one thread: elsewhere (a Dask worker's
+    thread) the block changes nothing and :meth:`open` is a plain block.
     """
-
-    _fresh = False
 
     def __init__(self):
         self.pending = False
-        self._inside = False
+        self._depth = 0  # open() blocks entered
 
     def __enter__(self):
         self.pending = False
@@ -96,17 +104,24 @@ class Gate(handling):
 
     def _signal(self, signum, frame):
         _REQUESTED.set()
-        self.pending = True
-        if self._inside:
+        if self._depth or self.pending:
+            self.pending = True
             raise KeyboardInterrupt(f"signal {signum}")
+        self.pending = True
+        # os.write, not print: a handler may run while print is writing to the same stream
+        os.write(
+            2,
+            b"spikevid: interrupt received; stopping once the current bookkeeping step is done "
+            b"(interrupt again to stop at once)\n",
+        )
 
     @contextmanager
     def open(self):
-        """A step that a signal may interrupt (at once, or on entry where one is pending)."""
-        self._inside = True
+        """A step that a signal may interrupt (at once, or on entry where one is pending); blocks nest."""
+        self._depth += 1
         try:
             if self.pending:
                 raise KeyboardInterrupt("interrupted before this step began")
             yield
         finally:
-            self._inside = False
+            self._depth -= 1

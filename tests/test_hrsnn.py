@@ -114,7 +114,7 @@ def test_transform_and_simulate_leave_the_estimator_unchanged(clips):
 
 
 def test_tau_m_min_bounds_every_neuron(clips):
-    """``tau_m_min``: no neuron's membrane time constant lies below it; the rest of the network is unchanged."""
+    """``tau_m_min``: no neuron's membrane time constant lies below it; the wiring is unchanged."""
     kw = dict(variant="HeNHoS", tau_m=8.0, cv_neuron=0.57, neuron_dist="uniform", n=200)
     plain, floored = tiny(**kw).fit(clips[:1]), tiny(**kw, tau_m_min=3.0).fit(clips[:1])
     tau = lambda m: np.concatenate([m.neuron_params_[p]["tau_m"] for p in ("exc", "inh")])  # noqa: E731

@@ -91,6 +91,8 @@ def test_tune_writes_a_study_and_continues_it(study):
             value = min(value, UNIFORM_MAX_CV, (1 - TAU_M_FLOOR / params["model.tau_m"]) / np.sqrt(3))
         assert tuned[section][name] == (pytest.approx(value, rel=1e-12) if isinstance(value, float) else value)
     assert tuned["model"]["tau_m_min"] == TAU_M_FLOOR == summary["tau_m_floor"]
+    drawn = [t["tau_m_drawn"] for t in summary["trials"]]
+    assert all(d["min"] >= TAU_M_FLOOR and d["mean"] > 0 for d in drawn)
     assert (out / "best.yaml").read_text().startswith("# tuned by spikevid tune: CV accuracy")
     assert all(t["probe_rate_hz"] is None for t in summary["trials"])  # 12 clips: too few to probe
 
@@ -325,20 +327,31 @@ def test_ctrl_c_while_optuna_asks_for_a_trial_fails_that_trial(tmp_path, monkeyp
     assert [t.state.name for t in study.get_trials()] == ["COMPLETE", "FAIL"]
 
 
-def test_gate_raises_only_inside_open_blocks():
+def test_gate_raises_only_inside_open_blocks(capfd):
     from spikevid import interrupts
 
     before = signal.getsignal(signal.SIGINT)
     with interrupts.Gate() as gate:
         os.kill(os.getpid(), signal.SIGINT)
-        time.sleep(0.05)  # outside an open block: recorded, not raised
-        assert gate.pending
+        time.sleep(0.05)  # outside an open block: recorded and said, not raised
+        assert gate.pending and interrupts.requested()
+        assert "interrupt again to stop at once" in capfd.readouterr().err
         with pytest.raises(KeyboardInterrupt, match="before this step began"), gate.open():
             pass
-    with interrupts.Gate() as gate, pytest.raises(KeyboardInterrupt, match="signal"), gate.open():
-        os.kill(os.getpid(), signal.SIGINT)
+        with pytest.raises(KeyboardInterrupt, match="signal"):  # a second signal: at once
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(1)
+    with interrupts.Gate() as gate, pytest.raises(KeyboardInterrupt, match="signal"), gate.open(), gate.open():
+        os.kill(os.getpid(), signal.SIGINT)  # inside nested open blocks: at once
         time.sleep(1)
     assert signal.getsignal(signal.SIGINT) is before  # put back
+    assert not interrupts.requested()  # the outermost block forgets it on leaving
+    with interrupts.handling():
+        with interrupts.Gate(), pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            raise KeyboardInterrupt("the gate's caller stops")
+        assert interrupts.requested()  # a nested block keeps it for the outer one's check()
 
 
 def _finished_trials(out) -> int:

@@ -11,7 +11,9 @@ accuracy after every fold and, from the third fold on and once five trials are d
 is pruned when it falls below the median of earlier trials at that fold.  Membrane
 time constants are kept at or above :data:`TAU_M_FLOOR` (``model.tau_m_min``; a
 config's own value wins): a heterogeneous draw may not reach below a plausible
-membrane, or below the simulation step.
+membrane.  Where the floor cuts a gamma or lognormal tail, the simulated mean lies
+above the drawn ``tau_m`` and the CV below ``cv_neuron``; each trial records the
+simulated ones (``tau_m_drawn`` in ``tune.json``).
 
 The study lives in ``DIR/study.db`` (SQLite): a second invocation continues it, and
 several workers share it -- local processes (``--jobs N``) or Dask workers
@@ -100,7 +102,7 @@ def apply_params(cfg: dict, params: dict, *, tau_m_min: float | None = None) -> 
     """``cfg`` with the drawn ``params`` set, resolved.
 
     ``model.rf_tiles: k`` becomes ``[k, k]``.  ``tau_m_min`` (ms) becomes
-    ``model.tau_m_min`` unless the config sets one.  A uniform ``tau_m`` takes a CV of
+    ``model.tau_m_min`` unless the config sets one (``null`` counts as unset).  A uniform ``tau_m`` takes a CV of
     at most :data:`UNIFORM_MAX_CV` (a wider uniform would reach negative values), and
     where ``model.tau_m_min`` is set, a CV small enough that the uniform starts at or
     above it (so it stays a uniform; other distributions are truncated there).
@@ -112,14 +114,23 @@ def apply_params(cfg: dict, params: dict, *, tau_m_min: float | None = None) -> 
             value = [int(value), int(value)]
         out.setdefault(section, {})[name] = value
     model = out.setdefault("model", {})
-    if tau_m_min is not None and model.get("tau_m_min") is None:
+    if tau_m_min is not None and model.get("tau_m_min") is None:  # unset or null: the floor
         model["tau_m_min"] = float(tau_m_min)
     if model.get("neuron_dist") == "uniform" and "cv_neuron" in model:
         cap = UNIFORM_MAX_CV
-        if model.get("tau_m_min") is not None and "tau_m" in model:
-            cap = min(cap, max(0.0, 1.0 - float(model["tau_m_min"]) / float(model["tau_m"])) / 3.0**0.5)
+        if model.get("tau_m_min") is not None:
+            tau_m = float(model.get("tau_m", model_estimator(model).get_params()["tau_m"]))
+            cap = min(cap, max(0.0, 1.0 - float(model["tau_m_min"]) / tau_m) / 3.0**0.5)
         model["cv_neuron"] = min(float(model["cv_neuron"]), cap)
     return resolve_config(out)
+
+
+def _tau_m_drawn(cfg: dict, n: int = 20_000) -> dict:
+    """Mean (ms), CV and minimum (ms) of ``n`` membrane time constants as the config's network draws them."""
+    from brian2 import ms  # noqa: PLC0415 -- heavy (Brian2)
+
+    values = np.asarray(model_estimator(cfg["model"]).neuron_params().tau_m.sample(n, seed=0) / ms)
+    return {"mean": float(values.mean()), "cv": float(values.std() / values.mean()), "min": float(values.min())}
 
 
 def _model_seed(cfg: dict) -> int:
@@ -223,7 +234,8 @@ class _Objective:
     def __call__(self, trial) -> float:
         try:
             cfg = apply_params(self.cfg, suggest(trial), tau_m_min=self.tau_m_min)
-            trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as simulated (uniform: capped)
+            trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as set (uniform: capped)
+            trial.set_user_attr("tau_m_drawn", _tau_m_drawn(cfg))
             return self._evaluate(cfg, trial)
         except ValueError as exc:  # a draw the network refuses: the trial fails (caught by optimize), saying why
             trial.set_user_attr("failed_because", str(exc))
@@ -497,6 +509,8 @@ def _optimize(shared: tuple, share: tuple) -> int:
             study.stop()
 
     with gate:
+        if gate.pending:  # interrupted while the worker started: no trial begun
+            raise KeyboardInterrupt("interrupted before the first trial")
         # a draw the network refuses (a ValueError naming the key) fails its trial, not the study
         study.optimize(
             objective,
@@ -526,6 +540,7 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
             "state": t.state.name.lower(),
             "value": t.value,
             "params": t.params,
+            "tau_m_drawn": t.user_attrs.get("tau_m_drawn"),
             "spikes_per_neuron": t.user_attrs.get("spikes_per_neuron"),
             "cv_per_seed": t.user_attrs.get("cv_per_seed"),
             "probe_rate_hz": t.user_attrs.get("probe_rate_hz"),
