@@ -639,19 +639,26 @@ def _figures(study, out: Path, cfg: dict) -> None:
 
 
 def _tau_m_figure(cfg: dict, params: dict, path: Path, plt, tau_m_min: float | None = None) -> None:
-    """The membrane time constants of the tuned config against the config's own (4,000 draws each)."""
+    """The membrane time constants of the tuned config against the config's own.
+
+    Cumulative fractions of 4,000 draws each on a log time axis, so a homogeneous (one step),
+    a narrow and a wide distribution, and the floor, show side by side.
+    """
     from brian2 import ms  # noqa: PLC0415 -- heavy (Brian2)
 
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    for label, model_cfg in (
-        ("as configured", cfg["model"]),
-        ("tuned", apply_params(cfg, params, tau_m_min=tau_m_min)["model"]),
-    ):
+    tuned = apply_params(cfg, params, tau_m_min=tau_m_min)["model"]
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    for label, model_cfg in (("as configured", cfg["model"]), ("tuned", tuned)):
         spec = model_estimator(model_cfg).neuron_params().tau_m
-        values = np.asarray(spec.sample(4000, seed=0) / ms)
-        ax.hist(values, bins=60, histtype="step", density=True, lw=1.5, label=f"{label}: {spec.describe()}")
-    ax.set(xlabel="tau_m (ms)", ylabel="density", title="membrane time constants")
-    ax.legend(frameon=False, fontsize=8)
+        values = np.sort(np.asarray(spec.sample(4000, seed=0) / ms))
+        fraction = np.arange(1, len(values) + 1) / len(values)
+        ax.step(values, fraction, where="post", lw=1.5, label=f"{label}: {spec.describe()}")
+    if tuned.get("tau_m_min") is not None:
+        ax.axvline(float(tuned["tau_m_min"]), color="0.5", ls=":", lw=1, label=f"floor, {tuned['tau_m_min']:g} ms")
+    ax.set_xscale("log")
+    ax.set(xlabel="tau_m (ms, log scale)", ylabel="fraction of neurons with tau_m <= x", ylim=(0, 1.02))
+    ax.set_title("membrane time constants (4,000 draws each)", fontsize=10)
+    ax.legend(frameon=False, fontsize=8, loc="upper left")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
