@@ -102,10 +102,11 @@ def apply_params(cfg: dict, params: dict, *, tau_m_min: float | None = None) -> 
     """``cfg`` with the drawn ``params`` set, resolved.
 
     ``model.rf_tiles: k`` becomes ``[k, k]``.  ``tau_m_min`` (ms) becomes
-    ``model.tau_m_min`` unless the config sets one (``null`` counts as unset).  A uniform ``tau_m`` takes a CV of
-    at most :data:`UNIFORM_MAX_CV` (a wider uniform would reach negative values), and
-    where ``model.tau_m_min`` is set, a CV small enough that the uniform starts at or
-    above it (so it stays a uniform; other distributions are truncated there).
+    ``model.tau_m_min`` unless the config sets one (``null`` counts as unset).  A
+    uniform ``tau_m`` takes a CV of at most :data:`UNIFORM_MAX_CV` (a wider uniform
+    would reach negative values) and, where ``model.tau_m_min`` is set, one small
+    enough that the uniform starts at or above it (so it stays a uniform; other
+    distributions are truncated there).
     """
     out = copy.deepcopy(cfg)
     for key, value in params.items():
@@ -204,7 +205,7 @@ class _Objective:
         The study's floor on membrane time constants, ms (:func:`apply_params`).
     gate : spikevid.interrupts.Gate, optional
         Where a worker's gate is entered, Ctrl-C cuts only the simulations and readout fits,
-        never a write to the study (an interrupted write leaves its database locked).
+        never Optuna's writes to the study (cut, they could leave a trial "running").
     """
 
     def __init__(
