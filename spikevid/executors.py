@@ -148,9 +148,29 @@ class SerialExecutor(Executor):
 
 
 def _start_worker(slots) -> None:
-    """Worker start-up: take a worker number; figures without a display."""
+    """Worker start-up: take a worker number; figures without a display; Ctrl-C stops tasks only."""
     _SLOT["slot"] = slots.get()
     os.environ.setdefault("MPLBACKEND", "Agg")
+    signal.signal(signal.SIGINT, _worker_interrupt)
+
+
+def _worker_interrupt(signum, frame) -> None:
+    """A worker's SIGINT: stops the running task; an idle worker has none and waits to be shut down.
+
+    (Raised in an idle worker, the ``KeyboardInterrupt`` would end it with a traceback on the
+    terminal: a terminal's Ctrl-C reaches every worker, the parent then stops the pool.)
+    """
+    if _SLOT.get("busy"):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _run_task(fn: Callable, shared, item):
+    """A worker's task: ``fn(shared, item)``, marked as running for :func:`_worker_interrupt`."""
+    _SLOT["busy"] = True
+    try:
+        return fn(shared, item)
+    finally:
+        _SLOT["busy"] = False
 
 
 class ProcessExecutor(Executor):
@@ -182,7 +202,7 @@ class ProcessExecutor(Executor):
     def map(self, fn, items, *, shared=None, errors="raise"):
         self._check_errors(errors)
         pool = self._get_pool()
-        futures = {pool.submit(fn, shared, item): index for index, item in enumerate(items)}
+        futures = {pool.submit(_run_task, fn, shared, item): index for index, item in enumerate(items)}
         pending = set(futures)
         try:
             while pending:

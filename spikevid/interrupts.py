@@ -85,9 +85,11 @@ class handling:
 class Gate(handling):
     """Within the block, SIGINT and SIGTERM raise ``KeyboardInterrupt`` only inside :meth:`open` blocks.
 
-    Elsewhere the first signal is recorded (:attr:`pending`, and :func:`requested`), says so
-    on stderr, and is raised on entering the next :meth:`open` block; a second one there is
-    raised at once (the user insists).  For a loop whose steps are interruptible but whose
+    Elsewhere a signal is recorded (:attr:`pending`, and :func:`requested`), said on stderr
+    (the first), and raised on entering the next :meth:`open` block.  A second signal waits
+    too: a worker process of :class:`~spikevid.executors.ProcessExecutor` gets a terminal's
+    Ctrl-C twice (from the terminal, and passed on by its parent), so a second signal is no
+    sign that the user insists.  For a loop whose steps are interruptible but whose
     bookkeeping between steps is not (Optuna asking for a trial and recording its result: cut
     there, a trial would stay "running" in the study).  The caller checks :attr:`pending`
     after a step to stop.  Main thread only, and one thread: elsewhere (a Dask worker's
@@ -104,16 +106,11 @@ class Gate(handling):
 
     def _signal(self, signum, frame):
         _REQUESTED.set()
-        if self._depth or self.pending:
-            self.pending = True
+        first, self.pending = not self.pending, True
+        if self._depth:
             raise KeyboardInterrupt(f"signal {signum}")
-        self.pending = True
-        # os.write, not print: a handler may run while print is writing to the same stream
-        os.write(
-            2,
-            b"spikevid: interrupt received; stopping once the current bookkeeping step is done "
-            b"(interrupt again to stop at once)\n",
-        )
+        if first:  # os.write, not print: a handler may run while print is writing to the same stream
+            os.write(2, b"spikevid: interrupt received; stopping once the current bookkeeping step is done\n")
 
     @contextmanager
     def open(self):

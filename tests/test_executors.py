@@ -160,3 +160,41 @@ def test_cli_refuses_a_scheduler_without_dask(tmp_path, capsys):
     assert cli_main(argv) == 2
     assert "--scheduler tcp://h:1: a scheduler address needs --executor dask" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+_CTRL_C_SCRIPT = """
+import os, signal, sys, time
+from spikevid.executors import ProcessExecutor
+
+def task(_, seconds):
+    time.sleep(seconds)
+    return seconds
+
+if __name__ == "__main__":
+    try:
+        with ProcessExecutor(workers=2) as ex:
+            for index, _ in ex.map(task, [0.0, 60.0]):
+                time.sleep(1.0)  # one worker idle now, the other in its task
+                os.killpg(0, signal.SIGINT)  # a terminal's Ctrl-C: every process of the group
+                time.sleep(10)
+    except KeyboardInterrupt:
+        print("interrupted", flush=True)
+        sys.exit(130)
+"""
+
+
+def test_ctrl_c_stops_the_task_and_leaves_idle_workers_quiet(tmp_path):
+    """Ctrl-C with one worker idle: the running task stops, and no worker prints a traceback."""
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(_CTRL_C_SCRIPT)
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, start_new_session=True
+    )
+    assert proc.returncode == 130 and "interrupted" in proc.stdout, proc.stderr[-2000:]
+    assert time.monotonic() - t0 < 30  # the 60-second task did not run to its end
+    assert "Traceback" not in proc.stderr, proc.stderr[-2000:]
