@@ -46,7 +46,8 @@ __all__ = [
 #: Names accepted by :func:`make_executor` (and ``--executor``).
 EXECUTORS = ("serial", "processes", "dask")
 
-# The number of the worker this process is (set by each executor's worker start-up).
+# The number of the worker this process is (set by each executor's worker start-up), and in a
+# ProcessExecutor worker whether a task is running ("busy", for its SIGINT handler).
 _SLOT: dict = {"slot": 0}
 
 

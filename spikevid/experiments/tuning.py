@@ -126,11 +126,17 @@ def apply_params(cfg: dict, params: dict, *, tau_m_min: float | None = None) -> 
     return resolve_config(out)
 
 
-def _tau_m_drawn(cfg: dict, n: int = 20_000) -> dict:
-    """Mean (ms), CV and minimum (ms) of ``n`` membrane time constants as the config's network draws them."""
+def _tau_m_values(model: dict, n: int) -> tuple[np.ndarray, object]:
+    """``n`` membrane time constants (ms) as the network of a ``model`` section draws them, and their spec."""
     from brian2 import ms  # noqa: PLC0415 -- heavy (Brian2)
 
-    values = np.asarray(model_estimator(cfg["model"]).neuron_params().tau_m.sample(n, seed=0) / ms)
+    spec = model_estimator(model).neuron_params().tau_m
+    return np.asarray(spec.sample(n, seed=0) / ms), spec
+
+
+def _tau_m_drawn(cfg: dict, n: int = 20_000) -> dict:
+    """Mean (ms), CV and minimum (ms) of ``n`` membrane time constants as the config's network draws them."""
+    values, _ = _tau_m_values(cfg["model"], n)
     return {"mean": float(values.mean()), "cv": float(values.std() / values.mean()), "min": float(values.min())}
 
 
@@ -510,8 +516,6 @@ def _optimize(shared: tuple, share: tuple) -> int:
             study.stop()
 
     with gate:
-        if gate.pending:  # interrupted while the worker started: no trial begun
-            raise KeyboardInterrupt("interrupted before the first trial")
         # a draw the network refuses (a ValueError naming the key) fails its trial, not the study
         study.optimize(
             objective,
@@ -645,13 +649,11 @@ def _tau_m_figure(cfg: dict, params: dict, path: Path, plt, tau_m_min: float | N
     Cumulative fractions of 4,000 draws each on a log time axis, so a homogeneous (one step),
     a narrow and a wide distribution, and the floor, show side by side.
     """
-    from brian2 import ms  # noqa: PLC0415 -- heavy (Brian2)
-
     tuned = apply_params(cfg, params, tau_m_min=tau_m_min)["model"]
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for label, model_cfg in (("as configured", cfg["model"]), ("tuned", tuned)):
-        spec = model_estimator(model_cfg).neuron_params().tau_m
-        values = np.sort(np.asarray(spec.sample(4000, seed=0) / ms))
+        values, spec = _tau_m_values(model_cfg, 4000)
+        values = np.sort(values)
         fraction = np.arange(1, len(values) + 1) / len(values)
         ax.step(values, fraction, where="post", lw=1.5, label=f"{label}: {spec.describe()}")
     if tuned.get("tau_m_min") is not None:
