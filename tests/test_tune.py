@@ -212,13 +212,9 @@ def test_runaway_draws_are_pruned_before_their_fit(tmp_path, monkeypatch, capsys
 
     monkeypatch.setattr(tuning, "PROBE_CLIPS", 1)  # 12 training clips: probed on 1
     # strong, dense input: no draw is silent on the probe clip
-    space = {
-        **tuning.SEARCH_SPACE,
-        "model.J_in": ("float", (4.0, 6.0), False),
-        "model.p_in": ("float", (0.3, 0.5), False),
-    }
-    monkeypatch.setattr(tuning, "SEARCH_SPACE", space)
-    summary = tune(TINY_CFG, tmp_path, trials=2, sampler="tpe", max_rate=1e-3, log=_quiet)  # everything "runs away"
+    space = tuning.load_space({"model.J_in": {"low": 4.0, "high": 6.0}, "model.p_in": {"low": 0.3, "high": 0.5}})
+    # everything "runs away"
+    summary = tune(TINY_CFG, tmp_path, trials=2, sampler="tpe", max_rate=1e-3, space=space, log=_quiet)
     assert [t["state"] for t in summary["trials"]] == ["pruned", "pruned"]
     for t in summary["trials"]:
         assert t["probe_rate_hz"] > 1e-3 and t["pruned_because"].startswith("runaway activity")
@@ -252,7 +248,7 @@ def test_a_draw_the_network_refuses_fails_its_trial_saying_why(tmp_path, monkeyp
     from spikevid.experiments import tuning
 
     real = tuning.suggest
-    monkeypatch.setattr(tuning, "suggest", lambda trial: {**real(trial), "model.p_in": 1.5})  # not a probability
+    monkeypatch.setattr(tuning, "suggest", lambda trial, space: {**real(trial, space), "model.p_in": 1.5})  # > 1
     summary = tuning.tune(TINY_CFG, tmp_path, trials=1, sampler="tpe", log=_quiet)
     (t,) = summary["trials"]
     assert t["state"] == "fail" and "p_in" in t["failed_because"]
@@ -443,3 +439,45 @@ def test_a_slower_worker_cannot_put_back_an_older_summary(tmp_path):
     assert _summarise(study, TINY_CFG, tmp_path, "tpe")["n_finished"] == 2
     assert json.loads((tmp_path / "tune.json").read_text())["best"]["value"] == 0.7
     assert (tmp_path / "best.yaml").read_text().startswith("# tuned by spikevid tune: CV accuracy 0.7000")
+
+
+def test_a_study_searches_the_encoder_and_readout_of_its_space_file(tmp_path):
+    """``--space``: encoder and readout keys are drawn, each trial scores its own input, the study keeps its space."""
+    from spikevid.experiments.tuning import load_space, tune
+
+    space_file = tmp_path / "space.yaml"
+    space_file.write_text(
+        "encoder.params.threshold: {low: 0.1, high: 0.4}\n"
+        "readout.C: {low: 0.01, high: 100, log: true}\n"
+        "model.rf_tiles: null\n"
+        "model.input_wiring: null\n"
+    )
+    out = tmp_path / "study"
+    args = ["tune", str(_tiny_yaml(tmp_path)), "--out", str(out), "--sampler", "tpe", "--trials", "2"]
+    assert main([*args, "--space", str(space_file)]) == 0
+    assert main(args) == 0  # continued without --space: the study's own space
+    summary = json.loads((out / "tune.json").read_text())
+    assert summary["n_trials"] == 4 and summary["search_space"]["readout.C"] == ["float", [0.01, 100.0], True]
+    for t in summary["trials"]:
+        assert set(t["params"]) == set(load_space(space_file))
+        assert 0.0 <= t["input_cv"] <= 1.0
+    assert len({t["params"]["encoder.params.threshold"] for t in summary["trials"]}) == 4
+    best = load_config(out / "best.yaml")
+    params = summary["best"]["params"]
+    assert best["encoder"]["params"]["threshold"] == pytest.approx(params["encoder.params.threshold"], rel=1e-12)
+    assert best["readout"]["C"] == pytest.approx(params["readout.C"], rel=1e-12)
+    assert "input_wiring" not in best["model"] and "input_wiring" not in TINY_CFG["model"]  # not searched
+    # the run of best.yaml scores as its trial did: the reservoir and, under the drawn encoder and C, the input
+    m = run_experiment(best, tmp_path / "run")
+    (trial,) = [t for t in summary["trials"] if t["number"] == summary["best"]["number"]]
+    assert m["readouts"]["reservoir"]["cv"]["mean"] == pytest.approx(trial["value"])
+    assert m["readouts"]["input"]["cv"]["mean"] == pytest.approx(trial["input_cv"])
+    db = (out / "study.db").read_bytes()
+    with pytest.raises(ConfigError, match="another search space"):
+        tune(TINY_CFG, out, trials=1, sampler="tpe", space=load_space({"readout.C": {"low": 0.1, "high": 1}}))
+    with pytest.raises(ConfigError, match=r"\['model\.rf_tiles'\] are not searched"):
+        tune(TINY_CFG, out, trials=1, sampler="tpe", enqueue=[{"model.rf_tiles": 2}], log=_quiet)
+    assert (out / "study.db").read_bytes() == db
+    with pytest.raises(ConfigError, match=r"encoder\.params\.pool = 0\.0 makes .* integer.* \(type: int draws"):
+        tune(TINY_CFG, tmp_path / "bad", trials=1, space=load_space({"encoder.params.pool": {"low": 0, "high": 2}}))
+    assert not (tmp_path / "bad").exists()

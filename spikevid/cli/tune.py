@@ -1,4 +1,4 @@
-"""``spikevid tune CONFIG --trials N --out DIR [--sampler auto|gp|tpe] [--enqueue YAML] [--jobs J] [--executor dask]``.
+"""``spikevid tune CONFIG --trials N --out DIR [--sampler auto|gp|tpe] [--space YAML] [--enqueue YAML] [--jobs J]``.
 
 The defaults here (samplers, ``--max-rate``, the probe's 16 clips) are
 :mod:`spikevid.experiments.tuning`'s constants, written out so that ``--help`` does not
@@ -41,6 +41,14 @@ def register(subparsers) -> None:
         help="prune a draw whose network fires above HZ spikes/neuron/s on 16 probe clips (0: no probe; default 100)",
     )
     p.add_argument(
+        "--space",
+        metavar="YAML",
+        help=(
+            "change the search space of a new study: {config key: {low, high[, log][, type]} | {choices: [...]} | "
+            "null (not searched)}, keys under model., encoder.params. or readout. (a study keeps its space)"
+        ),
+    )
+    p.add_argument(
         "--enqueue",
         action="append",
         default=[],
@@ -53,10 +61,11 @@ def register(subparsers) -> None:
 
 def _tune(args) -> int:
     from spikevid.experiments.config import load_config  # noqa: PLC0415 -- heavy (Brian2): only when run
-    from spikevid.experiments.tuning import params_of, tune  # noqa: PLC0415
+    from spikevid.experiments.tuning import load_space, tune  # noqa: PLC0415
 
     cfg = load_config(args.config, list(args.overrides) + ["run.progress=false"])
-    points = [params_of(load_config(path), source=path) for path in args.enqueue]
+    space = load_space(args.space) if args.space else None
+    starts = {path: load_config(path) for path in args.enqueue}
     with executor_from_args(args) as executor:
         tune(
             cfg,
@@ -67,6 +76,7 @@ def _tune(args) -> int:
             seed=args.seed,
             networks=args.seeds,
             max_rate=args.max_rate,
-            enqueue=points,
+            space=space,
+            enqueue_configs=starts,
         )
     return 0

@@ -1,7 +1,8 @@
 """Bayesian optimisation of a config on its training split (``spikevid tune``).
 
-Each trial draws hyperparameters from :data:`SEARCH_SPACE` (Optuna: its
-Gaussian-process sampler where PyTorch is installed, TPE otherwise or on request),
+Each trial draws hyperparameters from the study's search space (default
+:data:`SEARCH_SPACE`; ``--space FILE`` changes it, :mod:`~spikevid.experiments.searchspace`)
+with Optuna (its Gaussian-process sampler where PyTorch is installed, TPE otherwise or on request),
 fits the network without labels on the training clips, and scores it by the
 cross-validated accuracy of the configured readout on the network's features
 (:mod:`spikevid.experiments.crossval`: leave-one-subject-out where the dataset names
@@ -28,7 +29,6 @@ the search.
 
 from __future__ import annotations
 
-import copy
 import importlib.util
 import json
 import warnings
@@ -46,30 +46,36 @@ from stimuli.sequence import stimulus_headers
 
 from .. import interrupts
 from ..executors import Executor, SerialExecutor
-from .config import ConfigError, model_estimator, readout_estimator, resolve_config, spiking_kind
+from .config import ConfigError, model_estimator, readout_estimator, spiking_kind
 from .crossval import cv_folds
 from .data import clip_subjects, encode_all, load_train_split
 from .provenance import digest
 from .runfolder import stripped
 from .runner import feature_bins
+from .searchspace import (
+    SEARCH_SPACE,
+    UNIFORM_MAX_CV,
+    apply_params,
+    check_space,
+    load_space,
+    params_of,
+    space_from_json,
+    space_to_json,
+    suggest,
+)
 
-__all__ = ["SEARCH_SPACE", "SAMPLERS", "TAU_M_FLOOR", "tune", "suggest", "apply_params", "params_of"]
+__all__ = [
+    "SEARCH_SPACE",
+    "SAMPLERS",
+    "TAU_M_FLOOR",
+    "UNIFORM_MAX_CV",
+    "tune",
+    "suggest",
+    "apply_params",
+    "params_of",
+    "load_space",
+]
 
-#: What a trial may change, per config key: ``(kind, choices or (low, high), log scale)``.
-SEARCH_SPACE = {
-    "model.tau_m": ("float", (5.0, 60.0), True),
-    "model.cv_neuron": ("float", (0.0, 1.5), False),
-    "model.neuron_dist": ("categorical", ("gamma", "lognormal", "uniform"), False),
-    "model.cv_synapse": ("float", (0.0, 1.5), False),
-    "model.J_in": ("float", (0.5, 8.0), True),
-    "model.p_in": ("float", (0.02, 0.5), True),
-    "model.p_ee": ("float", (0.02, 0.3), True),
-    "model.input_wiring": ("categorical", ("random", "topographic"), False),
-    "model.rf_tiles": ("int", (1, 6), False),  # a square grid of k x k tiles
-    "model.bins": ("int", (1, 8), False),
-}
-#: Largest CV of a uniform distribution of positive values is 1/sqrt(3); a little below it.
-UNIFORM_MAX_CV = 0.57
 #: Shortest membrane time constant (ms) a trial's network may draw (``model.tau_m_min`` of every
 #: trial; studies begun before it existed keep none, so that they continue as they began).
 TAU_M_FLOOR = 2.0
@@ -83,47 +89,6 @@ HEARTBEAT_S = 60
 #: Samplers of ``--sampler``.
 SAMPLERS = ("auto", "gp", "tpe")
 _STUDY = "spikevid"
-
-
-def suggest(trial) -> dict:
-    """One draw of :data:`SEARCH_SPACE` from an Optuna trial: ``{config key: value}``."""
-    out = {}
-    for key, (kind, space, log) in SEARCH_SPACE.items():
-        if kind == "float":
-            out[key] = trial.suggest_float(key, *space, log=log)
-        elif kind == "int":
-            out[key] = trial.suggest_int(key, *space)
-        else:
-            out[key] = trial.suggest_categorical(key, list(space))
-    return out
-
-
-def apply_params(cfg: dict, params: dict, *, tau_m_min: float | None = None) -> dict:
-    """``cfg`` with the drawn ``params`` set, resolved.
-
-    ``model.rf_tiles: k`` becomes ``[k, k]``.  ``tau_m_min`` (ms) becomes
-    ``model.tau_m_min`` unless the config sets one (``null`` counts as unset).  A
-    uniform ``tau_m`` takes a CV of at most :data:`UNIFORM_MAX_CV` (a wider uniform
-    would reach negative values) and, where ``model.tau_m_min`` is set, one small
-    enough that the uniform starts at or above it (so it stays a uniform; other
-    distributions are truncated there).
-    """
-    out = copy.deepcopy(cfg)
-    for key, value in params.items():
-        section, name = key.split(".", 1)
-        if name == "rf_tiles":
-            value = [int(value), int(value)]
-        out.setdefault(section, {})[name] = value
-    model = out.setdefault("model", {})
-    if tau_m_min is not None and model.get("tau_m_min") is None:  # unset or null: the floor
-        model["tau_m_min"] = float(tau_m_min)
-    if model.get("neuron_dist") == "uniform" and "cv_neuron" in model:
-        cap = UNIFORM_MAX_CV
-        if model.get("tau_m_min") is not None:
-            tau_m = float(model.get("tau_m", model_estimator(model).get_params()["tau_m"]))
-            cap = min(cap, max(0.0, 1.0 - float(model["tau_m_min"]) / tau_m) / 3.0**0.5)
-        model["cv_neuron"] = min(float(model["cv_neuron"]), cap)
-    return resolve_config(out)
 
 
 def _tau_m_values(model: dict, n: int) -> tuple[np.ndarray, object]:
@@ -143,38 +108,6 @@ def _tau_m_drawn(cfg: dict, n: int = 20_000) -> dict:
 def _model_seed(cfg: dict) -> int:
     """The config's model seed (0 where none is set): the first network's seed and the folds'."""
     return int(model_estimator(cfg["model"]).seed or 0)
-
-
-def params_of(cfg: dict, *, source: str = "config") -> dict:
-    """The point of :data:`SEARCH_SPACE` a config stands for (its values, else the model's defaults).
-
-    The inverse of :func:`apply_params`: ``model.rf_tiles: [k, k]`` becomes ``k``.
-
-    Raises
-    ------
-    ConfigError
-        Naming ``source`` and the key, where a value lies outside the search space
-        (or ``rf_tiles`` is not square).
-    """
-    defaults = model_estimator(cfg["model"]).get_params()
-    out = {}
-    for key, (kind, space, _) in SEARCH_SPACE.items():
-        section, name = key.split(".", 1)
-        value = cfg.get(section, {}).get(name, defaults.get(name))
-        if name == "rf_tiles":
-            tiles = [int(v) for v in np.atleast_1d(value)]
-            if len(set(tiles)) != 1:
-                raise ConfigError(f"{source}: {key}: the search draws square grids of k x k tiles, got {value}")
-            value = tiles[0]
-        if kind == "categorical":
-            ok = value in space
-        else:
-            value = int(value) if kind == "int" else float(value)
-            ok = space[0] <= value <= space[1]
-        if not ok:
-            raise ConfigError(f"{source}: {key} = {value!r} lies outside the search space {space}")
-        out[key] = value
-    return out
 
 
 def _sampler(kind: str, seed: int):
@@ -222,26 +155,40 @@ class _Objective:
         max_rate: float | None = MAX_RATE_HZ,
         tau_m_min: float | None = None,
         gate: interrupts.Gate | None = None,
+        space: dict | None = None,
     ):
         self.cfg, self.out, self.networks, self.max_rate = cfg, out, int(networks), max_rate
         self.tau_m_min = tau_m_min
+        self.space = SEARCH_SPACE if space is None else space
         self.gate = gate or interrupts.Gate()  # not entered: its open() changes nothing
-        ds, train_ds = load_train_split(cfg)
-        encoder = get_encoder(cfg["encoder"]["name"], **(cfg["encoder"]["params"] or {}))
-        cache = StimulusCache(out / "cache")
-        self.train = encode_all(train_ds, encoder, cache, desc="encode train", progress=False)
+        _, self.train_ds = load_train_split(cfg)
+        self.cache = StimulusCache(out / "cache")
+        self.train = self._encode(cfg["encoder"])
+        self._encoded = (cfg["encoder"], self.train)  # the last encoder drawn and its clips
         self.y = stimulus_headers(self.train)["label"]
-        subjects = clip_subjects(train_ds, self.train)
+        subjects = clip_subjects(self.train_ds, self.train)
         self.seed = _model_seed(cfg)
         kind = cfg["readout"]["kind"]
         self.folds, self.how = cv_folds(cfg["readout"]["cv"], self.y, subjects, seed=self.seed, readout=kind)
         if not self.folds:
             raise ConfigError(f"readout.cv: tuning needs cross-validation folds, got {self.how}")
 
+    def _encode(self, section: dict):
+        """The training clips under an ``encoder`` section (cached in ``out / "cache"``)."""
+        encoder = get_encoder(section["name"], **(section["params"] or {}))
+        return encode_all(self.train_ds, encoder, self.cache, desc="encode train", progress=False)
+
+    def clips(self, cfg: dict):
+        """The training clips under ``cfg``'s encoder (a searched encoder encodes them anew, cached)."""
+        if cfg["encoder"] != self._encoded[0]:
+            self._encoded = (cfg["encoder"], self._encode(cfg["encoder"]))
+        return self._encoded[1]
+
     def __call__(self, trial) -> float:
         try:
-            cfg = apply_params(self.cfg, suggest(trial), tau_m_min=self.tau_m_min)
-            trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as set (uniform: capped)
+            cfg = apply_params(self.cfg, suggest(trial, self.space), tau_m_min=self.tau_m_min)
+            if "cv_neuron" in cfg["model"]:
+                trial.set_user_attr("cv_neuron", float(cfg["model"]["cv_neuron"]))  # as set (uniform: capped)
             trial.set_user_attr("tau_m_drawn", _tau_m_drawn(cfg))
             return self._evaluate(cfg, trial)
         except ValueError as exc:  # a draw the network refuses: the trial fails (caught by optimize), saying why
@@ -251,15 +198,16 @@ class _Objective:
     def _evaluate(self, cfg: dict, trial) -> float:
         import optuna  # noqa: PLC0415 -- optional dependency
 
-        self._probe(cfg, trial)
+        train = self.clips(cfg)
+        self._probe(cfg, trial, train)
         correct, seen, step, spikes, per_seed = 0, 0, 0, [], []
         for seed in range(self.seed, self.seed + self.networks):
             model = model_estimator(cfg["model"]).set_params(progress=False, seed=seed)
             with self.gate.open():
-                X = model.fit(self.train).transform(self.train)
+                X = model.fit(train).transform(train)
             spikes.append(float(model.spikes_per_neuron_))
             c0, n0 = correct, seen
-            for c, n in self._fold_counts(X, int(model.bins), seed):
+            for c, n in self._fold_counts(X, int(model.bins), seed, cfg["readout"]):
                 correct, seen = correct + c, seen + n
                 trial.report(correct / seen, step)
                 step += 1
@@ -268,9 +216,11 @@ class _Objective:
             per_seed.append((correct - c0) / (seen - n0))
         trial.set_user_attr("spikes_per_neuron", float(np.mean(spikes)))
         trial.set_user_attr("cv_per_seed", per_seed)
+        if any(not key.startswith("model.") for key in self.space):  # the study's baseline is not this trial's
+            trial.set_user_attr("input_cv", self.score(self._input_counts(model, train), model.bins, cfg["readout"]))
         return correct / seen
 
-    def _probe(self, cfg: dict, trial) -> None:
+    def _probe(self, cfg: dict, trial, train) -> None:
         """Prune a draw whose network runs away: learn on :data:`PROBE_CLIPS` clips, measure its rate.
 
         A network in runaway excitation (strong, dense recurrence) can take hours on a
@@ -279,10 +229,10 @@ class _Objective:
         """
         import optuna  # noqa: PLC0415 -- optional dependency
 
-        n = len(self.train)
+        n = len(train)
         if not self.max_rate or n < 8 * PROBE_CLIPS:  # small sets: a runaway fit is short, the probe is not cheap
             return
-        clips = [self.train[int(i)] for i in np.linspace(0, n - 1, PROBE_CLIPS).astype(int)]
+        clips = [train[int(i)] for i in np.linspace(0, n - 1, PROBE_CLIPS).astype(int)]
         with self.gate.open():
             model = model_estimator(cfg["model"]).set_params(progress=False, seed=self.seed).fit(clips)
         head = stimulus_headers(clips)
@@ -293,33 +243,44 @@ class _Objective:
             trial.set_user_attr("pruned_because", f"runaway activity: {rate:.0f} Hz > {self.max_rate:g} Hz")
             raise optuna.TrialPruned(f"runaway activity: {rate:.0f} spikes/s per neuron")
 
-    def _fold_counts(self, X: np.ndarray, bins: int, seed: int):
-        """``(correct, tested)`` of the configured readout (seeded as the runner seeds it) fold by fold."""
+    def _fold_counts(self, X: np.ndarray, bins: int, seed: int, readout: dict | None = None):
+        """``(correct, tested)`` of a readout section (default the config's; seeded as the runner seeds it) per fold."""
         for tr, te in self.folds:
-            clf = readout_estimator(self.cfg["readout"], seed=seed, n_tokens=bins)
+            clf = readout_estimator(readout or self.cfg["readout"], seed=seed, n_tokens=bins)
             with self.gate.open():
                 correct = int(np.sum(clf.fit(X[tr], self.y[tr]).predict(X[te]) == self.y[te]))
             yield correct, len(te)
 
-    def score(self, X: np.ndarray, bins: int) -> float:
-        """Pooled accuracy over the folds of the configured readout on features ``X`` (n_clips, n_features)."""
-        counts = np.array(list(self._fold_counts(X, bins, self.seed)))
+    def score(self, X: np.ndarray, bins: int, readout: dict | None = None) -> float:
+        """Pooled accuracy over the folds of a readout section (default the config's) on ``X`` (n_clips, n_features)."""
+        counts = np.array(list(self._fold_counts(X, int(bins), self.seed, readout)))
         return float(counts[:, 0].sum() / counts[:, 1].sum())
+
+    @staticmethod
+    def _input_counts(model, clips, bins: int | None = None) -> np.ndarray:
+        """The binned input spikes of ``clips`` as ``model`` reduces its own (no network)."""
+        counts = InputCounts(
+            bins=int(model.bins if bins is None else bins),
+            reduction=model.reduction,
+            taus=getattr(model, "taus", DEFAULT_TAUS),
+        )
+        return counts.fit(clips).transform(clips)
 
     def input_baseline(self) -> dict:
         """The same readout's CV accuracy on the binned input spikes (no network), per number of bins.
 
         Returns ``{"config_bins": the config's own input bins, "by_bins": {"1": accuracy, ...}}``
         over every ``model.bins`` the search may draw (and the config's): the reservoir's
-        tuned bins have a baseline to face.
+        tuned bins have a baseline to face.  Under the config's encoder and
+        readout: where a study searches those, each trial records its own (``input_cv``).
         """
         est = model_estimator(self.cfg["model"])
-        low, high = SEARCH_SPACE["model.bins"][1]
+        kind, values, _ = self.space.get("model.bins", SEARCH_SPACE["model.bins"])
+        drawn = range(values[0], values[1] + 1) if kind == "int" else values
         own = feature_bins(self.cfg, "input")
         out = {}
-        for bins in sorted({own, *range(low, high + 1)}):
-            counts = InputCounts(bins=bins, reduction=est.reduction, taus=getattr(est, "taus", DEFAULT_TAUS))
-            out[str(bins)] = self.score(counts.fit(self.train).transform(self.train), bins)
+        for bins in sorted({own, *map(int, drawn)}):
+            out[str(bins)] = self.score(self._input_counts(est, self.train, bins), bins)
         return {"config_bins": own, "by_bins": out}
 
 
@@ -333,7 +294,9 @@ def tune(
     seed: int = 0,
     networks: int = 1,
     max_rate: float | None = MAX_RATE_HZ,
+    space: dict | None = None,
     enqueue: tuple = (),
+    enqueue_configs: dict | None = None,
     log=print,
 ) -> dict:
     """Run ``trials`` more trials of the study in ``out`` (created or continued); write ``best.yaml``.
@@ -363,9 +326,16 @@ def tune(
         Spikes per neuron per second above which a draw is pruned before its full fit
         (measured on :data:`PROBE_CLIPS` training clips, where the training split has at
         least eight times as many; None or 0: no probe).
+    space : dict, optional
+        The search space of a new study (:func:`~spikevid.experiments.searchspace.load_space`;
+        default :data:`SEARCH_SPACE`).  A study keeps the space it began with: continuing it,
+        leave ``space`` out or give the same one.
     enqueue : sequence of dict
         Points to try first, before the sampler draws (``{search-space key: value}``, as
-        :func:`params_of` gives them from a config, e.g. a config tuned on a similar data set).
+        :func:`params_of` gives them).
+    enqueue_configs : dict, optional
+        ``{name: resolved config}``: configs (e.g. tuned on a similar data set) whose values
+        of the study's searched keys are tried first, after ``enqueue``.
     log : callable
         Where the progress lines go (default: printed).
 
@@ -396,16 +366,30 @@ def tune(
     )
     storage = _storage(out)
     study = _open_study(out, config_digest)
-    if study is None:  # a new study: the data and folds must stand before the folder is claimed
-        baseline = _Objective(cfg, out).input_baseline()  # once, here: the workers then find the clips encoded
+    if study is None:  # a new study: the data, folds and space must stand before the folder is claimed
+        space = SEARCH_SPACE if space is None else space
+        check_space(cfg, space)
+        baseline = _Objective(cfg, out, space=space).input_baseline()  # once: the workers find the clips encoded
         out.mkdir(parents=True, exist_ok=True)
         study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
         study.set_user_attr("input_baseline", baseline)
         study.set_user_attr("tau_m_floor", TAU_M_FLOOR)
+        study.set_user_attr("search_space", space_to_json(space))
         atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
         study.set_user_attr("config_digest", config_digest)  # last: the study is set up
-    for point in enqueue:
-        study.enqueue_trial(dict(point), skip_if_exists=True)
+    elif space is not None and space_to_json(space) != space_to_json(_space_of(study)):
+        raise ConfigError(
+            f"{out}: holds a study of another search space (tune.json's search_space); leave --space out to "
+            "continue it, or tune into another folder"
+        )
+    space = _space_of(study)
+    points = [dict(point) for point in enqueue]
+    points += [params_of(config, source=name, space=space) for name, config in (enqueue_configs or {}).items()]
+    for point in points:
+        unknown = sorted(set(point) - set(space))
+        if unknown:
+            raise ConfigError(f"--enqueue: {unknown} are not searched in this study")
+        study.enqueue_trial(point, skip_if_exists=True)
     jobs = max(1, min(int(executor.workers), int(trials)))
     where = "" if jobs == 1 else f" on {jobs} workers of {executor!r}"
     trials_now = study.get_trials(deepcopy=False)
@@ -467,6 +451,12 @@ def _baselines(base: dict) -> tuple:
     return (int(base["config_bins"]), base["by_bins"][str(base["config_bins"])]), (int(best), base["by_bins"][best])
 
 
+def _space_of(study) -> dict:
+    """The study's search space (:data:`SEARCH_SPACE` for one begun before spaces were kept)."""
+    stored = study.user_attrs.get("search_space")
+    return SEARCH_SPACE if stored is None else space_from_json(stored)
+
+
 def _tau_m_floor(study) -> float | None:
     """The study's floor on ``tau_m`` (ms): None for a study begun before floors existed."""
     return study.user_attrs.get("tau_m_floor")
@@ -497,7 +487,9 @@ def _optimize(shared: tuple, share: tuple) -> int:
     # asking for a trial, writing to the study) it waits, and stops the study at the next of those or after
     # the trial being recorded: an interrupted write would leave a trial "running" or the database locked
     gate = interrupts.Gate()
-    objective = _Objective(cfg, Path(out), networks, max_rate, tau_m_min=_tau_m_floor(study), gate=gate)
+    objective = _Objective(
+        cfg, Path(out), networks, max_rate, tau_m_min=_tau_m_floor(study), gate=gate, space=_space_of(study)
+    )
 
     def report(study, trial) -> None:
         summary = _summarise(study, cfg, Path(out), used)
@@ -548,6 +540,7 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
             "tau_m_drawn": t.user_attrs.get("tau_m_drawn"),
             "spikes_per_neuron": t.user_attrs.get("spikes_per_neuron"),
             "cv_per_seed": t.user_attrs.get("cv_per_seed"),
+            "input_cv": t.user_attrs.get("input_cv"),
             "probe_rate_hz": t.user_attrs.get("probe_rate_hz"),
             "pruned_because": t.user_attrs.get("pruned_because"),
             "failed_because": t.user_attrs.get("failed_because"),
@@ -563,6 +556,7 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
         "n_finished": finished,
         "input_baseline": study.user_attrs.get("input_baseline"),
         "tau_m_floor": _tau_m_floor(study),
+        "search_space": space_to_json(_space_of(study)),
         "trials": rows,
     }
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
@@ -609,6 +603,9 @@ def _figures(study, out: Path, cfg: dict) -> None:
     folds = [(t.number, t.intermediate_values[max(t.intermediate_values)]) for t in pruned if t.intermediate_values]
     if folds:
         ax.plot(*zip(*folds, strict=True), "x", color="0.5", label="pruned (at its last fold)")
+    own_input = [(t.number, t.user_attrs["input_cv"]) for t in done if t.user_attrs.get("input_cv") is not None]
+    if own_input:  # a study that searches the encoder or readout: each trial's own input baseline
+        ax.plot(*zip(*own_input, strict=True), "_", color="0.35", ms=10, label="its input counts")
     probed = sum(1 for t in pruned if not t.intermediate_values)
     failed = sum(1 for t in trials if t.state == optuna.trial.TrialState.FAIL)
     if study.user_attrs.get("input_baseline"):
