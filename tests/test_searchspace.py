@@ -96,3 +96,19 @@ def test_encoder_and_readout_keys_round_trip_through_a_config():
     assert params_of(TINY_CFG, space=space)["encoder.params.polarity"] is True
     with pytest.raises(ConfigError, match=r"readout\.C = 1000\.0 lies outside"):
         params_of(resolve_config(TINY_CFG, ["readout.C=1000"]), space=space)
+
+
+def test_shipped_spaces_load_and_fit_the_shipped_configs():
+    from pathlib import Path
+
+    from spikevid.experiments.config import load_config
+
+    root = Path(__file__).resolve().parents[1] / "configs"
+    spaces = sorted((root / "spaces").glob("*.yaml"))
+    assert spaces
+    for path in spaces:
+        space = load_space(path)
+        for name in ("weizmann_tuned.yaml", "demo_tuned.yaml", "nmnist_tuned.yaml"):
+            cfg = load_config(root / name)
+            if cfg["encoder"]["name"] == "delta" or not any(k.startswith("encoder.") for k in space):
+                check_space(cfg, space, source=str(path))
