@@ -481,3 +481,34 @@ def test_a_study_searches_the_encoder_and_readout_of_its_space_file(tmp_path):
     with pytest.raises(ConfigError, match=r"encoder\.params\.pool = 0\.0 makes .* integer.* \(type: int draws"):
         tune(TINY_CFG, tmp_path / "bad", trials=1, space=load_space({"encoder.params.pool": {"low": 0, "high": 2}}))
     assert not (tmp_path / "bad").exists()
+
+
+def test_enqueued_trials_run_on_one_worker_before_the_others_start():
+    """Optuna's SQLite queue can hand one enqueued trial to two workers (seen: 'Cannot tell a COMPLETE trial')."""
+    from spikevid.experiments.tuning import _phases, _worker_seed
+
+    # one worker, or nothing enqueued: one phase, as before
+    assert _phases(5, 1, 2, 0, 7) == [[(5, _worker_seed(0, 0, 7))]]
+    assert _phases(5, 2, 0, 0, 7) == [[(3, _worker_seed(0, 0, 7)), (2, _worker_seed(0, 1, 7))]]
+    # several workers and a queue: the queue on one worker, then the rest on all (seeded past the queue)
+    assert _phases(5, 2, 1, 0, 7) == [
+        [(1, _worker_seed(0, 0, 7))],
+        [(2, _worker_seed(0, 0, 8)), (2, _worker_seed(0, 1, 8))],
+    ]
+    assert _phases(3, 2, 2, 0, 0) == [[(2, _worker_seed(0, 0, 0))], [(1, _worker_seed(0, 0, 2))]]
+    assert _phases(1, 2, 3, 0, 0) == [[(1, _worker_seed(0, 0, 0))]]  # fewer trials than the queue
+
+
+def test_an_enqueued_point_with_two_workers_runs_once(tmp_path):
+    from spikevid.executors import make_executor
+    from spikevid.experiments.tuning import params_of, tune
+
+    point = params_of(TINY_CFG)
+    lines = []
+    with make_executor("processes", workers=2) as executor:
+        summary = tune(
+            TINY_CFG, tmp_path, trials=3, sampler="tpe", executor=executor, enqueue=[point], log=lines.append
+        )
+    assert "the 1 enqueued first on one of them" in lines[0]
+    assert summary["n_trials"] == 3 and all(t["state"] in ("complete", "pruned") for t in summary["trials"])
+    assert [t["params"] == point for t in summary["trials"]] == [True, False, False]

@@ -365,35 +365,24 @@ def tune(
         {**stripped(cfg), "cv": cfg["readout"]["cv"], **({"networks": networks} if networks > 1 else {})}
     )
     storage = _storage(out)
-    study = _open_study(out, config_digest)
-    if study is None:  # a new study: the data, folds and space must stand before the folder is claimed
-        space = SEARCH_SPACE if space is None else space
-        check_space(cfg, space)
-        baseline = _Objective(cfg, out, space=space).input_baseline()  # once: the workers find the clips encoded
-        out.mkdir(parents=True, exist_ok=True)
-        study = optuna.create_study(study_name=_STUDY, storage=storage, direction="maximize", load_if_exists=True)
-        study.set_user_attr("input_baseline", baseline)
-        study.set_user_attr("tau_m_floor", TAU_M_FLOOR)
-        study.set_user_attr("search_space", space_to_json(space))
-        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-        study.set_user_attr("config_digest", config_digest)  # last: the study is set up
-    elif space is not None and space_to_json(space) != space_to_json(_space_of(study)):
-        raise ConfigError(
-            f"{out}: holds a study of another search space (tune.json's search_space); leave --space out to "
-            "continue it, or tune into another folder"
-        )
+    study = _study_for(cfg, out, config_digest, space)
     space = _space_of(study)
     points = [dict(point) for point in enqueue]
     points += [params_of(config, source=name, space=space) for name, config in (enqueue_configs or {}).items()]
+    unknown = sorted({key for point in points for key in point} - set(space))
+    if unknown:  # all checked before any is queued
+        raise ConfigError(f"--enqueue: {unknown} are not searched in this study")
     for point in points:
-        unknown = sorted(set(point) - set(space))
-        if unknown:
-            raise ConfigError(f"--enqueue: {unknown} are not searched in this study")
         study.enqueue_trial(point, skip_if_exists=True)
     jobs = max(1, min(int(executor.workers), int(trials)))
-    where = "" if jobs == 1 else f" on {jobs} workers of {executor!r}"
     trials_now = study.get_trials(deepcopy=False)
     waiting = sum(1 for t in trials_now if t.state == optuna.trial.TrialState.WAITING)
+    # each worker's sampler seed depends on the trials already in the study: a continued study
+    # must not draw its first (random, startup) trials again
+    phases = _phases(int(trials), jobs, waiting, seed, len(trials_now))
+    where = "" if jobs == 1 else f" on {jobs} workers of {executor!r}"
+    if len(phases) > 1:
+        where += f", the {phases[0][0][0]} enqueued first on one of them"
     so_far = f"{len(trials_now) - waiting} trials so far" + (f", {waiting} enqueued" if waiting else "")
     log(f"spikevid tune -> {out} ({used} sampler, {so_far}, {trials} more{where})")
     study.set_user_attr("networks_per_trial", networks)
@@ -402,12 +391,9 @@ def tune(
         f"input baseline (no network), CV on the training split: {own:.1%} with the config's {own_bins} bins, "
         f"{best_input:.1%} with the best ({best_bins})"
     )
-    # each worker's sampler seed depends on the trials already in the study: a continued study
-    # must not draw its first (random, startup) trials again
-    done = len(trials_now)
-    shares = [(trials // jobs + (1 if k < trials % jobs else 0), _worker_seed(seed, k, done)) for k in range(jobs)]
-    for _ in executor.map(_optimize, shares, shared=(cfg, str(out), storage, sampler, networks, max_rate)):
-        pass
+    for shares in phases:
+        for _ in executor.map(_optimize, shares, shared=(cfg, str(out), storage, sampler, networks, max_rate)):
+            pass
     study = optuna.load_study(study_name=_STUDY, storage=storage)
     summary = _summarise(study, cfg, out, used)
     _figures(study, out, cfg)
@@ -420,6 +406,36 @@ def tune(
 def _storage(out: Path) -> str:
     """The SQLAlchemy URL of the study file in ``out``."""
     return f"sqlite:///{out / 'study.db'}"
+
+
+def _study_for(cfg: dict, out: Path, config_digest: str, space: dict | None):
+    """The study in ``out``, set up anew (data, folds, input baseline, space) where there is none.
+
+    Raises
+    ------
+    ConfigError
+        Where ``out`` holds a study of another config, or of another ``space`` (None: any).
+    """
+    import optuna  # noqa: PLC0415 -- optional dependency
+
+    study = _open_study(out, config_digest)
+    if study is None:  # a new study: the data, folds and space must stand before the folder is claimed
+        space = SEARCH_SPACE if space is None else space
+        check_space(cfg, space)
+        baseline = _Objective(cfg, out, space=space).input_baseline()  # once: the workers find the clips encoded
+        out.mkdir(parents=True, exist_ok=True)
+        study = optuna.create_study(study_name=_STUDY, storage=_storage(out), direction="maximize", load_if_exists=True)
+        study.set_user_attr("input_baseline", baseline)
+        study.set_user_attr("tau_m_floor", TAU_M_FLOOR)
+        study.set_user_attr("search_space", space_to_json(space))
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+        study.set_user_attr("config_digest", config_digest)  # last: the study is set up
+    elif space is not None and space_to_json(space) != space_to_json(_space_of(study)):
+        raise ConfigError(
+            f"{out}: holds a study of another search space (tune.json's search_space); leave --space out to "
+            "continue it, or tune into another folder"
+        )
+    return study
 
 
 def _open_study(out: Path, config_digest: str):
@@ -460,6 +476,28 @@ def _space_of(study) -> dict:
 def _tau_m_floor(study) -> float | None:
     """The study's floor on ``tau_m`` (ms): None for a study begun before floors existed."""
     return study.user_attrs.get("tau_m_floor")
+
+
+def _phases(trials: int, jobs: int, waiting: int, seed: int, done: int) -> list[list[tuple]]:
+    """The workers' shares ``(n_trials, sampler seed)``, phase by phase, of ``trials`` more trials.
+
+    One phase of ``jobs`` shares, except where several workers would start while the study
+    holds ``waiting`` enqueued trials: those run first, on one worker, since Optuna's queue in
+    SQLite can hand one enqueued trial to two workers at once (SQLite ignores the row lock
+    Optuna takes; optuna/optuna#4002), and the second to tell its result fails.  ``done``
+    counts the study's trials, enqueued ones included.
+    """
+    phases = []
+    if jobs > 1 and waiting:
+        first = min(waiting, trials)
+        phases.append([(first, _worker_seed(seed, 0, done))])
+        trials, done = trials - first, done + first
+        jobs = min(jobs, trials)
+    if trials:
+        phases.append(
+            [(trials // jobs + (1 if k < trials % jobs else 0), _worker_seed(seed, k, done)) for k in range(jobs)]
+        )
+    return phases
 
 
 def _worker_seed(seed: int, worker: int, done: int) -> int:
