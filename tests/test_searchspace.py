@@ -39,6 +39,7 @@ def test_a_space_file_adds_narrows_and_removes_dimensions(tmp_path):
         ({"dataset.root": {"low": 0, "high": 1}}, "dataset.root: searched keys lie under"),
         ({"model.seed": {"low": 0, "high": 9, "type": "int"}}, "model.seed: defines the study"),
         ({"readout.cv": {"choices": [2, 3]}}, "readout.cv: defines the study"),
+        ({"readout.kind": {"choices": ["logistic", "svm"]}}, "readout.kind: defines the study"),
         ({"readout.C": None}, "readout.C: null removes a searched key"),
         ({"readout.C": [0.1, 10]}, "readout.C: expected null"),
         ({"readout.C": {"low": 0.1}}, "readout.C: a range takes low, high"),
@@ -98,17 +99,30 @@ def test_encoder_and_readout_keys_round_trip_through_a_config():
         params_of(resolve_config(TINY_CFG, ["readout.C=1000"]), space=space)
 
 
-def test_shipped_spaces_load_and_fit_the_shipped_configs():
+def test_shipped_spaces_hold_the_configs_they_were_made_for():
+    """Each shipped space against the configs its studies started from (``--enqueue``) or chose."""
     from pathlib import Path
 
     from spikevid.experiments.config import load_config
 
     root = Path(__file__).resolve().parents[1] / "configs"
-    spaces = sorted((root / "spaces").glob("*.yaml"))
-    assert spaces
-    for path in spaces:
-        space = load_space(path)
-        for name in ("weizmann_tuned.yaml", "demo_tuned.yaml", "nmnist_tuned.yaml"):
-            cfg = load_config(root / name)
-            if cfg["encoder"]["name"] == "delta" or not any(k.startswith("encoder.") for k in space):
-                check_space(cfg, space, source=str(path))
+    made_for = {
+        "encoder.yaml": ["weizmann_tuned.yaml", "weizmann_encoder_tuned.yaml"],
+        "encoder_uncentred.yaml": ["demo_tuned.yaml"],
+    }
+    assert sorted(p.name for p in (root / "spaces").glob("*.yaml")) == sorted(made_for)
+    for name, configs in made_for.items():
+        space = load_space(root / "spaces" / name)
+        for config in configs:
+            cfg = load_config(root / config)
+            check_space(cfg, space, source=name)
+            assert set(params_of(cfg, space=space, source=config)) == set(space)  # inside the space
+
+
+def test_an_empty_section_takes_a_drawn_value_and_a_missing_value_is_named():
+    cfg = resolve_config({**TINY, "encoder": {"name": "delta", "params": None}}, ["readout.cv=2"])
+    assert cfg["encoder"]["params"] is None
+    assert apply_params(cfg, {"encoder.params.threshold": 0.2})["encoder"]["params"]["threshold"] == 0.2
+    space = load_space({"readout.attention.width": {"low": 4, "high": 16, "type": "int"}})
+    with pytest.raises(ConfigError, match=r"start\.yaml: readout\.attention\.width: the config gives no such value"):
+        params_of(TINY_CFG, space=space, source="start.yaml")

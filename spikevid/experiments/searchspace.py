@@ -13,7 +13,8 @@ reservoir's heterogeneity, input gain and wiring, recurrence and readout bins);
     model.bins: null                                  # not searched: the config's value stands
 
 Keys lie under ``model.``, ``encoder.params.`` or ``readout.`` (not ``model.kind``,
-``model.seed`` or ``readout.cv``, which define the study itself).
+``model.seed``, ``readout.kind`` or ``readout.cv``, which define the study itself: its model,
+networks and folds).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ SEARCH_SPACE = {
 UNIFORM_MAX_CV = 0.57
 #: Where a searched key may lie, and the keys that define a study rather than a point in it.
 _SECTIONS = ("model.", "encoder.params.", "readout.")
-_FIXED = ("model.kind", "model.seed", "readout.cv")
+_FIXED = ("model.kind", "model.seed", "readout.cv", "readout.kind")
 
 
 def suggest(trial, space: Mapping | None = None) -> dict:
@@ -79,7 +80,13 @@ def apply_params(cfg: dict, params: dict, *, tau_m_min: float | None = None) -> 
     for key, value in params.items():
         if key == "model.rf_tiles":
             value = [int(value), int(value)]
-        set_dotted(out, key, value)
+        *sections, name = key.split(".")
+        node = out
+        for part in sections:  # an empty section (``params:`` holds None) becomes a mapping
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+        set_dotted(node, name, value)
     model = out.setdefault("model", {})
     if tau_m_min is not None and model.get("tau_m_min") is None:  # unset or null: the floor
         model["tau_m_min"] = float(tau_m_min)
@@ -120,7 +127,12 @@ def params_of(cfg: dict, *, source: str = "config", space: Mapping | None = None
     """
     out = {}
     for key, (kind, values, _) in (SEARCH_SPACE if space is None else space).items():
-        value = _value_at(cfg, key)
+        try:
+            value = _value_at(cfg, key)
+        except (AttributeError, KeyError, TypeError, ValueError):
+            raise ConfigError(
+                f"{source}: {key}: the config gives no such value (another encoder or readout?)"
+            ) from None
         if key == "model.rf_tiles":
             tiles = [int(v) for v in np.atleast_1d(value)]
             if len(set(tiles)) != 1:

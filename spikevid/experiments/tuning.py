@@ -181,7 +181,10 @@ class _Objective:
     def clips(self, cfg: dict):
         """The training clips under ``cfg``'s encoder (a searched encoder encodes them anew, cached)."""
         if cfg["encoder"] != self._encoded[0]:
-            self._encoded = (cfg["encoder"], self._encode(cfg["encoder"]))
+            clips = self._encode(cfg["encoder"])
+            if not np.array_equal(stimulus_headers(clips)["label"], self.y):  # the folds index the first encoding
+                raise ValueError(f"encoder.params {cfg['encoder']['params']}: the training clips changed (skipped?)")
+            self._encoded = (cfg["encoder"], clips)
         return self._encoded[1]
 
     def __call__(self, trial) -> float:
@@ -216,8 +219,9 @@ class _Objective:
             per_seed.append((correct - c0) / (seen - n0))
         trial.set_user_attr("spikes_per_neuron", float(np.mean(spikes)))
         trial.set_user_attr("cv_per_seed", per_seed)
-        if any(not key.startswith("model.") for key in self.space):  # the study's baseline is not this trial's
-            trial.set_user_attr("input_cv", self.score(self._input_counts(model, train), model.bins, cfg["readout"]))
+        if set(self.space) - set(SEARCH_SPACE):  # an encoder, readout or feature key: not the study's baseline
+            bins = feature_bins(cfg, "input")  # as the run bins its input baseline
+            trial.set_user_attr("input_cv", self.score(self._input_counts(model, train, bins), bins, cfg["readout"]))
         return correct / seen
 
     def _probe(self, cfg: dict, trial, train) -> None:
@@ -275,7 +279,7 @@ class _Objective:
         readout: where a study searches those, each trial records its own (``input_cv``).
         """
         est = model_estimator(self.cfg["model"])
-        kind, values, _ = self.space.get("model.bins", SEARCH_SPACE["model.bins"])
+        kind, values, _ = self.space.get("model.bins", ("categorical", (), False))  # not searched: the config's
         drawn = range(values[0], values[1] + 1) if kind == "int" else values
         own = feature_bins(self.cfg, "input")
         out = {}
@@ -365,13 +369,16 @@ def tune(
         {**stripped(cfg), "cv": cfg["readout"]["cv"], **({"networks": networks} if networks > 1 else {})}
     )
     storage = _storage(out)
-    study = _study_for(cfg, out, config_digest, space)
-    space = _space_of(study)
+    study = _open_study(out, config_digest)
+    space = _study_space(study, out, cfg, space)
+    # every point checked before the study is set up or any point queued
     points = [dict(point) for point in enqueue]
     points += [params_of(config, source=name, space=space) for name, config in (enqueue_configs or {}).items()]
     unknown = sorted({key for point in points for key in point} - set(space))
-    if unknown:  # all checked before any is queued
+    if unknown:
         raise ConfigError(f"--enqueue: {unknown} are not searched in this study")
+    if study is None:
+        study = _new_study(cfg, out, config_digest, space)
     for point in points:
         study.enqueue_trial(point, skip_if_exists=True)
     jobs = max(1, min(int(executor.workers), int(trials)))
@@ -380,7 +387,8 @@ def tune(
     # each worker's sampler seed depends on the trials already in the study: a continued study
     # must not draw its first (random, startup) trials again
     phases = _phases(int(trials), jobs, waiting, seed, len(trials_now))
-    where = "" if jobs == 1 else f" on {jobs} workers of {executor!r}"
+    workers = max(len(shares) for shares in phases)
+    where = "" if workers == 1 else f" on {workers} workers of {executor!r}"
     if len(phases) > 1:
         where += f", the {phases[0][0][0]} enqueued first on one of them"
     so_far = f"{len(trials_now) - waiting} trials so far" + (f", {waiting} enqueued" if waiting else "")
@@ -408,33 +416,41 @@ def _storage(out: Path) -> str:
     return f"sqlite:///{out / 'study.db'}"
 
 
-def _study_for(cfg: dict, out: Path, config_digest: str, space: dict | None):
-    """The study in ``out``, set up anew (data, folds, input baseline, space) where there is none.
+def _study_space(study, out: Path, cfg: dict, space: dict | None) -> dict:
+    """The search space of the study in ``out`` (None: a new one, which takes ``space`` or the default).
 
     Raises
     ------
     ConfigError
-        Where ``out`` holds a study of another config, or of another ``space`` (None: any).
+        Where a study exists with another ``space`` (None: any), or an end of a new space's
+        ranges makes no valid config.
     """
-    import optuna  # noqa: PLC0415 -- optional dependency
-
-    study = _open_study(out, config_digest)
-    if study is None:  # a new study: the data, folds and space must stand before the folder is claimed
+    if study is None:
+        given = space is not None
         space = SEARCH_SPACE if space is None else space
-        check_space(cfg, space)
-        baseline = _Objective(cfg, out, space=space).input_baseline()  # once: the workers find the clips encoded
-        out.mkdir(parents=True, exist_ok=True)
-        study = optuna.create_study(study_name=_STUDY, storage=_storage(out), direction="maximize", load_if_exists=True)
-        study.set_user_attr("input_baseline", baseline)
-        study.set_user_attr("tau_m_floor", TAU_M_FLOOR)
-        study.set_user_attr("search_space", space_to_json(space))
-        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
-        study.set_user_attr("config_digest", config_digest)  # last: the study is set up
-    elif space is not None and space_to_json(space) != space_to_json(_space_of(study)):
+        check_space(cfg, space, source="--space" if given else "search space")
+        return space
+    stored = _space_of(study)
+    if space is not None and space_to_json(space) != space_to_json(stored):
         raise ConfigError(
             f"{out}: holds a study of another search space (tune.json's search_space); leave --space out to "
             "continue it, or tune into another folder"
         )
+    return stored
+
+
+def _new_study(cfg: dict, out: Path, config_digest: str, space: dict):
+    """Set up the study in ``out``: the data and folds must stand before the folder is claimed."""
+    import optuna  # noqa: PLC0415 -- optional dependency
+
+    baseline = _Objective(cfg, out, space=space).input_baseline()  # once: the workers find the clips encoded
+    out.mkdir(parents=True, exist_ok=True)
+    study = optuna.create_study(study_name=_STUDY, storage=_storage(out), direction="maximize", load_if_exists=True)
+    study.set_user_attr("input_baseline", baseline)
+    study.set_user_attr("tau_m_floor", TAU_M_FLOOR)
+    study.set_user_attr("search_space", space_to_json(space))
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg, sort_keys=False))
+    study.set_user_attr("config_digest", config_digest)  # last: the study is set up
     return study
 
 
@@ -487,22 +503,26 @@ def _phases(trials: int, jobs: int, waiting: int, seed: int, done: int) -> list[
     Optuna takes; optuna/optuna#4002), and the second to tell its result fails.  ``done``
     counts the study's trials, enqueued ones included.
     """
-    phases = []
+    phases, phase = [], 0
     if jobs > 1 and waiting:
         first = min(waiting, trials)
         phases.append([(first, _worker_seed(seed, 0, done))])
-        trials, done = trials - first, done + first
-        jobs = min(jobs, trials)
+        # the enqueued trials add no rows: the later phase is told apart by its tag, not by the count
+        trials, jobs, phase = trials - first, min(jobs, trials - first), 1
     if trials:
         phases.append(
-            [(trials // jobs + (1 if k < trials % jobs else 0), _worker_seed(seed, k, done)) for k in range(jobs)]
+            [
+                (trials // jobs + (1 if k < trials % jobs else 0), _worker_seed(seed, k, done, phase))
+                for k in range(jobs)
+            ]
         )
     return phases
 
 
-def _worker_seed(seed: int, worker: int, done: int) -> int:
-    """Sampler seed of worker ``worker`` joining a study that holds ``done`` trials."""
-    return int(np.random.SeedSequence([int(seed), int(worker), int(done)]).generate_state(1)[0])
+def _worker_seed(seed: int, worker: int, done: int, phase: int = 0) -> int:
+    """Sampler seed of worker ``worker`` joining a study that holds ``done`` trials (in ``phase`` of the call)."""
+    entropy = [int(seed), int(worker), int(done)] + ([int(phase)] if phase else [])
+    return int(np.random.SeedSequence(entropy).generate_state(1)[0])
 
 
 def _optimize(shared: tuple, share: tuple) -> int:
