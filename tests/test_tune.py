@@ -494,8 +494,8 @@ def test_enqueued_trials_run_on_one_worker_before_the_others_start():
     # one worker, or nothing enqueued: one phase, as before
     assert _phases(5, 1, 2, 0, 7) == [[(5, _worker_seed(0, 0, 7))]]
     assert _phases(5, 2, 0, 0, 7) == [[(3, _worker_seed(0, 0, 7)), (2, _worker_seed(0, 1, 7))]]
-    # several workers and a queue: the queue on one worker, then the rest on all (seeded past the queue)
-    # (tagged as a second phase: the queue adds no rows, so a count would repeat the next call's seeds)
+    # several workers and a queue: the queue on one worker, then the rest on all, their seeds tagged as a
+    # second phase (the queue adds no rows, so counting it would repeat the next call's seeds)
     assert _phases(5, 2, 1, 0, 7) == [
         [(1, _worker_seed(0, 0, 7))],
         [(2, _worker_seed(0, 0, 7, 1)), (2, _worker_seed(0, 1, 7, 1))],

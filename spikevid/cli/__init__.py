@@ -69,8 +69,8 @@ def exit_process(code: int) -> None:
 
     CPython (3.10 to 3.13, measured) marks the interpreter as "killed by Ctrl-C" whenever a
     KeyboardInterrupt ends a *string* ``exec``/``eval`` (Brian2 and SymPy evaluate strings
-    while a network is built), even when the exception is caught later; under ``python -m`` it then exits by
-    SIGINT (status -2) instead of ``code``.  A string evaluation clears the mark.
+    while a network is built), even when the exception is caught later; under ``python -m``
+    it then exits by SIGINT (status -2) instead of ``code``.  A string evaluation clears the mark.
     """
     exec("")  # noqa: S102 -- clears the mark; evaluates nothing
     sys.exit(code)

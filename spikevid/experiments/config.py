@@ -274,13 +274,18 @@ def _merge(base: dict, over: dict) -> dict:
 
 
 def set_dotted(cfg: dict, key: str, value) -> None:
-    """Set ``cfg["a"]["b"]["c"] = value`` for ``key = "a.b.c"`` (sections created as needed)."""
+    """Set ``cfg["a"]["b"]["c"] = value`` for ``key = "a.b.c"`` (sections created as needed).
+
+    A section that holds None (an empty ``params:`` in YAML) becomes a mapping.
+    """
     parts = [p for p in str(key).strip().split(".") if p]
     if not parts:
         raise ConfigError(f"empty config key {key!r}")
     node = cfg
     for p in parts[:-1]:
-        if not isinstance(node.setdefault(p, {}), dict):
+        if node.get(p) is None:
+            node[p] = {}
+        if not isinstance(node[p], dict):
             raise ConfigError(f"config key {key}: '{p}' is not a section")
         node = node[p]
     node[parts[-1]] = value

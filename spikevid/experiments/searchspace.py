@@ -80,13 +80,7 @@ def apply_params(cfg: dict, params: dict, *, tau_m_min: float | None = None) -> 
     for key, value in params.items():
         if key == "model.rf_tiles":
             value = [int(value), int(value)]
-        *sections, name = key.split(".")
-        node = out
-        for part in sections:  # an empty section (``params:`` holds None) becomes a mapping
-            if node.get(part) is None:
-                node[part] = {}
-            node = node[part]
-        set_dotted(node, name, value)
+        set_dotted(out, key, value)
     model = out.setdefault("model", {})
     if tau_m_min is not None and model.get("tau_m_min") is None:  # unset or null: the floor
         model["tau_m_min"] = float(tau_m_min)
@@ -250,7 +244,7 @@ def check_space(cfg: dict, space: Mapping, *, source: str = "--space") -> None:
         for value in values:
             try:
                 apply_params(cfg, {key: value})
-            except (ConfigError, TypeError, ValueError) as exc:
+            except (TypeError, ValueError) as exc:  # ConfigError among them
                 hint = " (type: int draws integers)" if kind == "float" and "integer" in str(exc) else ""
                 raise ConfigError(f"{source}: {key} = {value!r} makes no valid config: {exc}{hint}") from None
 

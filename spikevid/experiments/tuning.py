@@ -145,6 +145,9 @@ class _Objective:
     gate : spikevid.interrupts.Gate, optional
         Where a worker's gate is entered, Ctrl-C cuts only the simulations and readout fits,
         never Optuna's writes to the study (cut, they could leave a trial "running").
+    space : dict, optional
+        The study's search space (default :data:`SEARCH_SPACE`); where it holds a key outside
+        the default, each trial also scores its own input baseline (``input_cv``).
     """
 
     def __init__(
