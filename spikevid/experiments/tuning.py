@@ -29,8 +29,12 @@ the search.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
+import os
+import shutil
+import socket
 import warnings
 from pathlib import Path
 
@@ -135,7 +139,8 @@ class _Objective:
     cfg : dict
         The resolved config being tuned (its training split, encoder, readout and folds).
     out : Path
-        The study folder (the encoded clips are cached in ``out / "cache"``).
+        The study folder (the config's encoding is cached in ``out / "cache"``, a drawn
+        encoder's in ``out / "scratch"`` while its trials run: :meth:`clips`).
     networks : int
         Networks fitted per trial.
     max_rate : float or None
@@ -165,8 +170,8 @@ class _Objective:
         self.space = SEARCH_SPACE if space is None else space
         self.gate = gate or interrupts.Gate()  # not entered: its open() changes nothing
         _, self.train_ds = load_train_split(cfg)
-        self.cache = StimulusCache(out / "cache")
-        self.train = self._encode(cfg["encoder"])
+        self.scratch = out / "scratch" / f"{socket.gethostname()}-{os.getpid()}"
+        self.train = self._encode(cfg["encoder"], StimulusCache(out / "cache"))
         self._encoded = (cfg["encoder"], self.train)  # the last encoder drawn and its clips
         self.y = stimulus_headers(self.train)["label"]
         subjects = clip_subjects(self.train_ds, self.train)
@@ -176,19 +181,37 @@ class _Objective:
         if not self.folds:
             raise ConfigError(f"readout.cv: tuning needs cross-validation folds, got {self.how}")
 
-    def _encode(self, section: dict):
-        """The training clips under an ``encoder`` section (cached in ``out / "cache"``)."""
+    def _encode(self, section: dict, cache: StimulusCache):
+        """The training clips under an ``encoder`` section, through ``cache``."""
         encoder = get_encoder(section["name"], **(section["params"] or {}))
-        return encode_all(self.train_ds, encoder, self.cache, desc="encode train", progress=False)
+        return encode_all(self.train_ds, encoder, cache, desc="encode train", progress=False)
 
     def clips(self, cfg: dict):
-        """The training clips under ``cfg``'s encoder (a searched encoder encodes them anew, cached)."""
-        if cfg["encoder"] != self._encoded[0]:
-            clips = self._encode(cfg["encoder"])
+        """The training clips under ``cfg``'s encoder.
+
+        The config's own encoding lives in ``out / "cache"`` (kept: every worker and a
+        continued study read it).  A drawn encoder's lives in this worker's :attr:`scratch`
+        folder, emptied at its next draw and by :meth:`drop_scratch` when the worker ends:
+        a drawn threshold rarely repeats, and a cache of every draw grows with the trials.
+        """
+        if cfg["encoder"] == self._encoded[0]:
+            return self._encoded[1]
+        if cfg["encoder"] == self.cfg["encoder"]:
+            clips = self.train
+        else:
+            self.drop_scratch()
+            clips = self._encode(cfg["encoder"], StimulusCache(self.scratch))
             if not np.array_equal(stimulus_headers(clips)["label"], self.y):  # the folds index the first encoding
                 raise ValueError(f"encoder.params {cfg['encoder']['params']}: the training clips changed (skipped?)")
-            self._encoded = (cfg["encoder"], clips)
-        return self._encoded[1]
+        self._encoded = (cfg["encoder"], clips)
+        return clips
+
+    def drop_scratch(self) -> None:
+        """Delete this worker's drawn encoding (``out / "scratch" / "<host>-<pid>"``) and forget it."""
+        self._encoded = (self.cfg["encoder"], self.train)
+        shutil.rmtree(self.scratch, ignore_errors=True)
+        with contextlib.suppress(OSError):  # other workers' folders may remain
+            self.scratch.parent.rmdir()
 
     def __call__(self, trial) -> float:
         try:
@@ -568,15 +591,18 @@ def _optimize(shared: tuple, share: tuple) -> int:
         if gate.pending:
             study.stop()
 
-    with gate:
-        # a draw the network refuses (a ValueError naming the key) fails its trial, not the study
-        study.optimize(
-            objective,
-            n_trials=n_trials,
-            callbacks=[report, stop_if_interrupted],
-            catch=(ValueError,),
-            show_progress_bar=False,
-        )
+    try:
+        with gate:
+            # a draw the network refuses (a ValueError naming the key) fails its trial, not the study
+            study.optimize(
+                objective,
+                n_trials=n_trials,
+                callbacks=[report, stop_if_interrupted],
+                catch=(ValueError,),
+                show_progress_bar=False,
+            )
+    finally:
+        objective.drop_scratch()
     if gate.pending:
         raise KeyboardInterrupt("interrupted between two trials")
     return n_trials
