@@ -109,6 +109,7 @@ def test_shipped_spaces_hold_the_configs_they_were_made_for():
     made_for = {
         "encoder.yaml": ["weizmann_tuned.yaml", "weizmann_encoder_tuned.yaml"],
         "encoder_uncentred.yaml": ["demo_tuned.yaml"],
+        "nmnist_local.yaml": ["nmnist_tuned.yaml", "nmnist_retuned.yaml"],
     }
     assert sorted(p.name for p in (root / "spaces").glob("*.yaml")) == sorted(made_for)
     for name, configs in made_for.items():
