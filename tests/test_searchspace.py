@@ -110,6 +110,7 @@ def test_shipped_spaces_hold_the_configs_they_were_made_for():
         "encoder.yaml": ["weizmann_tuned.yaml", "weizmann_encoder_tuned.yaml"],
         "encoder_uncentred.yaml": ["demo_tuned.yaml"],
         "nmnist_local.yaml": ["nmnist_tuned.yaml", "nmnist_retuned.yaml"],
+        "demo_local.yaml": ["demo_tuned.yaml"],
     }
     assert sorted(p.name for p in (root / "spaces").glob("*.yaml")) == sorted(made_for)
     for name, configs in made_for.items():
