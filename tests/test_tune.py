@@ -491,6 +491,27 @@ def test_a_study_searches_the_encoder_and_readout_of_its_space_file(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def test_each_worker_thread_draws_encoders_into_its_own_scratch_folder(tmp_path):
+    """Dask may run two trials as threads of one process: their drawn encodings must not share a folder."""
+    import threading
+
+    from spikevid.experiments.tuning import _Objective
+
+    paths, both_alive = [], threading.Barrier(2)
+
+    def worker():
+        paths.append(_Objective(TINY_CFG, tmp_path).scratch)
+        both_alive.wait(timeout=60)  # a thread's ident is reused only once it has ended
+
+    threads = [threading.Thread(target=worker) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(paths) == 2 and paths[0] != paths[1]
+    assert all(p.parent == tmp_path / "scratch" and str(os.getpid()) in p.name for p in paths)
+
+
 def test_enqueued_trials_run_on_one_worker_before_the_others_start():
     """Optuna's SQLite queue can hand one enqueued trial to two workers (seen: 'Cannot tell a COMPLETE trial')."""
     from spikevid.experiments.tuning import _phases, _worker_seed

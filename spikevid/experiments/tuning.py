@@ -35,6 +35,7 @@ import json
 import os
 import shutil
 import socket
+import threading
 import warnings
 from pathlib import Path
 
@@ -170,7 +171,8 @@ class _Objective:
         self.space = SEARCH_SPACE if space is None else space
         self.gate = gate or interrupts.Gate()  # not entered: its open() changes nothing
         _, self.train_ds = load_train_split(cfg)
-        self.scratch = out / "scratch" / f"{socket.gethostname()}-{os.getpid()}"
+        # one folder per worker: per host, process and thread (a Dask worker may run tasks in threads)
+        self.scratch = out / "scratch" / f"{socket.gethostname()}-{os.getpid()}-{threading.get_ident()}"
         self.train = self._encode(cfg["encoder"], StimulusCache(out / "cache"))
         self._encoded = (cfg["encoder"], self.train)  # the last encoder drawn and its clips
         self.y = stimulus_headers(self.train)["label"]
@@ -207,7 +209,7 @@ class _Objective:
         return clips
 
     def drop_scratch(self) -> None:
-        """Delete this worker's drawn encoding (``out / "scratch" / "<host>-<pid>"``) and forget it."""
+        """Delete this worker's drawn encoding (``out / "scratch" / "<host>-<pid>-<thread>"``) and forget it."""
         self._encoded = (self.cfg["encoder"], self.train)
         shutil.rmtree(self.scratch, ignore_errors=True)
         with contextlib.suppress(OSError):  # other workers' folders may remain
