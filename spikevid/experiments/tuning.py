@@ -29,7 +29,6 @@ the search.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import os
@@ -211,9 +210,8 @@ class _Objective:
     def drop_scratch(self) -> None:
         """Delete this worker's drawn encoding (``out / "scratch" / "<host>-<pid>-<thread>"``) and forget it."""
         self._encoded = (self.cfg["encoder"], self.train)
+        # the parent stays: removing it could pull the ground from under a worker creating its own folder
         shutil.rmtree(self.scratch, ignore_errors=True)
-        with contextlib.suppress(OSError):  # other workers' folders may remain
-            self.scratch.parent.rmdir()
 
     def __call__(self, trial) -> float:
         try:
