@@ -107,6 +107,9 @@ def test_best_yaml_gives_the_tuned_cv_accuracy_in_a_run(study, tmp_path):
     assert base["config_bins"] == feature_bins(TINY_CFG, "input")
     assert sorted(map(int, base["by_bins"])) == [*range(1, 9)]
     assert m["readouts"]["input"]["cv"]["mean"] == pytest.approx(base["by_bins"][str(feature_bins(best, "input"))])
+    # the best trial names the input score it faces: the run's input CV, also in best.yaml's head
+    assert summary["best"]["input_cv"] == pytest.approx(m["readouts"]["input"]["cv"]["mean"])
+    assert f"its input counts: {summary['best']['input_cv']:.4f}" in (out / "best.yaml").read_text().splitlines()[0]
 
 
 def test_a_study_of_another_config_or_seeds_is_refused(study, tmp_path):
@@ -476,6 +479,7 @@ def test_a_study_searches_the_encoder_and_readout_of_its_space_file(tmp_path):
     (trial,) = [t for t in summary["trials"] if t["number"] == summary["best"]["number"]]
     assert m["readouts"]["reservoir"]["cv"]["mean"] == pytest.approx(trial["value"])
     assert m["readouts"]["input"]["cv"]["mean"] == pytest.approx(trial["input_cv"])
+    assert summary["best"]["input_cv"] == trial["input_cv"]  # under its own encoder and C
     db = (out / "study.db").read_bytes()
     with pytest.raises(ConfigError, match="another search space"):
         tune(TINY_CFG, out, trials=1, sampler="tpe", space=load_space({"readout.C": {"low": 0.1, "high": 1}}))

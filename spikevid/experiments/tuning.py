@@ -433,7 +433,8 @@ def tune(
     _figures(study, out, cfg)
     best = summary.get("best")
     if best:
-        log(f"best CV accuracy {best['value']:.1%} (trial {best['number']}); config: {out / 'best.yaml'}")
+        faced = "" if best["input_cv"] is None else f", its input counts {best['input_cv']:.1%}"
+        log(f"best CV accuracy {best['value']:.1%} (trial {best['number']}{faced}); config: {out / 'best.yaml'}")
     return summary
 
 
@@ -501,6 +502,20 @@ def _open_study(out: Path, config_digest: str):
             f"{out}: holds a study of another config or --seeds (see {out / 'config.yaml'}); tune into another folder"
         )
     return study
+
+
+def _input_faced(study, trial, tuned: dict) -> float | None:
+    """The input baseline's CV accuracy that ``trial``'s score faces (None where the study holds none).
+
+    Under the trial's own encoder and readout where the study records one (``input_cv``),
+    else the study's input baseline at the input bins of the trial's config ``tuned``.
+    """
+    own = trial.user_attrs.get("input_cv")
+    if own is not None:
+        return float(own)
+    by_bins = (study.user_attrs.get("input_baseline") or {}).get("by_bins", {})
+    value = by_bins.get(str(feature_bins(tuned, "input")))
+    return None if value is None else float(value)
 
 
 def _baselines(base: dict) -> tuple:
@@ -649,7 +664,13 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
     complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
     if complete:
         best = max(complete, key=lambda t: t.value)
-        summary["best"] = {"number": best.number, "value": best.value, "params": best.params}
+        tuned = apply_params(cfg, best.params, tau_m_min=_tau_m_floor(study))
+        summary["best"] = {
+            "number": best.number,
+            "value": best.value,
+            "params": best.params,
+            "input_cv": _input_faced(study, best, tuned),
+        }
     with locked(out / ".summary.lock"):
         try:
             on_disk = json.loads((out / "tune.json").read_text()).get("n_finished", -1)
@@ -658,11 +679,11 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
         if finished < on_disk:
             return summary
         if complete:
-            tuned = apply_params(cfg, best.params, tau_m_min=_tau_m_floor(study))
             seed = _model_seed(cfg)
             over = f" pooled over {networks} networks (model.seed {seed}-{seed + networks - 1})" if networks > 1 else ""
             head = f"# tuned by spikevid tune: CV accuracy {best.value:.4f}{over} on the training split"
-            head += f" (trial {best.number})\n"
+            faced = summary["best"]["input_cv"]
+            head += f" (trial {best.number})" + (f"; its input counts: {faced:.4f}" if faced is not None else "") + "\n"
             atomic_write_text(out / "best.yaml", head + yaml.safe_dump(tuned, sort_keys=False))
         atomic_write_json(out / "tune.json", json.loads(json.dumps(summary, default=str)))
     return summary
