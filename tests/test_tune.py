@@ -495,6 +495,30 @@ def test_a_study_searches_the_encoder_and_readout_of_its_space_file(tmp_path):
     assert not (tmp_path / "bad").exists()
 
 
+def test_a_drawn_encoding_lasts_until_the_next_draw(tmp_path):
+    """The scratch folder holds one drawn encoding at a time; the config's own stays in the cache."""
+    from spikevid.experiments.searchspace import apply_params
+    from spikevid.experiments.tuning import _Objective
+
+    objective = _Objective(TINY_CFG, tmp_path)
+    n_train = len(objective.train)
+
+    def files(folder):
+        return sorted(p.name for p in folder.rglob("*.npz")) if folder.exists() else []
+
+    own = files(tmp_path / "cache")
+    assert len(own) == n_train and files(objective.scratch) == []
+    seen = []
+    for threshold in (0.15, 0.35):
+        clips = objective.clips(apply_params(TINY_CFG, {"encoder.params.threshold": threshold}))
+        assert objective.clips(apply_params(TINY_CFG, {"encoder.params.threshold": threshold})) is clips  # kept
+        now = files(objective.scratch)
+        assert len(now) == n_train and not set(now) & set(seen)  # the previous draw's files are gone
+        seen = now
+    assert objective.clips(TINY_CFG) is objective.train and files(objective.scratch) == []
+    assert files(tmp_path / "cache") == own
+
+
 def test_each_worker_thread_draws_encoders_into_its_own_scratch_folder(tmp_path):
     """Dask may run two trials as threads of one process: their drawn encodings must not share a folder."""
     import threading

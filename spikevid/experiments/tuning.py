@@ -192,12 +192,14 @@ class _Objective:
 
         The config's own encoding lives in ``out / "cache"`` (kept: every worker and a
         continued study read it).  A drawn encoder's lives in this worker's :attr:`scratch`
-        folder, emptied at its next draw and by :meth:`drop_scratch` when the worker ends:
+        folder, emptied when it draws another encoder (or the config's own) and by
+        :meth:`drop_scratch` when the worker ends:
         a drawn threshold rarely repeats, and a cache of every draw grows with the trials.
         """
         if cfg["encoder"] == self._encoded[0]:
             return self._encoded[1]
         if cfg["encoder"] == self.cfg["encoder"]:
+            self.drop_scratch()  # the last draw's clips are done with
             clips = self.train
         else:
             self.drop_scratch()
@@ -606,8 +608,8 @@ def _optimize(shared: tuple, share: tuple) -> int:
         if gate.pending:
             study.stop()
 
-    try:
-        with gate:
+    with gate:
+        try:
             # a draw the network refuses (a ValueError naming the key) fails its trial, not the study
             study.optimize(
                 objective,
@@ -616,8 +618,8 @@ def _optimize(shared: tuple, share: tuple) -> int:
                 catch=(ValueError,),
                 show_progress_bar=False,
             )
-    finally:
-        objective.drop_scratch()
+        finally:  # within the gate, outside its open() blocks: a signal now cannot cut the deletion short
+            objective.drop_scratch()
     if gate.pending:
         raise KeyboardInterrupt("interrupted between two trials")
     return n_trials
