@@ -198,14 +198,12 @@ class _Objective:
         """
         if cfg["encoder"] == self._encoded[0]:
             return self._encoded[1]
+        self.drop_scratch()  # the last draw's clips are done with; back to the config's own
         if cfg["encoder"] == self.cfg["encoder"]:
-            self.drop_scratch()  # the last draw's clips are done with
-            clips = self.train
-        else:
-            self.drop_scratch()
-            clips = self._encode(cfg["encoder"], StimulusCache(self.scratch))
-            if not np.array_equal(stimulus_headers(clips)["label"], self.y):  # the folds index the first encoding
-                raise ValueError(f"encoder.params {cfg['encoder']['params']}: the training clips changed (skipped?)")
+            return self.train
+        clips = self._encode(cfg["encoder"], StimulusCache(self.scratch))
+        if not np.array_equal(stimulus_headers(clips)["label"], self.y):  # the folds index the first encoding
+            raise ValueError(f"encoder.params {cfg['encoder']['params']}: the training clips changed (skipped?)")
         self._encoded = (cfg["encoder"], clips)
         return clips
 
@@ -506,17 +504,17 @@ def _open_study(out: Path, config_digest: str):
     return study
 
 
-def _input_faced(study, trial, tuned: dict) -> float | None:
+def _input_faced(baseline: dict | None, trial, tuned: dict) -> float | None:
     """The input baseline's CV accuracy that ``trial``'s score faces (None where the study holds none).
 
     Under the trial's own encoder and readout where the study records one (``input_cv``),
-    else the study's input baseline at the input bins of the trial's config ``tuned``.
+    else the study's input ``baseline`` (its user attribute) at the input bins of the
+    trial's config ``tuned``.
     """
     own = trial.user_attrs.get("input_cv")
     if own is not None:
         return float(own)
-    by_bins = (study.user_attrs.get("input_baseline") or {}).get("by_bins", {})
-    value = by_bins.get(str(feature_bins(tuned, "input")))
+    value = (baseline or {}).get("by_bins", {}).get(str(feature_bins(tuned, "input")))
     return None if value is None else float(value)
 
 
@@ -671,7 +669,7 @@ def _summarise(study, cfg: dict, out: Path, sampler: str) -> dict:
             "number": best.number,
             "value": best.value,
             "params": best.params,
-            "input_cv": _input_faced(study, best, tuned),
+            "input_cv": _input_faced(summary["input_baseline"], best, tuned),
         }
     with locked(out / ".summary.lock"):
         try:
